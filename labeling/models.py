@@ -1,0 +1,186 @@
+"""Projects, their label classes and members, images and the annotations on them."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+
+class Split(models.TextChoices):
+    TRAIN = "train", "Train"
+    VALIDATION = "validation", "Validation"
+    TEST = "test", "Test"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ANNOTATOR = "annotator", "Annotator"
+    VIEWER = "viewer", "Viewer"
+
+
+class LabelStatus(models.TextChoices):
+    UNLABELED = "unlabeled", "Unlabeled"
+    LABELED = "labeled", "Labeled"
+    CONFLICT = "conflict", "Conflict"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # Split ratios in percent; they add up to 100 (checked in clean() and by a constraint).
+    train_percent = models.PositiveSmallIntegerField(default=60)
+    validation_percent = models.PositiveSmallIntegerField(default=20)
+    test_percent = models.PositiveSmallIntegerField(default=20)
+    annotations_per_image = models.PositiveSmallIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    train_percent__gte=0, validation_percent__gte=0, test_percent__gte=0
+                ),
+                name="project_split_percents_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(annotations_per_image__gte=1),
+                name="project_annotations_per_image_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project-dashboard", args=[self.pk])
+
+    def clean(self) -> None:
+        if self.train_percent + self.validation_percent + self.test_percent != 100:
+            raise ValidationError("Split ratios must add up to 100.")
+
+    @property
+    def split_ratios(self) -> dict[str, int]:
+        return {
+            Split.TRAIN: self.train_percent,
+            Split.VALIDATION: self.validation_percent,
+            Split.TEST: self.test_percent,
+        }
+
+
+class LabelClass(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
+    name = models.CharField(max_length=100)
+    # The key that picks this class on the labeling page ("1".."9" by default).
+    key = models.CharField(max_length=1)
+    color = models.CharField(max_length=7, default="#0d6efd", help_text="#rrggbb")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "order", "id"]
+        verbose_name_plural = "label classes"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="labelclass_unique_name"),
+            models.UniqueConstraint(fields=["project", "key"], name="labelclass_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+
+def image_upload_to(image: "Image", filename: str) -> str:
+    # Content-addressed names: unguessable without the hash, never two files for one image.
+    return f"projects/{image.project_id}/images/{image.sha256[:2]}/{image.sha256}.{image.format.lower()}"
+
+
+def thumbnail_upload_to(image: "Image", filename: str) -> str:
+    return f"projects/{image.project_id}/thumbnails/{image.sha256[:2]}/{image.sha256}.jpg"
+
+
+class Image(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=image_upload_to, max_length=300)
+    thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=300, blank=True)
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    # Pillow's format name of the stored file: JPEG, PNG, WEBP, GIF, BMP.
+    format = models.CharField(max_length=10)
+    split = models.CharField(max_length=16, choices=Split.choices)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The consensus of the annotations (labeling.services.image_consensus_update), or an
+    # owner's review decision. Only set when label_status is "labeled".
+    label = models.ForeignKey(
+        LabelClass, on_delete=models.SET_NULL, null=True, blank=True, related_name="images"
+    )
+    label_status = models.CharField(
+        max_length=16, choices=LabelStatus.choices, default=LabelStatus.UNLABELED
+    )
+    # True when an owner settled the label; new annotations no longer change it.
+    label_reviewed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sha256"], name="image_unique_sha256")
+        ]
+        indexes = [
+            models.Index(fields=["project", "split", "label_status"]),
+            models.Index(fields=["project", "label_status", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:8]})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("image-detail", args=[self.pk])
+
+
+class Annotation(models.Model):
+    """One user's label for one image; labeling again replaces it."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations"
+    )
+    label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["image", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "user"], name="annotation_one_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.label_class} on image {self.image_id}"

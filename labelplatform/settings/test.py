@@ -1,0 +1,20 @@
+"""The test suite: fast password hashing, media in a temporary folder per run."""
+
+import tempfile
+from pathlib import Path
+
+from labelplatform.settings.base import *  # noqa: F403
+from labelplatform.settings.base import STORAGES, env
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = env("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="labelplatform-test-media-"))
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not SQLite's shared-cache memory database: that one reports "table is locked"
+    # at once instead of waiting, and the concurrency tests need real locking.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": env("SQLITE_TEST_NAME", default=str(Path(MEDIA_ROOT) / "test.sqlite3"))
+    }
