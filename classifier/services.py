@@ -61,8 +61,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_HYPERPARAMETERS = {
     "learning_rate": 1e-3,
     "batch_size": 32,
-    "max_epochs": 100,
-    "patience": 10,
+    "max_epochs": 200,
+    "patience": 15,
     "seed": 0,
 }
 _TASK_NAMES = {
@@ -500,7 +500,6 @@ def _training_run_train(run: TrainingRun, progress: _JobProgress) -> None:
     x = {split: embeddings[splits == split] for split in Split.values}
     y = {split: labels[splits == split] for split in Split.values}
 
-    max_epochs = hyperparameters["max_epochs"]
     progress.update(force=True, phase=TrainingPhase.TRAINING, progress=60, epoch=0)
     head = train_head(
         train_x=x[Split.TRAIN],
@@ -510,15 +509,14 @@ def _training_run_train(run: TrainingRun, progress: _JobProgress) -> None:
         num_classes=len(training_set.class_ids),
         learning_rate=hyperparameters["learning_rate"],
         batch_size=hyperparameters["batch_size"],
-        max_epochs=max_epochs,
+        max_epochs=hyperparameters["max_epochs"],
         patience=hyperparameters["patience"],
         seed=hyperparameters["seed"],
-        on_epoch=lambda epoch, logs: progress.update(
-            epoch=epoch + 1, progress=60 + int(35 * (epoch + 1) / max_epochs)
-        ),
+        on_epoch=_EpochProgress(progress, hyperparameters),
     )
     trained_at = time.monotonic()
-    progress.update(force=True, phase=TrainingPhase.EVALUATING, progress=95)
+    epochs_run = len(head.history.get("loss", []))
+    progress.update(force=True, phase=TrainingPhase.EVALUATING, progress=95, epoch=epochs_run)
     names = training_set.class_names
     metrics = evaluate(head.predict_proba(x[Split.TEST]), y[Split.TEST], names)
     validation = evaluate(head.predict_proba(x[Split.VALIDATION]), y[Split.VALIDATION], names)
@@ -541,9 +539,30 @@ def _training_run_train(run: TrainingRun, progress: _JobProgress) -> None:
         backbone=backbone.name,
         artifact=head.to_bytes(),
         metrics=_json_safe(metrics),
-        hyperparameters=hyperparameters,
+        hyperparameters={**hyperparameters, **getattr(head, "hyperparameters", {})},
         training_set=training_set,
     )
+
+
+class _EpochProgress:
+    """on_epoch for train_head (epochs counted from 1): progress 60-95 through training.
+
+    Early stopping ends training `patience` epochs after the best validation loss, usually
+    long before max_epochs, so the expected end moves with the best epoch; progress never
+    goes backwards.
+    """
+
+    def __init__(self, progress: _JobProgress, hyperparameters: dict):
+        self.progress = progress
+        self.max_epochs, self.patience = hyperparameters["max_epochs"], hyperparameters["patience"]
+        self.best_loss, self.best_epoch, self.percent = float("inf"), 0, 60
+
+    def __call__(self, epoch: int, logs: dict) -> None:
+        if logs.get("val_loss", float("inf")) < self.best_loss:
+            self.best_loss, self.best_epoch = logs["val_loss"], epoch
+        expected_end = min(self.max_epochs, max(epoch, self.best_epoch + self.patience))
+        self.percent = max(self.percent, 60 + int(35 * epoch / expected_end))
+        self.progress.update(epoch=epoch, progress=min(self.percent, 95))
 
 
 def _json_safe(value):

@@ -26,9 +26,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from labeling.models import Image, LabelStatus, Project, Split
+from labeling.models import Annotation, Image, LabelStatus, Project, Split
 from labelplatform.celery import app as celery_app
-from tests.factories import ImageFactory, ProjectFactory, png_bytes
+from tests.factories import ImageFactory, png_bytes
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TEST_BROKER_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
@@ -62,29 +62,33 @@ def _tiny_backbone(settings):
 def labeled_image(project: Project, *, label: str, split: str, seed: int) -> Image:
     color = CLASS_COLORS.get(label, (120, 120, 120))
     jitter = tuple(min(255, c + (seed * 7) % 30) for c in color)
-    return ImageFactory(
+    label_class = project.classes.get(name=label)
+    image = ImageFactory(
         project=project,
         content=png_bytes(color=jitter, seed=seed),
         split=split,
-        label=project.classes.get(name=label),
+        label=label_class,
         label_status=LabelStatus.LABELED,
     )
+    # Labeled as the app labels: by an annotation (so the labeling queue skips it).
+    Annotation.objects.create(image=image, user=project.created_by, label_class=label_class)
+    return image
 
 
 @pytest.fixture
-def labeled_project(owner):
-    """make(per_split={"train": 6, "validation": 3, "test": 3}) -> a coffee/other project
-    with that many labeled images per class in each split."""
+def labeled_project(project):
+    """make(per_split={"train": 6, "validation": 3, "test": 3}) -> the `project` fixture
+    (or the one given) with that many labeled images per class in each split."""
     seeds = iter(range(1, 1_000_000))
 
-    def make(*, project: Project | None = None, per_split: dict[str, int] | None = None):
-        project = project or ProjectFactory(name="Coffee", created_by=owner)
+    def make(*, into: Project | None = None, per_split: dict[str, int] | None = None):
+        target = into or project
         per_split = per_split or {Split.TRAIN: 6, Split.VALIDATION: 3, Split.TEST: 3}
         for split, count in per_split.items():
             for label in ("coffee", "other"):
                 for _ in range(count):
-                    labeled_image(project, label=label, split=split, seed=next(seeds) * 11)
-        return project
+                    labeled_image(target, label=label, split=split, seed=next(seeds) * 11)
+        return target
 
     return make
 
@@ -174,7 +178,7 @@ def worker_start(
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **(extra_env or {}),
     }
-    log_path = tmp_path / f"{name.split('@')[0]}.log"
+    log_path = tmp_path / f"{name.split('@')[0]}-{uuid.uuid4().hex[:6]}.log"
     command = [
         sys.executable, "-m", "celery", "-A", "labelplatform", "worker",
         "-Q", queues, "--pool=solo", "-n", name, "--loglevel=INFO",
