@@ -12,7 +12,7 @@ the same existing images and the same upload order give the same splits. A split
 from collections import defaultdict
 from collections.abc import Hashable, Mapping
 
-from django.db.models import Case, Count, F, OuterRef, Subquery, When
+from django.db.models import BigIntegerField, Case, Count, F, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 
 from labeling.models import Annotation, Image, LabelStatus, Project, Split
@@ -87,6 +87,7 @@ def image_strata_counts(*, project: Project) -> dict[int | None, dict[str, int]]
                 # Only a settled label counts; a conflict falls back to the uploader's class.
                 Case(When(label_status=LabelStatus.LABELED, then=F("label_id"))),
                 Subquery(uploader_label),
+                output_field=BigIntegerField(),
             )
         )
         .values("stratum", "split")
