@@ -79,7 +79,7 @@ def test_a_bad_file_is_rejected_with_its_reason_and_the_good_ones_beside_it_are_
 
 
 def test_the_pixel_limit_is_checked_on_the_header_before_decoding(project, owner, settings):
-    # The declared 3000×2000 image holds only a token of pixel data: decoding it would fail
+    # The declared 3000x2000 image holds only a token of pixel data: decoding it would fail
     # as corrupt, so the pixel message proves the header was checked first.
     settings.IMAGE_MAX_PIXELS = 5_000_000
     report = upload(project, owner, [("wide.png", corpus.huge_png(3000, 2000))])
@@ -121,9 +121,9 @@ def test_an_exif_rotated_jpeg_is_stored_upright(project, owner):
     picture = stored_picture(image)
     assert (image.width, image.height) == picture.size == (30, 60)
     assert picture.getexif().get(0x0112) is None  # no orientation left to apply twice
-    red, green, blue = picture.getpixel((15, 10))
+    red, _, blue = picture.getpixel((15, 10))
     assert red > 200 and blue < 60
-    red, green, blue = picture.getpixel((15, 50))
+    red, _, blue = picture.getpixel((15, 50))
     assert blue > 200 and red < 60
     # The sha256 is the uploaded file's, so uploading it again is a duplicate.
     assert image.sha256 == hashlib.sha256(data).hexdigest()

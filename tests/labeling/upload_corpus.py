@@ -91,9 +91,9 @@ def _png_file(width, height, bit_depth, color_type, raw_rows: bytes) -> bytes:
 
 
 def huge_png(width=20000, height=20000) -> bytes:
-    """A PNG whose header declares width×height, with a token of pixel data: only a decoder
+    """A PNG whose header declares width x height, with a token of pixel data: only a decoder
     that trusted the header would try to allocate the whole image."""
-    return _png_file(width, height, 1, 0, b"\x00" * 64)  # noqa: RUF001
+    return _png_file(width, height, 1, 0, b"\x00" * 64)
 
 
 def png_16bit_gray(values: np.ndarray) -> bytes:
@@ -115,8 +115,8 @@ def cmyk_jpeg(size=(40, 30)) -> bytes:
 
 
 def exif_rotated_jpeg() -> bytes:
-    """Stored 60×30 with a red left half and a blue right half, EXIF orientation 6 ("rotate
-    90° clockwise to display"): upright, it is 30×60 with red on top and blue below."""
+    """Stored 60x30 with a red left half and a blue right half, EXIF orientation 6 ("rotate
+    90° clockwise to display"): upright, it is 30x60 with red on top and blue below."""
     picture = PILImage.new("RGB", (60, 30), BLUE)
     picture.paste(RED, (0, 0, 30, 30))
     exif = PILImage.Exif()
