@@ -216,6 +216,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Projects, images, annotations, training runs, model versions and predictions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One named enum per choice set, so clients get stable type names.
+    "ENUM_NAME_OVERRIDES": {
+        "SplitEnum": "labeling.models.Split",
+        "SplitOrAutoEnum": "labeling.api.serializers.SPLIT_CHOICES_WITH_AUTO",
+        "LabelStatusEnum": "labeling.models.LabelStatus",
+        "RoleEnum": "labeling.models.Role",
+    },
 }
 
 # ------------------------------------------------------------------------------
