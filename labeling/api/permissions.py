@@ -16,12 +16,14 @@ class HasProjectRole(BasePermission):
     request's method.
 
     The view provides `get_project()` (raising Http404 for a project the user cannot see) and
-    `required_roles`, {HTTP method: role}. HEAD and OPTIONS need what GET needs; a method the
+    `required_roles`, {HTTP method: role}. HEAD and OPTIONS need what GET needs; a handler the
     view does not list needs an owner, so a new handler is closed until someone opens it.
     """
 
     def has_permission(self, request, view) -> bool:
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
-        needed = view.required_roles.get(method, Role.OWNER)
         project = view.get_project()
+        if not hasattr(view, method.lower()):
+            return True  # any member then learns it is a 405, whatever their role
+        needed = view.required_roles.get(method, Role.OWNER)
         return role_allows(project_role(user=request.user, project=project), needed)

@@ -51,6 +51,7 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(
         operation_id="auth_token_create",
+        summary="Get your API token",
         request=s.TokenRequestSerializer,
         responses={200: s.TokenSerializer, **errors(400)},
         auth=[],
@@ -81,11 +82,14 @@ class ProjectListView(generics.ListCreateAPIView):
     def get_queryset(self):
         return selectors.projects_with_counts_visible_to(user=self.request.user)
 
-    @extend_schema(responses={200: s.ProjectSerializer(many=True), **errors(401)})
+    @extend_schema(
+        summary="List your projects", responses={200: s.ProjectSerializer(many=True), **errors(401)}
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
+        summary="Create a project (you become its owner)",
         request=s.ProjectCreateSerializer,
         responses={201: s.ProjectDetailSerializer, **errors(400, 401)},
     )
@@ -105,7 +109,10 @@ def project_detail_data(request, project: Project) -> dict:
 class ProjectDetailView(ProjectScopedView):
     """A project with its classes, split ratios, counts and members."""
 
-    @extend_schema(responses={200: s.ProjectDetailSerializer, **errors(401, 404)})
+    @extend_schema(
+        summary="A project with its members",
+        responses={200: s.ProjectDetailSerializer, **errors(401, 404)},
+    )
     def get(self, request, project_id: int):
         return Response(project_detail_data(request, self.get_project()))
 
@@ -117,12 +124,16 @@ class ProjectMembersView(ProjectScopedView):
     serializer_class = s.MembershipSerializer
     pagination_class = None
 
-    @extend_schema(responses={200: s.MembershipSerializer(many=True), **errors(401, 404)})
+    @extend_schema(
+        summary="List the members",
+        responses={200: s.MembershipSerializer(many=True), **errors(401, 404)},
+    )
     def get(self, request, project_id: int):
         members = selectors.project_members(project=self.get_project())
         return Response(s.MembershipSerializer(members, many=True).data)
 
     @extend_schema(
+        summary="Add a member or change their role (owners)",
         request=s.MembershipSetSerializer,
         responses={
             201: OpenApiResponse(s.MembershipSerializer, description="Added"),
@@ -153,6 +164,7 @@ class ProjectImagesView(ProjectScopedView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
+        summary="List images, filtered by split, label and status",
         parameters=[s.ImageFilterSerializer],
         responses={200: s.ImageSerializer(many=True), **errors(400, 401, 404)},
     )
@@ -167,6 +179,9 @@ class ProjectImagesView(ProjectScopedView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
+        summary="Upload images or zips of images (annotators, owners)",
+        description="Each file gets a verdict: created, duplicate of a stored image, or "
+        "rejected with the reason. Good files are stored even when others are rejected.",
         request={"multipart/form-data": s.ImageUploadSerializer},
         responses={201: s.IngestReportSerializer, **errors(400, 401, 403, 404)},
     )
@@ -174,6 +189,7 @@ class ProjectImagesView(ProjectScopedView):
         upload = s.ImageUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         project, label_name = self.get_project(), upload.validated_data.get("label")
+        label = label_class_named(project=project, name=label_name) if label_name else None
         report = ingest.image_ingest(
             project=project,
             uploaded_by=request.user,
@@ -181,7 +197,7 @@ class ProjectImagesView(ProjectScopedView):
                 ingest.IncomingFile(name=f.name, file=f) for f in upload.validated_data["files"]
             ],
             split=upload.validated_data["split"],
-            label=label_class_named(project=project, name=label_name) if label_name else None,
+            label=label,
         )
         # Re-read the new rows: the uploader's annotation may have set their consensus label.
         created = (
@@ -208,7 +224,10 @@ class ProjectImagesView(ProjectScopedView):
 class ProjectStatsView(ProjectScopedView):
     """Image counts per split x class x status."""
 
-    @extend_schema(responses={200: s.ProjectStatsSerializer, **errors(401, 404)})
+    @extend_schema(
+        summary="Image counts per split, class and status",
+        responses={200: s.ProjectStatsSerializer, **errors(401, 404)},
+    )
     def get(self, request, project_id: int):
         stats = selectors.project_stats(project=self.get_project())
         return Response(s.ProjectStatsSerializer(stats).data)
@@ -240,11 +259,15 @@ class ImageDetailView(ImageScopedView):
         image = selectors.images_with_annotations(Image.objects.filter(pk=self.get_image().pk))
         return self.get_serializer(image.get()).data
 
-    @extend_schema(responses={200: s.ImageSerializer, **errors(401, 404)})
+    @extend_schema(
+        summary="An image with its annotations",
+        responses={200: s.ImageSerializer, **errors(401, 404)},
+    )
     def get(self, request, image_id: int):
         return Response(self.image_data())
 
     @extend_schema(
+        summary="Move an image to another split (owners)",
         request=s.ImageSplitSerializer,
         responses={200: s.ImageSerializer, **errors(400, 401, 403, 404)},
     )
@@ -264,6 +287,7 @@ class ImageAnnotationsView(ImageScopedView):
     serializer_class = s.AnnotationSerializer
 
     @extend_schema(
+        summary="Label an image (annotators, owners)",
         request=s.AnnotationCreateSerializer,
         responses={201: s.AnnotationSerializer, **errors(400, 401, 403, 404)},
     )

@@ -17,7 +17,11 @@ def test_creating_a_project_makes_its_classes_and_its_creator_the_owner(api_as, 
     assert body["annotations_per_image"] == 1
     assert body["role"] == "owner"
     assert body["members"] == [
-        {"username": owner.username, "role": "owner", "created_at": body["members"][0]["created_at"]}
+        {
+            "username": owner.username,
+            "role": "owner",
+            "created_at": body["members"][0]["created_at"],
+        }
     ]
     assert Membership.objects.get(project=project).user == owner
 
