@@ -92,7 +92,7 @@ def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
 
 
 def project_counts(*, project: Project) -> list[dict]:
-    """Image counts per split × class × status: [{"split", "label", "status", "count"}].
+    """Image counts per split x class x status: [{"split", "label", "status", "count"}].
 
     "label" is the class name for labeled images and None for unlabeled and conflict ones.
     """
@@ -366,25 +366,6 @@ def images_with_annotations(images: QuerySet[Image]) -> QuerySet[Image]:
             ),
         )
     )
-
-
-def images_filtered(
-    *,
-    project: Project,
-    split: str | None = None,
-    label: LabelClass | None = None,
-    status: str | None = None,
-) -> QuerySet[Image]:
-    """The project's images, oldest first, narrowed to a split, a consensus label and a
-    label status when given."""
-    images = Image.objects.filter(project=project)
-    if split:
-        images = images.filter(split=split)
-    if label is not None:
-        images = images.filter(label=label)
-    if status:
-        images = images.filter(label_status=status)
-    return images.order_by("created_at", "pk")
 
 
 def label_class_by_name(*, project: Project, name: str) -> LabelClass | None:
