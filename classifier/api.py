@@ -26,19 +26,15 @@ from rest_framework.views import APIView
 
 from classifier import selectors, services
 from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from labeling.api.serializers import ErrorSerializer
 from labeling.models import Image, Project, Role
 from labeling.permissions import project_role, role_allows
 
-
-class ClassifierErrorSerializer(serializers.Serializer):
-    detail = serializers.JSONField(help_text="What went wrong.")
-
-
 _ERRORS = {
-    400: OpenApiResponse(ClassifierErrorSerializer, description="Invalid input"),
-    401: OpenApiResponse(ClassifierErrorSerializer, description="Not authenticated"),
-    403: OpenApiResponse(ClassifierErrorSerializer, description="Your role does not allow this"),
-    404: OpenApiResponse(ClassifierErrorSerializer, description="Not found, or not your project"),
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
+    403: OpenApiResponse(ErrorSerializer, description="Your role does not allow this"),
+    404: OpenApiResponse(ErrorSerializer, description="Not found, or not your project"),
 }
 
 
