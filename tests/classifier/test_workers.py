@@ -18,7 +18,7 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
-from tests.classifier.conftest import broker_use, wait_until
+from tests.classifier.conftest import FAST_TRAINING, broker_use, wait_until
 from tests.factories import png_bytes
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -31,7 +31,8 @@ def client(owner):
     return api
 
 
-def train_through_api(client, project, **body) -> dict:
+def train_through_api(client, project, **hyperparameters) -> dict:
+    body = {"hyperparameters": {**FAST_TRAINING, **hyperparameters}}
     created = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json")
     assert created.status_code == 202, created.json()
     run = client.get(f"/api/training-runs/{created.json()['id']}/?wait=60").json()
@@ -131,7 +132,7 @@ def test_activating_a_version_swaps_the_head_in_a_running_worker(worker, labeled
     project = labeled_project()
     v1 = train_through_api(client, project)["model_version"]
     wait_until(lambda: repredictions_finished(project), timeout=60, message="re-prediction")
-    run = train_through_api(client, project, hyperparameters={"seed": 1})
+    run = train_through_api(client, project, seed=1)
     v2 = run["model_version"]
     if v2["status"] == "active":  # it beat v1: make v1 the one to switch to
         v1, v2 = v2, v1
@@ -151,7 +152,7 @@ def test_activating_a_version_swaps_the_head_in_a_running_worker(worker, labeled
 def test_the_retrain_command_waits_and_prints_the_version(worker, labeled_project, capsys):
     project = labeled_project()
 
-    call_command("retrain", project.name)
+    call_command("retrain", project.name, "--max-epochs=15", "--learning-rate=0.05")
 
     output = capsys.readouterr().out
     assert re.search(r"Version 1 \(active\) of Coffee: test accuracy \d\.\d+", output), output
@@ -198,7 +199,8 @@ def test_a_retrain_asked_while_redis_is_down_runs_once_it_is_back(
     broker_use(private_redis.url)  # not started yet: nothing listens there
 
     started = time.monotonic()
-    response = client.post(f"/api/projects/{project.pk}/training-runs/", {}, format="json")
+    body = {"hyperparameters": FAST_TRAINING}
+    response = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 202
@@ -221,7 +223,8 @@ def test_asking_again_once_redis_is_back_sends_the_queued_run(
 ):
     project = labeled_project()
     broker_use(private_redis.url)
-    first = client.post(f"/api/projects/{project.pk}/training-runs/", {}, format="json").json()
+    body = {"hyperparameters": FAST_TRAINING}
+    first = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json").json()
     private_redis.start()
 
     again = client.post(f"/api/projects/{project.pk}/training-runs/", {}, format="json")
