@@ -302,7 +302,24 @@ def test_the_gallery_reads_predictions_without_a_query_per_image(
             image=image, model_version=version, confidence=0.8, probabilities={}
         )
 
-    with django_assert_num_queries(2):  # the active version, then the images with predictions
+    with django_assert_num_queries(1):
         rows = list(selectors.images_with_predictions(project=trained))
 
     assert all(row.predicted_confidence == 0.8 for row in rows)
+
+
+def test_the_gallery_and_grid_filters_include_the_prediction_filters(trained, owner):
+    version = trained.model_versions.get()
+    other = trained.classes.get(name="other")
+    disagree = labeled_image(trained, label="coffee", split=Split.TRAIN, seed=7101)
+    Prediction.objects.create(
+        image=disagree, model_version=version, label=other, confidence=0.55, probabilities={}
+    )
+
+    images = labeling_selectors.images_filtered(
+        project=trained,
+        filters={"predicted_label": str(other.pk), "confidence_max": "0.6", "disagreement": "yes"},
+        user=owner,
+    )
+
+    assert list(images) == [disagree]
