@@ -118,7 +118,7 @@ def test_the_backbone_is_loaded_once_per_worker_and_reported(worker, labeled_pro
 
     (status,) = [w for w in selectors.workers_status(timeout=2) if w["hostname"] == worker.name]
 
-    assert status["queues"] == ["training", "prediction"]
+    assert (status["queues"], status["pool"]) == (["training", "prediction"], "solo")
     assert list(status["backbones"]) == ["tiny"]
     active = ModelVersion.objects.get(project=project, status=ModelVersionStatus.ACTIVE)
     assert active.pk in status["model_versions"]
