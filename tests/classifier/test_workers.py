@@ -235,3 +235,22 @@ def test_asking_again_once_redis_is_back_sends_the_queued_run(
     start_worker(broker_url=private_redis.url)
     run = client.get(f"/api/training-runs/{first['id']}/?wait=60").json()
     assert run["status"] == "succeeded", run
+
+
+def test_a_worker_that_rides_out_a_redis_outage_sends_what_was_asked_meanwhile(
+    labeled_project, client, private_redis, start_worker
+):
+    project = labeled_project()
+    private_redis.start()
+    broker_use(private_redis.url)
+    worker = start_worker(broker_url=private_redis.url)
+    private_redis.stop()
+    body = {"hyperparameters": FAST_TRAINING}
+    asked = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json").json()
+    assert asked["note"] is not None  # not sent: Redis is down
+
+    private_redis.start()  # same port; the running worker reconnects and sends it
+
+    run = client.get(f"/api/training-runs/{asked['id']}/?wait=60").json()
+    assert run["status"] == "succeeded", (run, worker.log()[-3000:])
+    assert "Sent 1 job(s) queued while the broker was unreachable" in worker.log()
