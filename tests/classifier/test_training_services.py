@@ -1,11 +1,13 @@
 """Training services against the database, running the worker side in this process with the
 tiny backbone (the Celery plumbing is tested with real workers in test_workers.py)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.utils import timezone
 
 from classifier import services
@@ -292,3 +294,27 @@ def test_orphans_of_a_restarted_worker_are_settled(labeled_project, owner):
     assert settled["training_runs_failed"] == 1
     assert run.status == JobStatus.FAILED
     assert job.status == JobStatus.QUEUED  # and sent again: predicting twice is harmless
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_to_train_start_one_run(labeled_project, owner, broker_down):
+    project = labeled_project()
+    barrier = threading.Barrier(4)
+    results = []
+
+    def ask():
+        barrier.wait()
+        try:
+            results.append(services.training_run_start(project=project, requested_by=owner))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 4
+    assert len({run.pk for run, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]
