@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +72,10 @@ class TrainedHead:
                 f"expected embeddings of shape (n, {self.embedding_dim}), got {embeddings.shape}"
             )
         return _softmax(embeddings @ self.kernel + self.bias).astype(np.float32)
+
+    def predict_images(self, backbone, images: Sequence[bytes]) -> np.ndarray:
+        """Probabilities for encoded images: `predict_proba(backbone.embed(images))`."""
+        return self.predict_proba(backbone.embed(images))
 
     def to_bytes(self) -> bytes:
         """The artifact: an .npz archive (no pickles) of the weights and a JSON description."""
