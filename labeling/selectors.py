@@ -368,25 +368,6 @@ def images_with_annotations(images: QuerySet[Image]) -> QuerySet[Image]:
     )
 
 
-def images_filtered(
-    *,
-    project: Project,
-    split: str | None = None,
-    label: LabelClass | None = None,
-    status: str | None = None,
-) -> QuerySet[Image]:
-    """The project's images, oldest first, narrowed to a split, a consensus label and a
-    label status when given."""
-    images = Image.objects.filter(project=project)
-    if split:
-        images = images.filter(split=split)
-    if label is not None:
-        images = images.filter(label=label)
-    if status:
-        images = images.filter(label_status=status)
-    return images.order_by("created_at", "pk")
-
-
 def label_class_by_name(*, project: Project, name: str) -> LabelClass | None:
     return LabelClass.objects.filter(project=project, name=name).first()
 
