@@ -92,7 +92,7 @@ def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
 
 
 def project_counts(*, project: Project) -> list[dict]:
-    """Image counts per split × class × status: [{"split", "label", "status", "count"}].
+    """Image counts per split x class x status: [{"split", "label", "status", "count"}].
 
     "label" is the class name for labeled images and None for unlabeled and conflict ones.
     """

@@ -175,7 +175,9 @@ class ProjectImagesView(ProjectScopedView):
         project = self.get_project()
         label = label_class_named(project=project, name=label_name) if label_name else None
         images = selectors.images_filtered(
-            project=project, filters={**filters.validated_data, "label": label}, user=request.user
+            project=project,
+            filters={**filters.validated_data, "label": label},
+            user=request.user,
         )
         page = self.paginate_queryset(selectors.images_with_annotations(images))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
