@@ -87,6 +87,12 @@ def test_image_lists_show_thumbnails_through_the_checked_media_view(admin_client
     assert labeled.file.name not in content and labeled.thumbnail.name not in content
 
 
+def test_the_thumbnails_shown_to_staff_are_served_to_them(admin_client, labeled):
+    response = admin_client.get(f"/media/thumbnails/{labeled.pk}/")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == labeled.thumbnail.open("rb").read()
+
+
 def test_an_image_page_shows_its_picture_and_annotations(admin_client, labeled, owner, annotator):
     response = admin_client.get(f"/admin/labeling/image/{labeled.pk}/change/")
     content = response.content.decode()
