@@ -30,7 +30,8 @@ def import_images(*args, **options) -> str:
     return out.getvalue()
 
 
-def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+def write_tree(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    root = tmp_path / "tree"  # beside the test's media folder, not around it
     for relative, data in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
