@@ -336,7 +336,8 @@ def _hashed(name: str, data: bytes) -> _Candidate:
 def _file_candidate(incoming: IncomingFile, limits: IngestLimits) -> _Candidate:
     stream = incoming.file
     try:
-        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
         stream.seek(0)
         if size > limits.max_bytes:
             return _Candidate(incoming.name, error=_too_many_bytes(size, limits))
@@ -588,6 +589,8 @@ def _thumbnail_jpeg(picture: PILImage.Image, size: int) -> bytes:
 # Messages for the uploader
 # --------------------------------------------------------------------------------------
 
+# How the accepted formats start; a file that starts so but does not open is damaged.
+_ACCEPTED_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
 # Formats we can name when Pillow (limited to the accepted formats) cannot open a file.
 _OTHER_IMAGE_SIGNATURES = (
     (b"II*\x00", "TIFF"),
@@ -608,6 +611,8 @@ _OTHER_FILE_SIGNATURES = (
 
 
 def _unreadable_reason(data: bytes) -> str:
+    if data.startswith(_ACCEPTED_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return "file is truncated or corrupt (its header is damaged)"
     for signature, name in _OTHER_IMAGE_SIGNATURES:
         if data.startswith(signature):
             return f"{name} is not accepted; use {ACCEPTED_FORMATS_TEXT}"
