@@ -52,7 +52,7 @@ import logging
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import BinaryIO
@@ -270,12 +270,15 @@ def _image_store(
                 # annotation_create returns the image as it left the consensus update.
                 image = annotation_create(image=image, user=uploaded_by, label_class=label).image
     except IntegrityError:
-        _stored_files_delete(image)
-        if allocator is not None:
-            allocator.release(stratum, chosen_split)
         winner = Image.objects.filter(project=project, sha256=sha256).first()
+        # A storage without atomic create-if-absent (S3) may have given both uploads the same
+        # name for the same bytes: never delete what the winner's row points to.
+        keep = {winner.file.name, winner.thumbnail.name} if winner else set()
+        _stored_files_delete(image, keep=keep)
         if winner is None:
             raise
+        if allocator is not None:
+            allocator.release(stratum, chosen_split)
         return None, winner
     except BaseException:
         _stored_files_delete(image)
@@ -283,9 +286,9 @@ def _image_store(
     return image, None
 
 
-def _stored_files_delete(image: Image) -> None:
+def _stored_files_delete(image: Image, *, keep: Collection[str] = ()) -> None:
     for stored in (image.file, image.thumbnail):
-        if stored.name:
+        if stored.name and stored.name not in keep:
             try:
                 stored.delete(save=False)
             except Exception:
