@@ -13,6 +13,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.db.models.functions import Coalesce, TruncMinute
 
@@ -23,6 +24,7 @@ from labeling.models import (
     LabelStatus,
     Membership,
     Project,
+    Role,
     Split,
 )
 
@@ -90,7 +92,7 @@ def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
 
 
 def project_counts(*, project: Project) -> list[dict]:
-    """Image counts per split × class × status: [{"split", "label", "status", "count"}].
+    """Image counts per split x class x status: [{"split", "label", "status", "count"}].
 
     "label" is the class name for labeled images and None for unlabeled and conflict ones.
     """
@@ -311,3 +313,90 @@ def images_filtered(
         if value not in (None, "", []) and name in IMAGE_FILTERS:
             images = IMAGE_FILTERS[name](images, value, user)
     return images.order_by("created_at", "pk")
+
+
+def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """projects_visible_to with what a listing shows, in a fixed number of queries: classes
+    prefetched, `image_count`, `labeled_count`, and the user's role as `user_role` ("owner"
+    for staff, as in labeling.permissions)."""
+    if user.is_staff:
+        role = Value(Role.OWNER)
+    else:
+        role = Subquery(
+            Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+        )
+    return (
+        projects_visible_to(user=user)
+        .annotate(
+            image_count=Count("images", distinct=True),
+            labeled_count=Count(
+                "images", filter=Q(images__label_status=LabelStatus.LABELED), distinct=True
+            ),
+            user_role=role,
+        )
+        .prefetch_related("classes")
+        # Meta.ordering does not apply to aggregating queries: order explicitly for paging.
+        .order_by("name", "pk")
+    )
+
+
+def project_members(*, project: Project) -> QuerySet[Membership]:
+    """The project's memberships with their users, by username."""
+    return Membership.objects.filter(project=project).select_related("user").order_by(
+        "user__username"
+    )
+
+
+def images_visible_to(*, user: AbstractBaseUser) -> QuerySet[Image]:
+    """Images of the projects the user belongs to; every image for staff."""
+    images = Image.objects.all()
+    if not user.is_staff:
+        images = images.filter(project__memberships__user=user)
+    return images
+
+
+def images_with_annotations(images: QuerySet[Image]) -> QuerySet[Image]:
+    """The images with their label, uploader and annotations (users and classes) loaded in
+    three queries, whatever their number."""
+    return images.select_related("label", "uploaded_by").prefetch_related(
+        Prefetch(
+            "annotations",
+            queryset=Annotation.objects.select_related("user", "label_class").order_by(
+                "created_at", "pk"
+            ),
+        )
+    )
+
+
+def label_class_by_name(*, project: Project, name: str) -> LabelClass | None:
+    return LabelClass.objects.filter(project=project, name=name).first()
+
+
+def project_stats(*, project: Project) -> dict:
+    """Image counts of the project: a full split x class x status table (zeros included) and
+    totals per split.
+
+    {"total": n,
+     "splits": {split: {"total", "labeled", "unlabeled", "conflict"}},
+     "counts": [{"split", "label", "status", "count"}]}  ("label" is None unless "labeled")
+    """
+    class_names = list(project.classes.order_by("order", "pk").values_list("name", flat=True))
+    found = {
+        (row["split"], row["label"], row["status"]): row["count"]
+        for row in project_counts(project=project)
+    }
+    counts = []
+    splits = {}
+    for split in Split.values:
+        rows = [(split, name, LabelStatus.LABELED) for name in class_names]
+        rows += [(split, None, LabelStatus.UNLABELED), (split, None, LabelStatus.CONFLICT)]
+        for key in rows:
+            counts.append(
+                {"split": key[0], "label": key[1], "status": key[2], "count": found.get(key, 0)}
+            )
+        per_status = dict.fromkeys(LabelStatus.values, 0)
+        for (row_split, _label, status), count in found.items():
+            if row_split == split:
+                per_status[status] += count
+        splits[split] = {"total": sum(per_status.values()), **per_status}
+    return {"total": sum(found.values()), "splits": splits, "counts": counts}
