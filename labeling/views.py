@@ -43,6 +43,7 @@ from labeling.forms import (
     UploadForm,
     label_class_formset_initial,
 )
+from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image, LabelClass, Membership, Project, Role, Split
 from labeling.permissions import project_role, role_allows
 from labeling.selectors import (
@@ -236,8 +237,6 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
             return JsonResponse({"detail": detail}, status=400)
         messages.error(request, detail)
         return _upload_page(request, project, role, form, status=400)
-
-    from labeling.ingest import IncomingFile, image_ingest  # TODO(ui): module level after merge
 
     report = image_ingest(
         project=project,

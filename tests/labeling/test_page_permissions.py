@@ -9,10 +9,12 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from labeling.models import Role
 from tests.factories import ImageFactory, MembershipFactory, UserFactory
+from tests.labeling.upload_corpus import jpeg
 
 ANYONE = "anyone"  # any logged-in user, member or not
 
@@ -40,6 +42,8 @@ ENDPOINTS = [
     Endpoint("image-file", "get", Role.VIEWER, 200, args="image"),
     Endpoint("image-thumbnail", "get", Role.VIEWER, 200, args="image"),
     Endpoint("project-upload", "get", Role.ANNOTATOR, 200),
+    Endpoint("project-upload", "post", Role.ANNOTATOR, 201,
+             body={"split": "auto", "files": "jpeg"}),
     Endpoint("project-label", "get", Role.ANNOTATOR, 200),
     Endpoint("project-label-queue", "get", Role.ANNOTATOR, 200),
     Endpoint("project-grid", "get", Role.ANNOTATOR, 200),
@@ -100,10 +104,16 @@ def _request(client, endpoint: Endpoint, project):
         "none": [],
     }[endpoint.args]
     url = reverse(endpoint.url_name, args=args)
-    values = {"image": image.pk, "coffee": coffee.pk}
+    values = {
+        "image": image.pk,
+        "coffee": coffee.pk,
+        "jpeg": SimpleUploadedFile("new.jpg", jpeg(seed=42)),
+    }
     body = {key: values.get(value, value) for key, value in endpoint.body.items()}
     if endpoint.method == "get":
         return client.get(url)
+    if endpoint.url_name == "project-upload":
+        return client.post(url, body, headers={"Accept": "application/json"})
     if endpoint.as_json:
         return client.post(url, json.dumps(body), content_type="application/json")
     return client.post(url, body)
