@@ -355,8 +355,9 @@ def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -
     return [_labeling_image_json(image) for image in images]
 
 
-# How many images the labeling page holds ahead of the one on screen (loaded in the background).
-LABELING_PREFETCH = 3
+# How many images the labeling page is sent at a time, to load in the background: enough that a
+# fast annotator never waits for the next one, few enough that big photos do not fill memory.
+LABELING_PREFETCH = 5
 
 
 @require_GET

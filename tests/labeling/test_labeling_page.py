@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from labeling.models import Annotation, Image, LabelStatus
 from labeling.services import annotation_create
+from labeling.views import LABELING_PREFETCH
 from tests.factories import ImageFactory, ProjectFactory
 
 
@@ -23,16 +24,18 @@ def queue_ids(response) -> list[int]:
 
 @pytest.fixture
 def images(project):
-    return ImageFactory.create_batch(5, project=project)
+    return ImageFactory.create_batch(8, project=project)
 
 
 def test_the_page_starts_with_the_oldest_images_and_the_classes(client, project, annotator, images):
     client.force_login(annotator)
     state = client.get(reverse("project-label", args=[project.pk])).context["state"]
-    assert [image["id"] for image in state["queue"]] == [image.pk for image in images[:3]]
+    assert [image["id"] for image in state["queue"]] == [
+        image.pk for image in images[:LABELING_PREFETCH]
+    ]
     assert [c["key"] for c in state["classes"]] == ["1", "2"]
     assert state["queue"][0]["url"] == reverse("image-file", args=[images[0].pk])
-    assert state["progress"]["train"] == {"labeled": 0, "total": 5}
+    assert state["progress"]["train"] == {"labeled": 0, "total": 8}
 
 
 def test_annotating_records_the_users_label(client, project, annotator, images):
@@ -48,7 +51,7 @@ def test_annotating_records_the_users_label(client, project, annotator, images):
         annotator,
         other,
     )
-    assert response.json()["progress"]["train"] == {"labeled": 1, "total": 5}
+    assert response.json()["progress"]["train"] == {"labeled": 1, "total": 8}
 
 
 def test_annotating_again_replaces_the_label(client, project, annotator, images):
@@ -73,7 +76,7 @@ def test_a_labeled_image_leaves_the_users_queue(client, project, annotator, imag
         {"image": images[0].pk, "label_class": project.classes.first().pk},
     )
     response = client.get(reverse("project-label-queue", args=[project.pk]))
-    assert queue_ids(response) == [image.pk for image in images[1:4]]
+    assert queue_ids(response) == [image.pk for image in images[1 : 1 + LABELING_PREFETCH]]
 
 
 def test_undo_takes_the_label_back(client, project, annotator, images):
@@ -131,7 +134,7 @@ def test_the_queue_leaves_out_the_images_the_page_holds(client, project, annotat
     client.force_login(annotator)
     held = f"{images[0].pk},{images[1].pk},{images[2].pk}"
     response = client.get(reverse("project-label-queue", args=[project.pk]), {"exclude": held})
-    assert queue_ids(response) == [images[3].pk, images[4].pk]
+    assert queue_ids(response) == [image.pk for image in images[3:8]]
 
 
 def test_the_queue_ignores_junk_in_exclude(client, project, annotator, images):
@@ -140,7 +143,7 @@ def test_the_queue_ignores_junk_in_exclude(client, project, annotator, images):
         reverse("project-label-queue", args=[project.pk]), {"exclude": "x,,1e9,-3"}
     )
     assert response.status_code == 200
-    assert len(queue_ids(response)) == 3
+    assert len(queue_ids(response)) == LABELING_PREFETCH
 
 
 def test_annotating_another_projects_image_is_not_found(client, project, annotator):
