@@ -342,8 +342,8 @@ def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Proje
 
 def project_members(*, project: Project) -> QuerySet[Membership]:
     """The project's memberships with their users, by username."""
-    return Membership.objects.filter(project=project).select_related("user").order_by(
-        "user__username"
+    return (
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
     )
 
 
