@@ -43,6 +43,7 @@ from labeling.forms import (
     UploadForm,
     label_class_formset_initial,
 )
+from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image, LabelClass, Membership, Project, Role, Split
 from labeling.permissions import project_role, role_allows
 from labeling.selectors import (
@@ -237,8 +238,6 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, detail)
         return _upload_page(request, project, role, form, status=400)
 
-    from labeling.ingest import IncomingFile, image_ingest  # TODO(ui): module level after merge
-
     report = image_ingest(
         project=project,
         uploaded_by=request.user,
@@ -356,8 +355,9 @@ def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -
     return [_labeling_image_json(image) for image in images]
 
 
-# How many images the labeling page holds ahead of the one on screen (loaded in the background).
-LABELING_PREFETCH = 3
+# How many images the labeling page is sent at a time, to load in the background: enough that a
+# fast annotator never waits for the next one, few enough that big photos do not fill memory.
+LABELING_PREFETCH = 5
 
 
 @require_GET
