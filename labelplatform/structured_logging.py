@@ -41,6 +41,8 @@ def logging_config(*, level: str) -> dict:
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
+            # "no .env file" at every start: containers take their environment from compose.
+            "environ.environ": {"level": "WARNING"},
             # Celery gives its task logger a plain-text stderr handler unless one is already
             # there; this one keeps task lines (rare: we log through module loggers) in JSON.
             "celery.task": {"handlers": ["stdout"], "propagate": False},
@@ -99,6 +101,7 @@ def gunicorn_logconfig(*, level: str) -> dict:
         },
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
+            "environ.environ": {"level": "WARNING"},
             # No propagation: Django later adds its own stdout handler to the root logger,
             # and a propagating gunicorn record would be printed twice.
             "gunicorn.error": {"handlers": ["stdout"], "level": level, "propagate": False},
