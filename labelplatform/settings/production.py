@@ -34,10 +34,11 @@ def _required(name: str) -> str:
 # ------------------------------------------------------------------------------
 DEBUG = False
 SECRET_KEY = _required("SECRET_KEY")
-if SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
+# The length Django's deploy check asks for; it also stops .env.example's placeholder.
+if len(SECRET_KEY) < 50 or SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
-        "SECRET_KEY is the development default from base.py; generate one, e.g. "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        "SECRET_KEY is too short or the development default: use at least 50 random "
+        "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
     )
 _required("ALLOWED_HOSTS")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")

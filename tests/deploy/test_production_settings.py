@@ -32,14 +32,17 @@ def test_a_missing_required_variable_stops_the_start_with_an_error_naming_it(var
     )
 
 
-def test_the_development_secret_key_is_refused():
-    result = run_in_production(
-        "manage.py",
-        "check",
-        SECRET_KEY="insecure-local-development-key-change-me-0123456789",
-    )
+@pytest.mark.parametrize(
+    "secret_key",
+    ["insecure-local-development-key-change-me-0123456789", "change-me"],
+    ids=["development default", "env.example placeholder"],
+)
+def test_a_known_or_short_secret_key_is_refused(secret_key):
+    result = run_in_production("manage.py", "check", SECRET_KEY=secret_key)
     assert result.returncode != 0
-    assert "ImproperlyConfigured: SECRET_KEY is the development default" in result.stderr
+    assert "ImproperlyConfigured: SECRET_KEY is too short or the development default" in (
+        result.stderr
+    )
 
 
 def test_debug_stays_off_whatever_the_environment_says():
