@@ -17,7 +17,9 @@ import pytest
 from botocore.config import Config
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.urls import reverse
 
+from labeling.ingest import IncomingFile, image_ingest
 from tests.deploy.presigned_url import presigned_url_expiry, presigned_url_signature_is_valid
 from tests.deploy.production_process import run_in_production
 from tests.factories import ImageFactory, png_bytes
@@ -130,15 +132,11 @@ def test_an_image_stored_through_the_storage_api_is_an_object_in_the_bucket(
 
 
 def test_an_ingested_upload_lands_in_the_bucket(media_on_s3, s3_port, project, owner):
-    from labeling import ingest
-
-    if not hasattr(ingest, "image_ingest"):
-        pytest.skip("labeling.ingest.image_ingest is not implemented on this branch yet")
     content = png_bytes(seed=202, size=(64, 48))
-    report = ingest.image_ingest(
+    report = image_ingest(
         project=project,
         uploaded_by=owner,
-        files=[ingest.IncomingFile(name="cup.png", file=io.BytesIO(content))],
+        files=[IncomingFile(name="cup.png", file=io.BytesIO(content))],
     )
     [image] = report.created
     client = _client(f"http://127.0.0.1:{s3_port}")
@@ -224,3 +222,36 @@ def test_the_environment_of_a_deployment_puts_media_on_s3(s3_port, bucket):
     assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["120"]
     assert presigned_url_signature_is_valid(url, secret_key=SECRET_KEY)
     assert _get(f"http://127.0.0.1:{s3_port}/{bucket}/{name}")[0] == 403
+
+
+@pytest.mark.parametrize("view", ["image-file", "image-thumbnail"])
+def test_the_members_only_media_views_redirect_members_to_a_signed_url(
+    settings, s3_port, bucket, client, project, viewer, view
+):
+    _media_on_s3(
+        settings,
+        endpoint=f"http://127.0.0.1:{s3_port}",
+        public_endpoint=f"http://localhost:{s3_port}",
+        bucket=bucket,
+    )
+    content = png_bytes(seed=303)
+    image = ImageFactory(project=project, content=content)
+    client.force_login(viewer)
+
+    response = client.get(reverse(view, args=[image.pk]))
+
+    assert response.status_code == 302
+    url = response["Location"]
+    assert urlsplit(url).netloc == f"localhost:{s3_port}"
+    assert presigned_url_signature_is_valid(url, secret_key=SECRET_KEY)
+    assert _get(url) == (200, content)
+
+
+def test_the_media_view_gives_an_outsider_no_url(media_on_s3, client, project, outsider):
+    image = ImageFactory(project=project)
+    client.force_login(outsider)
+
+    response = client.get(reverse("image-file", args=[image.pk]))
+
+    assert response.status_code == 404
+    assert "Location" not in response
