@@ -82,4 +82,4 @@ COPY . .
 
 USER 10001:10001
 # The queue, node name and concurrency are given by docker-compose.yml per service.
-CMD ["celery", "--quiet", "-A", "labelplatform", "worker", "--loglevel=INFO"]
+CMD ["celery", "--quiet", "-A", "labelplatform", "worker", "--pool=solo", "--loglevel=INFO"]

@@ -19,6 +19,9 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 # The heartbeat file on a memory filesystem: an overlay filesystem can stall it.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# One gunicorn per container, controlled by signals from the container runtime: no need for
+# the control socket it would otherwise keep in the user's home.
+control_socket_disable = True
 accesslog = "-"
 access_log_format = "%(m)s %(U)s %(s)s %(M)sms"
 logconfig_dict = gunicorn_logconfig(level=os.environ.get("LOG_LEVEL", "INFO"))

