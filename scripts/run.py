@@ -334,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
 
     environ.Env.read_env(REPO_ROOT / ".env", overwrite=False)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelplatform.settings.local")
+    # The default SQLite file and media live in var/, which a fresh clone does not have.
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
     port = int(os.environ.get("PORT", DEFAULT_PORT))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
