@@ -19,12 +19,14 @@ def project(owner):
 
 @pytest.fixture
 def annotator(project):
-    return MembershipFactory(project=project, user=UserFactory(username="ann-annotator"), role=Role.ANNOTATOR).user
+    user = UserFactory(username="ann-annotator")
+    return MembershipFactory(project=project, user=user, role=Role.ANNOTATOR).user
 
 
 @pytest.fixture
 def viewer(project):
-    return MembershipFactory(project=project, user=UserFactory(username="victor-viewer"), role=Role.VIEWER).user
+    user = UserFactory(username="victor-viewer")
+    return MembershipFactory(project=project, user=user, role=Role.VIEWER).user
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "labeling",
     "classifier",
 ]
@@ -216,6 +217,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Projects, images, annotations, training runs, model versions and predictions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads Swagger UI from our static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # One named enum per choice set, so clients get stable type names.
+    "ENUM_NAME_OVERRIDES": {
+        "SplitEnum": "labeling.models.Split",
+        "SplitOrAutoEnum": "labeling.api.serializers.SPLIT_CHOICES_WITH_AUTO",
+        "LabelStatusEnum": "labeling.models.LabelStatus",
+        "RoleEnum": "labeling.models.Role",
+    },
 }
 
 # ------------------------------------------------------------------------------
