@@ -14,6 +14,7 @@ from tests.deploy.production_process import REPOSITORY, production_environment
 
 pytestmark = pytest.mark.worker
 
+
 @pytest.fixture
 def redis_url(tmp_path):
     """An embedded Redis of this test's own (on a unix socket), shared with no other helper."""
