@@ -29,7 +29,10 @@ class Job(models.Model):
     """What a training run and a prediction job share: the row a user watches."""
 
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
@@ -47,8 +50,11 @@ class Job(models.Model):
     dispatch_attempts = models.PositiveSmallIntegerField(default=0)
     dispatch_error = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
-    # The Celery node name (e.g. "training@host") that ran or is running the job.
+    # The Celery node name (e.g. "training@host") that ran or is running the job, and when
+    # it last showed signs of life: a running job whose heartbeat is older than
+    # CLASSIFIER_JOB_HEARTBEAT_TIMEOUT has lost its worker.
     worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -132,7 +138,10 @@ class ModelVersion(models.Model):
     # sha256 over the sorted (image sha256, split, class) triples: equal sets, equal prints.
     training_set_fingerprint = models.CharField(max_length=64, blank=True)
     training_run = models.OneToOneField(
-        TrainingRun, on_delete=models.SET_NULL, null=True, blank=True,
+        TrainingRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="model_version",
     )
     status = models.CharField(
@@ -142,7 +151,10 @@ class ModelVersion(models.Model):
     status_reason = models.CharField(max_length=300, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -37,11 +37,25 @@ def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.distinct()
 
 
+# How another app orders the labeling queue: the classifier registers "most uncertain first
+# once a model exists" (classifier.apps). Labeling knows nothing of models, so it asks
+# whoever registered instead of importing them.
+QueueOrdering = Callable[[QuerySet[Image], Project], QuerySet[Image]]
+_queue_ordering: QueueOrdering | None = None
+
+
+def labeling_queue_order_by(ordering: QueueOrdering | None) -> None:
+    """Register `ordering(images, project) -> images` to order the labeling queue."""
+    global _queue_ordering
+    _queue_ordering = ordering
+
+
 def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
-    """The labeling queue, oldest first: images this user has not labeled that still need
-    annotations (fewer than the project requires, or a conflict an extra vote may settle),
-    and that no owner has settled by review."""
-    return (
+    """The labeling queue, oldest first (or as registered with labeling_queue_order_by):
+    images this user has not labeled that still need annotations (fewer than the project
+    requires, or a conflict an extra vote may settle), and that no owner has settled by
+    review."""
+    images = (
         Image.objects.filter(project=project, label_reviewed=False)
         .annotate(annotation_count=Count("annotations"))
         .filter(
@@ -51,6 +65,7 @@ def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> Quer
         .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), user=user)))
         .order_by("created_at", "pk")
     )
+    return _queue_ordering(images, project) if _queue_ordering else images
 
 
 def images_next_for(
