@@ -56,7 +56,7 @@ from labeling.selectors import (
     project_member_contributions,
     project_recent_activity,
     project_split_progress,
-    projects_with_progress_for,
+    projects_with_counts_visible_to,
 )
 
 # --- Access ------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def _message_for(error: ValidationError) -> str:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    projects = projects_with_progress_for(user=request.user)
+    projects = projects_with_counts_visible_to(user=request.user)
     return render(request, "labeling/home.html", {"projects": projects})
 
 

@@ -30,7 +30,7 @@ def test_home_lists_only_the_users_projects_with_their_progress(client, project,
     assert project.name in html
     assert other_project.name not in html
     listed = response.context["projects"].get()
-    assert (listed.image_labeled, listed.image_total, listed.role) == (1, 4, Role.OWNER)
+    assert (listed.labeled_count, listed.image_count, listed.user_role) == (1, 4, Role.OWNER)
 
 
 def test_home_shows_a_new_project_button_when_there_are_no_projects(client, outsider):
@@ -45,7 +45,8 @@ def test_home_query_count_does_not_grow_with_projects(client, owner, django_asse
         project = ProjectFactory(created_by=owner)
         ImageFactory.create_batch(2, project=project)
     client.force_login(owner)
-    with django_assert_max_num_queries(3):
+    # Session, user, the projects with their counts, their classes (one prefetch).
+    with django_assert_max_num_queries(4):
         response = client.get(reverse("home"))
     assert len(response.context["projects"]) == 8
 
