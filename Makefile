@@ -1,23 +1,34 @@
 # The two commands: `make run` brings the platform up, `make test` runs the whole suite.
-# Both create the virtualenv and install what is missing on a fresh machine.
-PYTHON ?= python3.11
+# Both create the virtualenv (.venv, Python 3.11) and install from pyproject.toml on a fresh
+# machine, and again only when pyproject.toml changes (the stamp files below).
+#   make run                    web on http://127.0.0.1:8000/ (PORT=8001 make run for another)
+#   make test                   the whole suite (ARGS="-k consensus -x" to narrow it)
+#   make lint / make format     ruff
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+ARGS ?=
 
-.PHONY: run test lint install install-dev
+.PHONY: run test lint format install install-dev clean-venv
 
-$(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+		echo "Python 3.11 is required (found: $$($(PYTHON) --version 2>&1 || echo none))."; \
+		echo "Install it (Debian 12: apt-get install python3 python3-venv; else pyenv),"; \
+		echo "or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# Reinstall only when the pinned dependencies change.
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[worker]"
+# Editable installs: the code runs from this checkout; the stamps record what was installed.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	@echo "Installing the platform and its workers (TensorFlow is large: the first time takes minutes)"
+	$(PY) -m pip install --progress-bar off -e ".[worker]"
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[worker,dev]"
-	touch $@
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	@echo "Installing the platform, its workers and the test tools (the first time takes minutes)"
+	$(PY) -m pip install --progress-bar off -e ".[worker,dev]"
+	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -30,4 +41,10 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean-venv:
+	rm -rf $(VENV)

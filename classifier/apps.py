@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class ClassifierConfig(AppConfig):
     name = "classifier"
     verbose_name = "Classifier"
+
+    def ready(self) -> None:
+        # Connections only; nothing here loads TensorFlow (classifier.ml is imported inside
+        # the worker-side functions).
+        from classifier import selectors, services, worker
+        from labeling import selectors as labeling_selectors
+        from labeling.signals import images_created
+        from labelplatform.celery import app
+
+        images_created.connect(services._new_images_predict, dispatch_uid="classifier-predict-new")
+        labeling_selectors.labeling_queue_order_by(selectors.labeling_queue_most_uncertain_first)
+        worker.install(app)

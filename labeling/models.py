@@ -115,7 +115,8 @@ class Membership(models.Model):
 
 def image_upload_to(image: "Image", filename: str) -> str:
     # Content-addressed names: unguessable without the hash, never two files for one image.
-    return f"projects/{image.project_id}/images/{image.sha256[:2]}/{image.sha256}.{image.format.lower()}"
+    extension = image.format.lower()
+    return f"projects/{image.project_id}/images/{image.sha256[:2]}/{image.sha256}.{extension}"
 
 
 def thumbnail_upload_to(image: "Image", filename: str) -> str:

@@ -1,9 +1,32 @@
 """Reads on the labeling side: which projects a user sees, the labeling queue, counts."""
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from collections.abc import Callable, Mapping
 
-from labeling.models import Annotation, Image, LabelStatus, Project, Split
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncMinute
+
+from labeling.models import (
+    Annotation,
+    Image,
+    LabelClass,
+    LabelStatus,
+    Membership,
+    Project,
+    Role,
+    Split,
+)
 
 
 def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -14,11 +37,25 @@ def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.distinct()
 
 
+# How another app orders the labeling queue: the classifier registers "most uncertain first
+# once a model exists" (classifier.apps). Labeling knows nothing of models, so it asks
+# whoever registered instead of importing them.
+QueueOrdering = Callable[[QuerySet[Image], Project], QuerySet[Image]]
+_queue_ordering: QueueOrdering | None = None
+
+
+def labeling_queue_order_by(ordering: QueueOrdering | None) -> None:
+    """Register `ordering(images, project) -> images` to order the labeling queue."""
+    global _queue_ordering
+    _queue_ordering = ordering
+
+
 def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
-    """The labeling queue, oldest first: images this user has not labeled that still need
-    annotations (fewer than the project requires, or a conflict an extra vote may settle),
-    and that no owner has settled by review."""
-    return (
+    """The labeling queue, oldest first (or as registered with labeling_queue_order_by):
+    images this user has not labeled that still need annotations (fewer than the project
+    requires, or a conflict an extra vote may settle), and that no owner has settled by
+    review."""
+    images = (
         Image.objects.filter(project=project, label_reviewed=False)
         .annotate(annotation_count=Count("annotations"))
         .filter(
@@ -28,13 +65,30 @@ def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> Quer
         .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), user=user)))
         .order_by("created_at", "pk")
     )
+    return _queue_ordering(images, project) if _queue_ordering else images
+
+
+def images_next_for(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    exclude_ids: list[int] | tuple | set = (),
+    limit: int = 3,
+) -> list[Image]:
+    """The next few images for the user to label, in queue order, leaving out `exclude_ids`
+    (the ones they skipped this session, or already have on screen). The labeling page
+    fetches a few at once so it can preload the next image before it is asked for."""
+    return list(
+        images_needing_label_by(project=project, user=user).exclude(pk__in=exclude_ids)[:limit]
+    )
 
 
 def image_next_for(
     *, project: Project, user: AbstractBaseUser, exclude_ids: list[int] | tuple = ()
 ) -> Image | None:
     """The next image for the user to label, skipping the ones they skipped this session."""
-    return images_needing_label_by(project=project, user=user).exclude(pk__in=exclude_ids).first()
+    images = images_next_for(project=project, user=user, exclude_ids=exclude_ids, limit=1)
+    return images[0] if images else None
 
 
 def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
@@ -53,7 +107,7 @@ def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
 
 
 def project_counts(*, project: Project) -> list[dict]:
-    """Image counts per split × class × status: [{"split", "label", "status", "count"}].
+    """Image counts per split x class x status: [{"split", "label", "status", "count"}].
 
     "label" is the class name for labeled images and None for unlabeled and conflict ones.
     """
@@ -72,3 +126,278 @@ def project_counts(*, project: Project) -> list[dict]:
         }
         for row in rows
     ]
+
+
+# --- The pages: home, dashboard, grid and gallery ---------------------------------------------
+
+
+def project_count_table(*, project: Project, classes: list[LabelClass]) -> dict:
+    """The dashboard's split-by-class table: per split, the labeled images of each class (in
+    the order of `classes`), all labeled, unlabeled, conflicts and total; and a row of totals.
+
+    {"rows": [{"split", "split_label", "per_class": [n, ...], "labeled", "unlabeled",
+    "conflict", "total"}], "totals": {same keys}}
+    """
+
+    def empty_row(split: str, split_label: str) -> dict:
+        return {
+            "split": split,
+            "split_label": split_label,
+            "per_class": [0] * len(classes),
+            "labeled": 0,
+            "unlabeled": 0,
+            "conflict": 0,
+            "total": 0,
+        }
+
+    column_of = {label_class.name: index for index, label_class in enumerate(classes)}
+    rows = {split.value: empty_row(split.value, split.label) for split in Split}
+    totals = empty_row("", "All splits")
+    for count in project_counts(project=project):
+        for row in (rows[count["split"]], totals):
+            row["total"] += count["count"]
+            if count["status"] == LabelStatus.LABELED and count["label"] in column_of:
+                row["per_class"][column_of[count["label"]]] += count["count"]
+                row["labeled"] += count["count"]
+            elif count["status"] == LabelStatus.CONFLICT:
+                row["conflict"] += count["count"]
+            else:
+                row["unlabeled"] += count["count"]
+    return {"rows": list(rows.values()), "totals": totals}
+
+
+def project_member_contributions(*, project: Project) -> list[Membership]:
+    """The project's members, most active first, each with `annotation_count` and
+    `last_annotated_at` (their annotations in this project) and `upload_count`."""
+    in_project = Q(user__annotations__image__project=project)
+    uploads = (
+        Image.objects.filter(project=project, uploaded_by=OuterRef("user"))
+        .order_by()
+        .values("uploaded_by")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return list(
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .annotate(
+            annotation_count=Count("user__annotations", filter=in_project),
+            last_annotated_at=Max("user__annotations__updated_at", filter=in_project),
+            upload_count=Coalesce(Subquery(uploads, output_field=IntegerField()), 0),
+        )
+        .order_by("-annotation_count", "user__username")
+    )
+
+
+def project_recent_activity(*, project: Project, limit: int = 10) -> list[dict]:
+    """The latest labeling and uploads, newest first, grouped per person and minute:
+    [{"kind": "annotation", "at", "user", "count", "per_class": [{"name", "color", "count"}]}
+    | {"kind": "upload", "at", "user", "count"}]. Three queries."""
+    # One row per (user, minute, class); a group has at most one row per class.
+    row_limit = limit * max(project.classes.count(), 1)
+    annotation_rows = list(
+        Annotation.objects.filter(image__project=project)
+        .annotate(minute=TruncMinute("updated_at"))
+        .values("user__username", "minute", "label_class__name", "label_class__color")
+        .annotate(count=Count("pk"), at=Max("updated_at"))
+        .order_by("-minute", "user__username", "label_class__name")[:row_limit]
+    )
+    if len(annotation_rows) == row_limit:
+        # The oldest minute may be cut off part way through its classes: leave it out.
+        oldest = annotation_rows[-1]["minute"]
+        annotation_rows = [row for row in annotation_rows if row["minute"] != oldest]
+    labeling: dict[tuple, dict] = {}
+    for row in annotation_rows:
+        group = labeling.setdefault(
+            (row["user__username"], row["minute"]),
+            {
+                "kind": "annotation",
+                "user": row["user__username"],
+                "at": row["at"],
+                "count": 0,
+                "per_class": [],
+            },
+        )
+        group["at"] = max(group["at"], row["at"])
+        group["count"] += row["count"]
+        group["per_class"].append(
+            {
+                "name": row["label_class__name"],
+                "color": row["label_class__color"],
+                "count": row["count"],
+            }
+        )
+    uploads = (
+        Image.objects.filter(project=project)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("uploaded_by__username", "minute")
+        .annotate(count=Count("pk"), at=Max("created_at"))
+        .order_by("-minute")[:limit]
+    )
+    events = list(labeling.values()) + [
+        {
+            "kind": "upload",
+            "at": upload["at"],
+            "user": upload["uploaded_by__username"] or "someone",
+            "count": upload["count"],
+        }
+        for upload in uploads
+    ]
+    events.sort(key=lambda event: event["at"], reverse=True)
+    return events[:limit]
+
+
+def project_conflicts(*, project: Project) -> QuerySet[Image]:
+    """The images whose annotators disagree, oldest first, with their annotations."""
+    return (
+        Image.objects.filter(project=project, label_status=LabelStatus.CONFLICT)
+        .prefetch_related(
+            Prefetch(
+                "annotations",
+                queryset=Annotation.objects.select_related("user", "label_class").order_by(
+                    "label_class__order", "user__username"
+                ),
+            )
+        )
+        .order_by("created_at", "pk")
+    )
+
+
+def image_annotations(*, image: Image) -> QuerySet[Annotation]:
+    """Who labeled the image with what, and when; first annotation first."""
+    return (
+        Annotation.objects.filter(image=image)
+        .select_related("user", "label_class")
+        .order_by("created_at", "pk")
+    )
+
+
+def _filter_split(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    return images.filter(split=value)
+
+
+def _filter_status(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    return images.filter(label_status=value)
+
+
+def _filter_label(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    return images.filter(label=value)
+
+
+def _filter_mine(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    mine = Exists(Annotation.objects.filter(image=OuterRef("pk"), user=user))
+    return images.filter(mine) if value == "labeled" else images.exclude(mine)
+
+
+# The gallery's and grid's filters: name -> function(images, value, user). A filter whose
+# value is empty is not applied. The classifier adds its prediction filters here, next to
+# matching form fields in labeling.forms.ImageFilterForm.
+IMAGE_FILTERS: dict[str, Callable[[QuerySet[Image], object, AbstractBaseUser], QuerySet[Image]]] = {
+    "split": _filter_split,
+    "status": _filter_status,
+    "label": _filter_label,
+    "mine": _filter_mine,
+}
+
+
+def images_filtered(
+    *, project: Project, filters: Mapping[str, object], user: AbstractBaseUser
+) -> QuerySet[Image]:
+    """The project's images matching every non-empty filter (names from IMAGE_FILTERS;
+    unknown names are ignored), oldest first, with their consensus label."""
+    images = Image.objects.filter(project=project).select_related("label")
+    for name, value in filters.items():
+        if value not in (None, "", []) and name in IMAGE_FILTERS:
+            images = IMAGE_FILTERS[name](images, value, user)
+    return images.order_by("created_at", "pk")
+
+
+def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """projects_visible_to with what a listing shows (the home page, the API's project list), in
+    a fixed number of queries: classes prefetched, `image_count`, `labeled_count`,
+    `conflict_count`, and the user's role as `user_role` ("owner"
+    for staff, as in labeling.permissions)."""
+    if user.is_staff:
+        role = Value(Role.OWNER)
+    else:
+        role = Subquery(
+            Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+        )
+    return (
+        projects_visible_to(user=user)
+        .annotate(
+            image_count=Count("images", distinct=True),
+            labeled_count=Count(
+                "images", filter=Q(images__label_status=LabelStatus.LABELED), distinct=True
+            ),
+            conflict_count=Count(
+                "images", filter=Q(images__label_status=LabelStatus.CONFLICT), distinct=True
+            ),
+            user_role=role,
+        )
+        .prefetch_related("classes")
+        # Meta.ordering does not apply to aggregating queries: order explicitly for paging.
+        .order_by("name", "pk")
+    )
+
+
+def project_members(*, project: Project) -> QuerySet[Membership]:
+    """The project's memberships with their users, by username."""
+    return (
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    )
+
+
+def images_visible_to(*, user: AbstractBaseUser) -> QuerySet[Image]:
+    """Images of the projects the user belongs to; every image for staff."""
+    images = Image.objects.all()
+    if not user.is_staff:
+        images = images.filter(project__memberships__user=user)
+    return images
+
+
+def images_with_annotations(images: QuerySet[Image]) -> QuerySet[Image]:
+    """The images with their label, uploader and annotations (users and classes) loaded in
+    three queries, whatever their number."""
+    return images.select_related("label", "uploaded_by").prefetch_related(
+        Prefetch(
+            "annotations",
+            queryset=Annotation.objects.select_related("user", "label_class").order_by(
+                "created_at", "pk"
+            ),
+        )
+    )
+
+
+def label_class_by_name(*, project: Project, name: str) -> LabelClass | None:
+    return LabelClass.objects.filter(project=project, name=name).first()
+
+
+def project_stats(*, project: Project) -> dict:
+    """Image counts of the project: a full split x class x status table (zeros included) and
+    totals per split.
+
+    {"total": n,
+     "splits": {split: {"total", "labeled", "unlabeled", "conflict"}},
+     "counts": [{"split", "label", "status", "count"}]}  ("label" is None unless "labeled")
+    """
+    class_names = list(project.classes.order_by("order", "pk").values_list("name", flat=True))
+    found = {
+        (row["split"], row["label"], row["status"]): row["count"]
+        for row in project_counts(project=project)
+    }
+    counts = []
+    splits = {}
+    for split in Split.values:
+        rows = [(split, name, LabelStatus.LABELED) for name in class_names]
+        rows += [(split, None, LabelStatus.UNLABELED), (split, None, LabelStatus.CONFLICT)]
+        for key in rows:
+            counts.append(
+                {"split": key[0], "label": key[1], "status": key[2], "count": found.get(key, 0)}
+            )
+        per_status = dict.fromkeys(LabelStatus.values, 0)
+        for (row_split, _label, status), count in found.items():
+            if row_split == split:
+                per_status[status] += count
+        splits[split] = {"total": sum(per_status.values()), **per_status}
+    return {"total": sum(found.values()), "splits": splits, "counts": counts}

@@ -44,14 +44,8 @@ def project_create(
     to "1", "2", ... in order. Raises ValidationError for fewer than two classes, duplicate
     names or keys, or split ratios that do not add up to 100.
     """
-    ratios = {Split.TRAIN: 60, Split.VALIDATION: 20, Split.TEST: 20}
-    if split_ratios:
-        unknown = set(split_ratios) - set(Split.values)
-        if unknown:
-            raise ValidationError(f"Unknown split(s) in split_ratios: {', '.join(sorted(unknown))}.")
-        ratios = {split: int(split_ratios.get(split, 0)) for split in Split.values}
-    if any(value < 0 for value in ratios.values()) or sum(ratios.values()) != 100:
-        raise ValidationError("Split ratios must be non-negative and add up to 100.")
+    default_ratios = {Split.TRAIN: 60, Split.VALIDATION: 20, Split.TEST: 20}
+    ratios = _split_ratios_checked(split_ratios or default_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
     if not name.strip():
@@ -90,6 +84,58 @@ def project_create(
     )
     Membership.objects.create(project=project, user=created_by, role=Role.OWNER)
     return project
+
+
+def _split_ratios_checked(split_ratios: dict[str, int]) -> dict[str, int]:
+    """All three splits' percentages (missing ones 0); ValidationError unless they add up to 100."""
+    unknown = set(split_ratios) - set(Split.values)
+    if unknown:
+        raise ValidationError(f"Unknown split(s) in split_ratios: {', '.join(sorted(unknown))}.")
+    ratios = {split: int(split_ratios.get(split, 0)) for split in Split.values}
+    if any(value < 0 for value in ratios.values()) or sum(ratios.values()) != 100:
+        raise ValidationError("Split ratios must be non-negative and add up to 100.")
+    return ratios
+
+
+@transaction.atomic
+def project_update(
+    *,
+    project: Project,
+    name: str,
+    description: str,
+    split_ratios: dict[str, int],
+    annotations_per_image: int,
+) -> Project:
+    """Change a project's settings.
+
+    New split ratios apply to later automatic splits; images keep theirs. When the number of
+    annotations required per image changes, every image not settled by review has its
+    consensus recomputed (an image labeled by one vote is unlabeled again once two are needed).
+    Raises ValidationError like project_create.
+    """
+    ratios = _split_ratios_checked(split_ratios)
+    if annotations_per_image < 1:
+        raise ValidationError("Annotations per image must be at least 1.")
+    if not name.strip():
+        raise ValidationError("A project needs a name.")
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    required_changed = locked.annotations_per_image != annotations_per_image
+    locked.name, locked.description = name.strip(), description
+    locked.train_percent = ratios[Split.TRAIN]
+    locked.validation_percent = ratios[Split.VALIDATION]
+    locked.test_percent = ratios[Split.TEST]
+    locked.annotations_per_image = annotations_per_image
+    locked.save()
+    if required_changed:
+        images = (
+            Image.objects.select_for_update()
+            .select_related("project")
+            .filter(project=locked, label_reviewed=False)
+            .order_by("pk")
+        )
+        for image in images:
+            image_consensus_update(image=image)
+    return locked
 
 
 @transaction.atomic

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "labeling",
     "classifier",
 ]
@@ -119,13 +120,20 @@ MEDIA_URL = "/media/"
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
     _media_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage, signing browser URLs for AWS_S3_PUBLIC_ENDPOINT_URL
+        # when the processes reach the store under an internal name (MinIO in compose).
+        "BACKEND": "labelplatform.object_storage.S3MediaStorage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "public_endpoint_url": env("AWS_S3_PUBLIC_ENDPOINT_URL", default=None),
             "access_key": env("AWS_ACCESS_KEY_ID", default=None),
             "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
             "region_name": env("AWS_S3_REGION_NAME", default=None),
+            # MinIO and most S3-compatible stores want path-style addressing
+            # (http://host/bucket/key); AWS itself works with the default ("auto").
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default=None),
+            "signature_version": "s3v4",
             "default_acl": "private",
             "querystring_auth": True,
             "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
@@ -196,6 +204,17 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CLASSIFIER_BACKBONE = env("CLASSIFIER_BACKBONE", default="efficientnet_lite0")
 CLASSIFIER_WEIGHTS_DIR = env("CLASSIFIER_WEIGHTS_DIR", default=str(VAR_DIR / "weights"))
 CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=32)
+# A re-prediction of a whole project is split into jobs of this many images, so several
+# prediction workers share it and each job's progress means something.
+CLASSIFIER_PREDICTION_JOB_SIZE = env.int("CLASSIFIER_PREDICTION_JOB_SIZE", default=500)
+# A running job's worker touches its row every few seconds; a row silent for longer than this
+# has lost its worker (killed, machine gone) and is failed or re-queued.
+CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", default=120)
+# Training gives up after this long. Enforced inside the job too: the solo pool the workers
+# run with does not enforce Celery's time limits. Stays below the Redis visibility timeout
+# (1 h) so a long run is never delivered twice.
+CLASSIFIER_TRAINING_TIME_LIMIT = env.int("CLASSIFIER_TRAINING_TIME_LIMIT", default=30 * 60)
+CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", default=15 * 60)
 
 # ------------------------------------------------------------------------------
 # REST framework  https://www.django-rest-framework.org/api-guide/settings/
@@ -216,6 +235,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Projects, images, annotations, training runs, model versions and predictions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads Swagger UI from our static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # One named enum per choice set, so clients get stable type names.
+    "ENUM_NAME_OVERRIDES": {
+        "SplitEnum": "labeling.models.Split",
+        "SplitOrAutoEnum": "labeling.api.serializers.SPLIT_CHOICES_WITH_AUTO",
+        "LabelStatusEnum": "labeling.models.LabelStatus",
+        "RoleEnum": "labeling.models.Role",
+        "JobStatusEnum": "classifier.models.JobStatus",
+        "ModelVersionStatusEnum": "classifier.models.ModelVersionStatus",
+    },
 }
 
 # ------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ def test_labeling_again_replaces_the_users_annotation(project, owner):
     coffee, other = project.classes.all()
     annotation_create(image=image, user=owner, label_class=coffee)
     annotation_create(image=image, user=owner, label_class=other)
-    assert list(Annotation.objects.filter(image=image).values_list("label_class__name", flat=True)) == ["other"]
+    labels = Annotation.objects.filter(image=image).values_list("label_class__name", flat=True)
+    assert list(labels) == ["other"]
     image.refresh_from_db()
     assert image.label == other
 
@@ -66,7 +67,10 @@ def test_two_annotators_at_the_same_moment_never_lose_a_label(project):
     project.save()
     image = ImageFactory(project=project)
     coffee = project.classes.get(name="coffee")
-    users = [MembershipFactory(project=project, user=UserFactory(), role=Role.ANNOTATOR).user for _ in range(2)]
+    users = [
+        MembershipFactory(project=project, user=UserFactory(), role=Role.ANNOTATOR).user
+        for _ in range(2)
+    ]
     barrier = threading.Barrier(2)
     errors = []
 

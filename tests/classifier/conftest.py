@@ -1,0 +1,309 @@
+"""Fixtures for the classifier: labeled projects, the test broker, real Celery workers.
+
+The broker is the Redis the test command provides (env REDIS_URL), else database 5 of the
+local Redis. Workers are real `celery worker` subprocesses (solo pool, as in production)
+that see the test database (pass `transaction=True` to django_db so rows are committed)
+and the test media folder through their environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from labeling.models import Annotation, Image, LabelStatus, Project, Split
+from labelplatform.celery import app as celery_app
+from tests.factories import ImageFactory, png_bytes
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+TEST_BROKER_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
+# Colours the tiny backbone separates easily: the tests are about the plumbing.
+CLASS_COLORS = {"coffee": (150, 90, 40), "other": (40, 90, 200)}
+
+
+def broker_use(url: str) -> None:
+    """Point this process's Celery app (the web side of the tests) at `url`."""
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_write_url = None
+    celery_app.conf.broker_read_url = None
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_broker():
+    broker_use(TEST_BROKER_URL)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _tiny_backbone(settings):
+    # The real backbone only where a test asks for it (marked slow).
+    settings.CLASSIFIER_BACKBONE = "tiny"
+
+
+def labeled_image(project: Project, *, label: str, split: str, seed: int) -> Image:
+    color = CLASS_COLORS.get(label, (120, 120, 120))
+    jitter = tuple(min(255, c + (seed * 7) % 30) for c in color)
+    label_class = project.classes.get(name=label)
+    image = ImageFactory(
+        project=project,
+        content=png_bytes(color=jitter, seed=seed),
+        split=split,
+        label=label_class,
+        label_status=LabelStatus.LABELED,
+    )
+    # Labeled as the app labels: by an annotation (so the labeling queue skips it).
+    Annotation.objects.create(image=image, user=project.created_by, label_class=label_class)
+    return image
+
+
+@pytest.fixture
+def labeled_project(project):
+    """make(per_split={"train": 6, "validation": 3, "test": 3}) -> the `project` fixture
+    (or the one given) with that many labeled images per class in each split."""
+    seeds = iter(range(1, 1_000_000))
+
+    def make(*, into: Project | None = None, per_split: dict[str, int] | None = None):
+        target = into or project
+        per_split = per_split or {Split.TRAIN: 6, Split.VALIDATION: 3, Split.TEST: 3}
+        for split, count in per_split.items():
+            for label in ("coffee", "other"):
+                for _ in range(count):
+                    labeled_image(target, label=label, split=split, seed=next(seeds) * 11)
+        return target
+
+    return make
+
+
+def add_labeled(project: Project, *, count: int, split: str = Split.TRAIN, start: int = 5000):
+    """Add `count` labeled images per class (distinct content from the fixture's)."""
+    return [
+        labeled_image(project, label=label, split=split, seed=start + i * 2 + j)
+        for i in range(count)
+        for j, label in enumerate(("coffee", "other"))
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# Real workers
+# ------------------------------------------------------------------------------------------
+
+
+def database_url() -> str:
+    """The test database, as a URL another process can open."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class WorkerProcess:
+    name: str
+    broker_url: str
+    process: subprocess.Popen
+    log_path: Path
+    queues: str = "training,prediction"
+    env: dict = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as when the kernel's OOM killer strikes."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def wait_until(condition, *, timeout: float, interval: float = 0.2, message: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout} s waiting for {message or condition}")
+
+
+def worker_start(
+    *,
+    tmp_path: Path,
+    broker_url: str = TEST_BROKER_URL,
+    backbone: str = "tiny",
+    name: str | None = None,
+    queues: str = "training,prediction",
+    wait_ready: bool = True,
+    extra_env: dict | None = None,
+) -> WorkerProcess:
+    """Start `celery worker` (solo pool) on the test database, media and broker."""
+    name = name or f"test-{uuid.uuid4().hex[:8]}@localhost"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "labelplatform.settings.test",
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": settings.MEDIA_ROOT,
+        "REDIS_URL": broker_url,
+        "CELERY_BROKER_URL": broker_url,
+        "CLASSIFIER_BACKBONE": backbone,
+        "CLASSIFIER_WEIGHTS_DIR": settings.CLASSIFIER_WEIGHTS_DIR,
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **(extra_env or {}),
+    }
+    log_path = tmp_path / f"{name.split('@')[0]}-{uuid.uuid4().hex[:6]}.log"
+    command = [
+        sys.executable, "-m", "celery", "-A", "labelplatform", "worker",
+        "-Q", queues, "--pool=solo", "-n", name, "--loglevel=INFO",
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    worker = WorkerProcess(name, broker_url, process, log_path, queues, env)
+    if wait_ready:
+        worker_wait_ready(worker)
+    return worker
+
+
+def worker_wait_ready(worker: WorkerProcess, timeout: float = 120) -> None:
+    def ready():
+        if worker.process.poll() is not None:
+            raise AssertionError(f"worker exited:\n{worker.log()[-5000:]}")
+        return "ready." in worker.log()
+
+    wait_until(ready, timeout=timeout, message=f"worker {worker.name} to be ready")
+
+
+@pytest.fixture
+def start_worker(tmp_path) -> Iterator:
+    """start_worker(**options) -> WorkerProcess; every worker started is stopped after."""
+    started: list[WorkerProcess] = []
+
+    def start(**options) -> WorkerProcess:
+        worker = worker_start(tmp_path=tmp_path, **options)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def queues_purge() -> None:
+    """Drop messages a previous, interrupted test session left in the test broker."""
+    with celery_app.connection_for_write() as connection_:
+        for queue in ("training", "prediction"):
+            with contextlib.suppress(Exception):  # the queue does not exist yet
+                connection_.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(scope="session")
+def session_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator:
+    """One worker on the tiny backbone for every test that just needs jobs to run."""
+    queues_purge()
+    worker = worker_start(tmp_path=tmp_path_factory.mktemp("worker"))
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(session_worker, transactional_db) -> WorkerProcess:
+    """The shared worker, for a transactional test (rows the worker must see are committed)."""
+    if session_worker.process.poll() is not None:
+        pytest.fail(f"the shared worker died:\n{session_worker.log()[-5000:]}")
+    return session_worker
+
+
+# ------------------------------------------------------------------------------------------
+# A private Redis, for the broker-outage tests
+# ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class PrivateRedis:
+    port: int
+    folder: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        def answers():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(answers, timeout=10, message="redis-server to listen")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    """A redis-server on a free port, not started: the test starts and stops it."""
+    redis = PrivateRedis(port=free_port(), folder=tmp_path)
+    yield redis
+    redis.stop()
+    broker_use(TEST_BROKER_URL)
+
+
+@pytest.fixture
+def broker_down():
+    """The web side's broker is a port nothing listens on (for tests that run on_commit
+    callbacks without a worker: their jobs stay queued, visibly unsent)."""
+    broker_use(f"redis://127.0.0.1:{free_port()}/0")
+    yield
+    broker_use(TEST_BROKER_URL)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,302 @@
+"""Prediction jobs, activation and rollback, and the reads built on predictions; the worker
+side runs in this process with the tiny backbone."""
+
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+
+from classifier import selectors, services
+from classifier.models import (
+    JobStatus,
+    ModelVersionStatus,
+    Prediction,
+    PredictionJob,
+    PredictionJobKind,
+)
+from labeling import selectors as labeling_selectors
+from labeling.models import LabelStatus, Split
+from labeling.signals import images_created
+from tests.classifier.conftest import labeled_image
+from tests.factories import ImageFactory, ProjectFactory, png_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trained(labeled_project, owner):
+    """A project with an active version v1 trained on its labeled images."""
+    project = labeled_project()
+    run, _ = services.training_run_start(project=project, requested_by=owner)
+    services.training_run_execute(run_id=run.pk, worker="test@here")
+    run.refresh_from_db()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    return project
+
+
+def execute(job: PredictionJob) -> PredictionJob:
+    services.prediction_job_execute(job_id=job.pk, worker="test@here")
+    job.refresh_from_db()
+    return job
+
+
+def test_predicting_stored_images_writes_one_prediction_per_image(trained, owner):
+    images = list(trained.images.order_by("pk")[:5])
+    job = services.prediction_job_start(
+        project=trained, requested_by=owner, image_ids=[i.pk for i in images]
+    )
+
+    job = execute(job)
+
+    assert (job.status, job.progress, job.done, job.total) == (JobStatus.SUCCEEDED, 100, 5, 5)
+    predictions = Prediction.objects.filter(model_version=job.model_version)
+    assert predictions.count() == 5
+    prediction = predictions.get(image=images[0])
+    assert prediction.label.name in ("coffee", "other")
+    assert set(prediction.probabilities) == {"coffee", "other"}
+    assert prediction.confidence == pytest.approx(max(prediction.probabilities.values()))
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert {"load_model_ms", "inference_ms", "write_ms"} <= set(job.timings)
+
+
+def test_predicting_again_updates_the_predictions_in_place(trained, owner):
+    image_ids = list(trained.images.values_list("pk", flat=True)[:3])
+    for _ in range(2):
+        execute(
+            services.prediction_job_start(project=trained, requested_by=owner, image_ids=image_ids)
+        )
+
+    assert Prediction.objects.count() == 3
+
+
+def test_images_are_predicted_in_batches_of_the_configured_size(trained, owner, settings):
+    settings.CLASSIFIER_INFERENCE_BATCH_SIZE = 4
+    sizes = []
+    from classifier import worker as worker_runtime
+
+    backbone = worker_runtime.loaded_backbone("tiny")
+    real_embed = backbone.embed
+
+    def embed(images):
+        sizes.append(len(images))
+        return real_embed(images)
+
+    backbone.embed = embed
+    try:
+        new = [ImageFactory(project=trained) for _ in range(10)]
+        job = services.prediction_job_start(
+            project=trained, requested_by=owner, image_ids=[i.pk for i in new]
+        )
+        execute(job)
+    finally:
+        backbone.embed = real_embed
+
+    assert sizes == [4, 4, 2]
+
+
+def test_images_of_another_project_are_refused(trained, owner):
+    elsewhere = ImageFactory(project=ProjectFactory())
+
+    with pytest.raises(ValidationError, match=rf"Unknown image id.*{elsewhere.pk}"):
+        services.prediction_job_start(project=trained, requested_by=owner, image_ids=[elsewhere.pk])
+
+
+def test_a_project_without_an_active_version_cannot_predict(labeled_project, owner):
+    project = labeled_project()
+
+    with pytest.raises(ValidationError, match="no active model"):
+        services.prediction_job_start(
+            project=project, requested_by=owner, image_ids=[project.images.first().pk]
+        )
+
+
+def ad_hoc(name: str, color) -> services.AdHocFile:
+    return services.AdHocFile(name=name, file=io.BytesIO(png_bytes(color=color)))
+
+
+def test_ad_hoc_files_get_results_and_are_not_kept(trained, owner):
+    images_before = trained.images.count()
+    job = services.prediction_job_start(
+        project=trained,
+        requested_by=owner,
+        files=[ad_hoc("mug.png", (150, 90, 40)), ad_hoc("sky.png", (40, 90, 200))],
+    )
+    stored = [item["path"] for item in job.inputs]
+    assert all(path.startswith("jobs/") and default_storage.exists(path) for path in stored)
+
+    job = execute(job)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert [r["name"] for r in job.results] == ["mug.png", "sky.png"]
+    assert set(job.results[0]["probabilities"]) == {"coffee", "other"}
+    assert not any(default_storage.exists(path) for path in stored)
+    assert trained.images.count() == images_before
+    assert not Prediction.objects.exists()
+
+
+def test_a_file_that_is_not_an_image_is_refused_before_anything_is_stored(trained, owner):
+    with pytest.raises(ValidationError, match=r"notes\.txt: not an image"):
+        services.prediction_job_start(
+            project=trained,
+            requested_by=owner,
+            files=[services.AdHocFile(name="notes.txt", file=io.BytesIO(b"hello"))],
+        )
+
+    assert not PredictionJob.objects.exists()
+
+
+def test_activating_an_older_version_is_the_rollback(
+    trained, owner, broker_down, django_capture_on_commit_callbacks
+):
+    v1 = trained.model_versions.get()
+    run, _ = services.training_run_start(project=trained, requested_by=owner)
+    services.training_run_execute(run_id=run.pk, worker="test@here")
+    v2 = trained.model_versions.get(version=2)
+    if v2.status != ModelVersionStatus.ACTIVE:
+        services.model_version_activate(model_version=v2, activated_by=owner)
+    Prediction.objects.create(
+        image=trained.images.first(), model_version=v1, confidence=0.9, probabilities={}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_activate(model_version=v1, activated_by=owner)
+
+    v1.refresh_from_db()
+    v2.refresh_from_db()
+    assert (v1.status, v2.status) == (ModelVersionStatus.ACTIVE, ModelVersionStatus.RETIRED)
+    assert v1.activated_by == owner
+    assert v2.status_reason == f"Retired: v1 was activated by {owner}."
+    # Re-prediction of the images v1 has not predicted yet, sent once the broker is back.
+    job = PredictionJob.objects.get(model_version=v1, kind=PredictionJobKind.REPREDICT)
+    assert job.total == trained.images.count() - 1
+    assert job.status == JobStatus.QUEUED and job.enqueued_at is None
+    assert "could not be reached" in job.dispatch_error
+
+
+def test_activation_cancels_queued_repredictions_of_other_versions(trained, owner):
+    v1 = trained.model_versions.get()
+    services.project_predictions_refresh(model_version=v1)
+    run, _ = services.training_run_start(project=trained, requested_by=owner)
+    services.training_run_execute(run_id=run.pk, worker="test@here")
+    v2 = trained.model_versions.get(version=2)
+    services.model_version_activate(model_version=v1, activated_by=owner)  # no-op if active
+    services.model_version_activate(model_version=v2, activated_by=owner)
+
+    job = PredictionJob.objects.get(model_version=v1, kind=PredictionJobKind.REPREDICT)
+    assert job.status == JobStatus.CANCELLED
+    assert job.error == "Superseded: v2 was activated."
+
+
+def test_a_reprediction_is_split_into_jobs_of_the_configured_size(trained, settings):
+    settings.CLASSIFIER_PREDICTION_JOB_SIZE = 10
+
+    jobs = services.project_predictions_refresh(model_version=trained.model_versions.get())
+
+    assert [job.total for job in jobs] == [10, 10, 4]
+
+
+def test_new_images_are_predicted_by_the_active_version(trained):
+    image = ImageFactory(project=trained)
+
+    images_created.send(sender=type(trained), project=trained, image_ids=[image.pk])
+
+    job = PredictionJob.objects.get()
+    assert (job.kind, job.image_ids) == (PredictionJobKind.NEW_IMAGES, [image.pk])
+    assert job.model_version == trained.model_versions.get(status=ModelVersionStatus.ACTIVE)
+
+
+def test_new_images_of_a_project_without_a_model_queue_nothing(labeled_project):
+    project = labeled_project()
+
+    images_created.send(
+        sender=type(project), project=project, image_ids=[project.images.first().pk]
+    )
+
+    assert not PredictionJob.objects.exists()
+
+
+def unlabeled(project, count: int, start: int = 900):
+    return [
+        ImageFactory(project=project, content=png_bytes(color=(120, 100, 90), seed=start + i))
+        for i in range(count)
+    ]
+
+
+def test_the_labeling_queue_offers_the_least_certain_image_first(trained, owner, annotator):
+    version = trained.model_versions.get()
+    sure, unsure, unpredicted = unlabeled(trained, 3)
+    for image, confidence in ((sure, 0.99), (unsure, 0.51)):
+        Prediction.objects.create(
+            image=image, model_version=version, confidence=confidence, probabilities={}
+        )
+
+    queue = list(labeling_selectors.images_needing_label_by(project=trained, user=annotator))
+
+    assert queue == [unsure, sure, unpredicted]
+
+
+def test_the_labeling_queue_never_offers_an_image_the_user_labeled(trained, annotator):
+    from labeling.services import annotation_create
+
+    version = trained.model_versions.get()
+    unsure, other = unlabeled(trained, 2)
+    Prediction.objects.create(image=unsure, model_version=version, confidence=0.5, probabilities={})
+    annotation_create(image=unsure, user=annotator, label_class=trained.classes.first())
+
+    queue = list(labeling_selectors.images_needing_label_by(project=trained, user=annotator))
+
+    assert queue == [other]
+
+
+def test_without_a_model_the_labeling_queue_is_oldest_first(labeled_project, annotator):
+    project = labeled_project(per_split={Split.TRAIN: 1})
+    first, second = unlabeled(project, 2)
+
+    queue = list(labeling_selectors.images_needing_label_by(project=project, user=annotator))
+
+    assert queue == [first, second]
+
+
+def test_the_gallery_filters_by_predicted_class_confidence_and_disagreement(trained):
+    version = trained.model_versions.get()
+    coffee, other = trained.classes.get(name="coffee"), trained.classes.get(name="other")
+    agree = labeled_image(trained, label="coffee", split=Split.TRAIN, seed=7001)
+    disagree = labeled_image(trained, label="coffee", split=Split.TRAIN, seed=7003)
+    (fresh,) = unlabeled(trained, 1, start=7005)
+    for image, label, confidence in (
+        (agree, coffee, 0.9),
+        (disagree, other, 0.6),
+        (fresh, other, 0.7),
+    ):
+        Prediction.objects.create(
+            image=image, model_version=version, label=label, confidence=confidence, probabilities={}
+        )
+
+    def ids(**filters):
+        return set(
+            selectors.images_with_predictions(project=trained, **filters)
+            .filter(pk__in=[agree.pk, disagree.pk, fresh.pk])
+            .values_list("pk", flat=True)
+        )
+
+    assert ids(predicted_label_id=other.pk) == {disagree.pk, fresh.pk}
+    assert ids(confidence_min=0.65, confidence_max=0.95) == {agree.pk, fresh.pk}
+    assert ids(disagreement=True) == {disagree.pk}
+    assert ids(disagreement=False) == {agree.pk}
+    assert fresh.label_status == LabelStatus.UNLABELED
+
+
+def test_the_gallery_reads_predictions_without_a_query_per_image(
+    trained, django_assert_num_queries
+):
+    version = trained.model_versions.get()
+    for image in trained.images.all():
+        Prediction.objects.create(
+            image=image, model_version=version, confidence=0.8, probabilities={}
+        )
+
+    with django_assert_num_queries(2):  # the active version, then the images with predictions
+        rows = list(selectors.images_with_predictions(project=trained))
+
+    assert all(row.predicted_confidence == 0.8 for row in rows)

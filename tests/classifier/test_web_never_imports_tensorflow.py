@@ -1,0 +1,163 @@
+"""The web process never imports TensorFlow or Keras.
+
+A fresh Python (so no other test's imports count) imports every module of the project
+outside classifier/ml, sets up a small database with a project, images, a model version,
+predictions and jobs, requests every URL (ids filled in with 1, the first row of everything)
+as a staff user, exercises the classifier API's writes, and then reports which modules of
+TensorFlow or Keras were loaded: there must be none.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent(
+    r"""
+    import importlib, io, json, pkgutil, re, socket, sys
+
+    import django
+    django.setup()
+
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from django.test import Client
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    call_command("migrate", verbosity=0)
+
+    imported = []
+    for package in ("labelplatform", "labeling", "classifier"):
+        module = importlib.import_module(package)
+        for info in pkgutil.walk_packages(module.__path__, package + "."):
+            if info.name.startswith("classifier.ml") or ".migrations." in info.name:
+                continue
+            importlib.import_module(info.name)
+            imported.append(info.name)
+
+    from django.contrib.auth import get_user_model
+    from classifier.models import ModelVersion, Prediction, PredictionJob, TrainingRun
+    from labeling.models import Image, LabelStatus
+    from tests.factories import ImageFactory, ProjectFactory, png_bytes
+
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
+    project = ProjectFactory(created_by=admin)
+    coffee, other = project.classes.all()
+    images = [
+        ImageFactory(project=project, split=split, label=label, label_status=LabelStatus.LABELED)
+        for split in ("train", "validation", "test")
+        for label in (coffee, other)
+    ]
+    version = ModelVersion.objects.create(
+        project=project, version=1, backbone="tiny", class_ids=[coffee.pk, other.pk],
+        artifact=ContentFile(b"head", name="head.bin"), status="active",
+        metrics={"accuracy": 1.0, "validation_accuracy": 1.0, "class_names": ["coffee", "other"]},
+        validation_accuracy=1.0, test_accuracy=1.0,
+    )
+    TrainingRun.objects.create(project=project, status="succeeded")
+    Prediction.objects.create(
+        image=images[0], model_version=version, label=coffee, confidence=0.9,
+        probabilities={"coffee": 0.9, "other": 0.1},
+    )
+    PredictionJob.objects.create(
+        project=project, model_version=version, kind="selected", image_ids=[images[0].pk]
+    )
+
+    client = Client(raise_request_exception=False)
+    client.force_login(admin)
+    statuses = {}
+
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            route = getattr(entry.pattern, "_route", None)
+            if route is None:  # a regular expression: nothing to fill in generically
+                continue
+            route = re.sub(r"<[^>]+>", "1", route)
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + route)
+            else:
+                url = "/" + prefix + route
+                statuses[url] = client.get(url).status_code
+
+    walk(get_resolver().url_patterns)
+
+    # The classifier API's writes, as an owner would make them (the broker is unreachable
+    # here: the jobs stay queued, which is all the web side does).
+    base = f"/api/projects/{project.pk}"
+    writes = {
+        "train": client.post(f"{base}/training-runs/", {}, content_type="application/json"),
+        "activate": client.post(f"/api/model-versions/{version.pk}/activate/"),
+        "predict": client.post(
+            f"{base}/predictions/", {"image_ids": [images[0].pk]}, content_type="application/json"
+        ),
+        "ad hoc": client.post(
+            f"{base}/predictions/", {"files": [ContentFile(png_bytes(), name="x.png")]}
+        ),
+        "wait": client.get("/api/prediction-jobs/1/?wait=0.1"),
+    }
+    for name, response in writes.items():
+        statuses[name] = response.status_code
+
+    loaded = sorted(
+        name for name in sys.modules
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "tensorboard")
+    )
+    print(json.dumps({"imported": imported, "statuses": statuses, "loaded": loaded}))
+    """
+)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def web_process_report(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("web")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "labelplatform.settings.test",
+        "DATABASE_URL": f"sqlite:///{folder / 'web.sqlite3'}",
+        "MEDIA_ROOT": str(folder / "media"),
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "STATIC_ROOT": str(folder / "static"),
+    }
+    finished = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stderr[-5000:]
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def test_the_web_process_never_imports_tensorflow_or_keras(web_process_report):
+    assert web_process_report["loaded"] == []
+
+
+def test_the_check_covered_the_project_and_the_classifier_api(web_process_report):
+    imported, statuses = web_process_report["imported"], web_process_report["statuses"]
+    for module in (
+        "classifier.api",
+        "classifier.services",
+        "classifier.tasks",
+        "classifier.worker",
+    ):
+        assert module in imported
+    assert statuses["/api/training-runs/1/"] == 200
+    assert statuses["/api/projects/1/model-versions/"] == 200
+    assert statuses["/api/images/1/predictions/"] == 200
+    assert (statuses["train"], statuses["predict"], statuses["ad hoc"]) == (202, 202, 202)
+    assert statuses["activate"] == 200

@@ -1,0 +1,34 @@
+import pytest
+from django.core.files.storage import default_storage
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """A fresh, empty media storage for this test, so its files can be listed exactly."""
+    root = tmp_path / "media"
+    settings.MEDIA_ROOT = str(root)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": "/media/"},
+        },
+    }
+    return root
+
+
+@pytest.fixture
+def stored_files(media_root):
+    """A function listing every file in the (fresh) default storage, as sorted paths."""
+
+    def list_all(path: str = "") -> list[str]:
+        try:
+            directories, files = default_storage.listdir(path)
+        except FileNotFoundError:
+            return []
+        found = [f"{path}{name}" for name in files]
+        for directory in directories:
+            found += list_all(f"{path}{directory}/")
+        return sorted(found)
+
+    return list_all
