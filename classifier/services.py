@@ -406,8 +406,27 @@ def _job_claim(model: type[Job], job_id: int, *, worker: str) -> Job | None:
 
 
 def _read_file(name: str) -> bytes:
-    with default_storage.open(name, "rb") as stored:
-        return stored.read()
+    try:
+        with default_storage.open(name, "rb") as stored:
+            return stored.read()
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(_missing_file_message(name)) from exc
+
+
+def _missing_file_message(name: str) -> str:
+    # The likeliest cause is a worker on another machine configured with storage of its own:
+    # say where it looked and what web and workers must share.
+    if getattr(default_storage, "bucket_name", None):
+        where = f"bucket {default_storage.bucket_name}"
+    elif getattr(default_storage, "location", None):
+        where = f"folder {default_storage.location}"
+    else:
+        where = type(default_storage).__name__
+    return (
+        f"{name} is not in this worker's media storage ({where}). The web and every worker "
+        "must use the same storage: the same object store (AWS_STORAGE_BUCKET_NAME and the "
+        "other AWS_ variables) or, all on one machine, the same MEDIA_ROOT."
+    )
 
 
 def embeddings_for(

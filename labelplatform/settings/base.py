@@ -106,8 +106,9 @@ USE_TZ = True
 # ------------------------------------------------------------------------------
 # Static files and storage  https://docs.djangoproject.com/en/5.2/ref/settings/#storages
 # Local filesystem by default. Setting AWS_STORAGE_BUCKET_NAME switches media (images,
-# thumbnails, model artifacts, embedding cache) to S3 through django-storages; objects
-# stay private and are read through short-lived signed URLs.
+# thumbnails, model artifacts, ad-hoc files being predicted) to S3 through django-storages;
+# objects stay private and are read through short-lived signed URLs. (The embedding cache is
+# a database table, classifier.models.Embedding.)
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -57,9 +58,11 @@ def broker_use(url: str) -> None:
     celery_app.conf.broker_url = url
     celery_app.conf.broker_write_url = None
     celery_app.conf.broker_read_url = None
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    # kombu keeps pools in global registries keyed by broker URL: closing the app's pool
+    # alone would leave a closed pool there, handed back ("Acquire on closed pool") the
+    # next time this URL is used. reset() closes them and empties the registries.
+    kombu.pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
