@@ -495,6 +495,44 @@ def training_run(api, stack: Stack, project, *, hyperparameters: dict | None = N
     return run
 
 
+def project_trained(stack: Stack, *, name: str, count: int, data: Path = DEFAULT_DATA):
+    """A project of `count` labeled photos with a trained, active version whose background
+    re-prediction has finished: (project, API session of its owner, the training run).
+    Waits for the stack to be ready (the upload runs while the workers load)."""
+    owner = stack.owner()
+    project, _ = project_with_photos(
+        owner=owner, name=name, photos_=photos(count, data), labeled=count
+    )
+    stack.wait_ready()
+    print(stack.describe())
+    api = stack.api(owner)
+    run = training_run(api, stack, project)
+    prediction_jobs_wait(project=project)
+    return project, api, run
+
+
+def ad_hoc_predict(stack: Stack, api, project, photo: Photo) -> dict:
+    """One ad-hoc prediction through the API, upload to result:
+
+        POST /api/projects/{id}/predictions/  (multipart, one file)  -> 202 {"id"}
+        GET  /api/prediction-jobs/{id}/?wait=30                      -> the result
+
+    Returns the job id and the client's clock readings (time.time()): started, posted,
+    answered."""
+    started = time.time()
+    response = api.post(
+        f"{stack.url}/api/projects/{project.pk}/predictions/",
+        files={"files": (photo.name, photo.data, "image/jpeg")},
+    )
+    response.raise_for_status()
+    posted = time.time()
+    job = api.get(f"{stack.url}/api/prediction-jobs/{response.json()['id']}/?wait=30").json()
+    answered = time.time()
+    if job["status"] != "succeeded" or len(job["results"]) != 1:
+        raise RuntimeError(f"prediction job {job['id']}: {job['status']} {job['error']}")
+    return {"id": job["id"], "started": started, "posted": posted, "answered": answered}
+
+
 def prediction_jobs_wait(*, project, timeout: float = 1800) -> None:
     """Until no prediction job of the project is queued or running."""
     from classifier.models import UNFINISHED_STATUSES, PredictionJob

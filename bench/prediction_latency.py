@@ -10,10 +10,11 @@ be active. Then, one request after the other, each with a photo the project does
     POST /api/projects/{id}/predictions/  (multipart, one ad-hoc file)  -> 202 {"id"}
     GET  /api/prediction-jobs/{id}/?wait=30                              -> the result
 
-timed from before the POST to the end of the GET (p50, p95). In the same run, the same version
-(backbone and head) loaded in this process predicts the same photos one at a time: decode,
-embed, head, the floor of any design. The difference of the medians is the platform's overhead
-(goal: at most 50 ms), and the job rows' timestamps and timings say where it goes.
+timed from before the POST to the end of the GET (p50, p95). In the same run, alternating with
+the requests, the same version (backbone and head) loaded in this process predicts the same
+photos one at a time: decode, embed, head, the floor of any design. The difference of the
+medians is the platform's overhead (goal: at most 50 ms); the job rows' timestamps and timings
+say where it goes.
 """
 
 from __future__ import annotations
@@ -37,16 +38,9 @@ def main() -> None:
     arguments = parser.parse_args()
 
     with harness.Stack(workers=("training", "prediction"), web=True, keep=arguments.keep) as stack:
-        owner = stack.owner()
-        project_photos = harness.photos(PROJECT_PHOTOS, arguments.data)
-        project, _ = harness.project_with_photos(
-            owner=owner, name="Latency", photos_=project_photos, labeled=PROJECT_PHOTOS
+        project, api, run = harness.project_trained(
+            stack, name="Latency", count=PROJECT_PHOTOS, data=arguments.data
         )
-        stack.wait_ready()
-        print(stack.describe())
-        api = stack.api(owner)
-        run = harness.training_run(api, stack, project)
-        harness.prediction_jobs_wait(project=project)
         print(
             f"version {run['model_version']['version']} active "
             f"(test accuracy {run['model_version']['metrics']['accuracy']:.3f})"
@@ -58,44 +52,27 @@ def main() -> None:
         print_results(results, arguments.requests)
 
 
-def api_predict(stack, api, project, photo) -> dict:
-    """One ad-hoc prediction, upload to result; the job id and the client's clock readings."""
-    started = time.time()
-    response = api.post(
-        f"{stack.url}/api/projects/{project.pk}/predictions/",
-        files={"files": (photo.name, photo.data, "image/jpeg")},
-    )
-    response.raise_for_status()
-    posted = time.time()
-    job = api.get(f"{stack.url}/api/prediction-jobs/{response.json()['id']}/?wait=30").json()
-    finished = time.time()
-    if job["status"] != "succeeded" or len(job["results"]) != 1:
-        raise RuntimeError(f"prediction job {job['id']}: {job['status']} {job['error']}")
-    return {"id": job["id"], "started": started, "posted": posted, "answered": finished}
-
-
 def measure(stack, api, project, ad_hoc, count: int) -> dict:
+    """Alternate one API request and one in-process prediction of the same photo, so a change
+    in the machine's load (it is shared) weighs on both figures alike."""
     from classifier.models import ModelVersion, ModelVersionStatus
-
-    for photo in ad_hoc[:WARM_UP_REQUESTS]:  # the worker reads the head on its first job
-        api_predict(stack, api, project, photo)
-    timed = ad_hoc[WARM_UP_REQUESTS:]
-    load_before = harness.load_average()
-    requests = [api_predict(stack, api, project, photo) for photo in timed]
-    load_api = harness.load_average()
 
     version = ModelVersion.objects.get(project=project, status=ModelVersionStatus.ACTIVE)
     model = harness.InProcessModel(version)
-    model.predict([photo.data for photo in ad_hoc[:WARM_UP_REQUESTS]])  # traces the graph
-    raw = []
-    for photo in timed:
+    for photo in ad_hoc[:WARM_UP_REQUESTS]:
+        harness.ad_hoc_predict(stack, api, project, photo)
+        model.predict([photo.data])  # the first call traces the graph
+    load_before = harness.load_average()
+    requests, raw = [], []
+    for photo in ad_hoc[WARM_UP_REQUESTS:]:
+        requests.append(harness.ad_hoc_predict(stack, api, project, photo))
         started = time.perf_counter()
         model.predict([photo.data])
         raw.append(time.perf_counter() - started)
     return {
         "requests": requests,
         "raw_ms": [1000 * seconds for seconds in raw],
-        "load": (load_before, load_api, harness.load_average()),
+        "load": (load_before, harness.load_average()),
     }
 
 
@@ -106,7 +83,7 @@ def print_results(results: dict, count: int) -> None:
     api_ms = [1000 * (r["answered"] - r["started"]) for r in requests]
     raw_ms = results["raw_ms"]
     jobs = PredictionJob.objects.in_bulk([r["id"] for r in requests])
-    load_before, load_api, load_raw = results["load"]
+    load = " -> ".join(results["load"])
 
     api_p50, raw_p50 = harness.median(api_ms), harness.median(raw_ms)
     overhead = api_p50 - raw_p50
@@ -120,13 +97,13 @@ def print_results(results: dict, count: int) -> None:
                     "API: POST file + GET ?wait (upload to result)",
                     f"{api_p50:.1f}",
                     f"{harness.percentile(api_ms, 95):.1f}",
-                    f"{load_before} -> {load_api}",
+                    load,
                 ],
                 [
                     "in-process: decode + embed + head",
                     f"{raw_p50:.1f}",
                     f"{harness.percentile(raw_ms, 95):.1f}",
-                    load_raw,
+                    "(alternating)",
                 ],
                 [
                     f"overhead of the API path (goal <= {OVERHEAD_GOAL_MS:.0f} ms)",
