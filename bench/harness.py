@@ -6,7 +6,8 @@ lines, so what is measured is what runs):
 
 - a temporary folder for everything: MEDIA_ROOT, STATIC_ROOT, the SQLite database and logs;
 - the database: a SQLite file in that folder, or, when DATABASE_URL names a PostgreSQL server,
-  a new database `<name>_bench_<pid>` on it, dropped at the end;
+  a new database `<name>_bench_<pid>` on it, dropped at the end, with persistent connections
+  (CONN_MAX_AGE 60 and health checks, as in production, unless the URL has its own options);
 - the broker: REDIS_URL when it is set and answers (mind that a worker of another platform on
   the same Redis database would take jobs too), else an embedded redis-server
   (scripts/broker.py) on a unix socket in the folder;
@@ -282,7 +283,10 @@ class Stack:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
         self._drop_database = drop
-        return urlunsplit(parts._replace(path=f"/{name}"))
+        # Persistent connections, as production.py configures them: without, every request and
+        # every task opens a new connection (several ms each).
+        query = parts.query or "conn_max_age=60&conn_health_checks=True"
+        return urlunsplit(parts._replace(path=f"/{name}", query=query))
 
     def _django(self) -> None:
         import django
@@ -397,10 +401,14 @@ class Stack:
             from django.db import connections
 
             connections.close_all()
+        keep = self.keep or exc_info[0] is not None
         if self._drop_database is not None:
-            self._drop_database()
+            if keep:
+                print(f"(database kept: {os.environ['DATABASE_URL']})", file=sys.stderr)
+            else:
+                self._drop_database()
         if self.folder is not None:
-            if self.keep or exc_info[0] is not None:
+            if keep:
                 print(f"(logs and data kept in {self.folder})", file=sys.stderr)
             else:
                 shutil.rmtree(self.folder, ignore_errors=True)

@@ -30,11 +30,12 @@ logger = logging.getLogger(__name__)
 # The longest a client may ask a job GET to wait (?wait=), in seconds. A waiting request
 # holds a web worker, so this stays short.
 WAIT_MAX_SECONDS = 60
-# How job_wait polls: the interval starts short and grows by a quarter per read. With 20 ms
+# How job_wait polls: the interval starts short and grows by a tenth per read. With 20 ms
 # growing by half, an ad-hoc prediction (a few tens of ms of work) was answered about 25 ms
-# after it had finished, half of the platform's overhead (bench/prediction_latency.py).
+# after it had finished, half of the platform's overhead (bench/prediction_latency.py); now
+# it is about 5 ms, for some 30 reads in the first second and five a second after a while.
 WAIT_POLL_FIRST_SECONDS = 0.005
-WAIT_POLL_GROWTH = 1.25
+WAIT_POLL_GROWTH = 1.1
 WAIT_POLL_MAX_SECONDS = 0.2
 
 
@@ -194,7 +195,7 @@ def job_wait(*, job: Job, seconds: float) -> Job:
     """Return the job once it has finished, or after `seconds` (capped at WAIT_MAX_SECONDS).
 
     Polls the row's status only (one indexed primary-key read), every 5 ms at first and then
-    less often (see WAIT_POLL_*), so a job that takes t seconds is answered about t/8 + 3 ms
+    less often (see WAIT_POLL_*), so a job that takes t seconds is answered about t/20 + 3 ms
     after it finished, and a long wait costs five reads a second.
     """
     deadline = time.monotonic() + max(0.0, min(float(seconds), WAIT_MAX_SECONDS))
