@@ -78,12 +78,17 @@ def repredict(stack, api, project, versions, *, empty_cache: bool, what: str) ->
     Prediction.objects.filter(model_version=target).delete()
     if empty_cache:
         Embedding.objects.all().delete()
+    earlier_jobs = list(PredictionJob.objects.values_list("pk", flat=True))
     load_before = harness.load_average()
     started = time.time()
     api.post(f"{stack.url}/api/model-versions/{target.pk}/activate/").raise_for_status()
     harness.prediction_jobs_wait(project=project)
     seen_done = time.time()
-    jobs = list(PredictionJob.objects.filter(model_version=target, kind="repredict"))
+    jobs = list(
+        PredictionJob.objects.filter(model_version=target, kind="repredict").exclude(
+            pk__in=earlier_jobs
+        )
+    )
     if not jobs or any(job.status != "succeeded" for job in jobs):
         raise RuntimeError(f"re-prediction jobs: {[(j.pk, j.status, j.error) for j in jobs]}")
     predicted = Prediction.objects.filter(model_version=target).count()
@@ -155,10 +160,18 @@ def print_results(rows: list[dict], images: int) -> None:
         f"goal: cold re-prediction at least {GOAL_SHARE_OF_RAW:.0%} of raw: {share:.0%}, {verdict}"
     )
     print()
-    print("inside the worker (sums over the jobs, seconds)")
+    print("inside the worker: sums over the jobs of their timings, seconds")
     print(
         harness.table(
-            ["run", "jobs", "busy", "read files", "inference", "write rows", "rest"],
+            [
+                "run",
+                "jobs",
+                "claimed->finished",
+                "image rows",
+                "embeddings (files, decode, backbone, cache) + head",
+                "Prediction upserts",
+                "rest",
+            ],
             [
                 [
                     name,
