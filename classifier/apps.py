@@ -15,4 +15,5 @@ class ClassifierConfig(AppConfig):
 
         images_created.connect(services._new_images_predict, dispatch_uid="classifier-predict-new")
         labeling_selectors.labeling_queue_order_by(selectors.labeling_queue_most_uncertain_first)
+        labeling_selectors.IMAGE_FILTERS.update(selectors.IMAGE_PREDICTION_FILTERS)
         worker.install(app)

@@ -11,7 +11,7 @@ import logging
 import time
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from classifier.models import (
     UNFINISHED_STATUSES,
@@ -30,13 +30,6 @@ logger = logging.getLogger(__name__)
 # The longest a client may ask a job GET to wait (?wait=), in seconds. A waiting request
 # holds a web worker, so this stays short.
 WAIT_MAX_SECONDS = 60
-# How job_wait polls: the interval starts short and grows by a tenth per read. With 20 ms
-# growing by half, an ad-hoc prediction (a few tens of ms of work) was answered about 25 ms
-# after it had finished, half of the platform's overhead (bench/prediction_latency.py); now
-# it is about 5 ms, for some 30 reads in the first second and five a second after a while.
-WAIT_POLL_FIRST_SECONDS = 0.005
-WAIT_POLL_GROWTH = 1.1
-WAIT_POLL_MAX_SECONDS = 0.2
 
 
 def model_version_active(*, project: Project | int) -> ModelVersion | None:
@@ -65,6 +58,15 @@ def training_runs_of(*, project: Project) -> QuerySet[TrainingRun]:
     """The project's training runs, newest first, each with its version (if any)."""
     return (
         TrainingRun.objects.filter(project=project)
+        .select_related("model_version", "requested_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def prediction_jobs_of(*, project: Project) -> QuerySet[PredictionJob]:
+    """The project's prediction jobs, newest first, each with its version."""
+    return (
+        PredictionJob.objects.filter(project=project)
         .select_related("model_version", "requested_by")
         .order_by("-created_at", "-pk")
     )
@@ -127,6 +129,30 @@ def prediction_job_results(*, job: PredictionJob) -> list[dict]:
     ]
 
 
+def images_annotate_prediction(
+    images: QuerySet[Image], *, model_version: ModelVersion | None = None
+) -> QuerySet[Image]:
+    """Annotate each image with `predicted_label_id` and `predicted_confidence`: the
+    prediction of `model_version`, or by default of the active version of the image's own
+    project (None where that version has not predicted it, or there is none).
+
+    Two correlated subqueries on the (image, version) unique index; no query per image.
+    Annotating twice is harmless (the second call returns the queryset as it is).
+    """
+    if "predicted_confidence" in images.query.annotations:
+        return images
+    predictions = Prediction.objects.filter(image=OuterRef("pk"))
+    if model_version is not None:
+        predictions = predictions.filter(model_version=model_version)
+    else:
+        # One active version per project, so this picks at most one row per image.
+        predictions = predictions.filter(model_version__status=ModelVersionStatus.ACTIVE)
+    return images.annotate(
+        predicted_label_id=Subquery(predictions.values("label_id")[:1]),
+        predicted_confidence=Subquery(predictions.values("confidence")[:1]),
+    )
+
+
 def images_with_predictions(
     *,
     project: Project,
@@ -136,41 +162,60 @@ def images_with_predictions(
     confidence_max: float | None = None,
     disagreement: bool | None = None,
 ) -> QuerySet[Image]:
-    """The project's images, each annotated with one version's prediction (the gallery).
+    """The project's images with one version's prediction (default: the active version),
+    filtered by predicted class, confidence range (inclusive) and `disagreement` (True:
+    labeled images whose prediction differs from the label; False: those where they agree).
 
-    Annotations: `predicted_label_id`, `predicted_confidence` (None where that version has
-    not predicted the image). The version defaults to the active one; with no version at
-    all, the annotations are None and the prediction filters match nothing. Filters: a
-    predicted class, a confidence range (inclusive), and `disagreement` (True: labeled
-    images whose prediction differs from the label; False: labeled images where they agree).
-    One LEFT JOIN on the (image, version) unique index; no query per image.
+    The same filters are registered for the gallery and grid as labeling.selectors
+    IMAGE_FILTERS "predicted_label", "confidence_min", "confidence_max", "disagreement".
     """
-    if model_version is None:
-        model_version = model_version_active(project=project)
-    version_id = model_version.pk if model_version else None
-    images = (
-        Image.objects.filter(project=project)
-        .annotate(
-            prediction=FilteredRelation(
-                "predictions", condition=Q(predictions__model_version_id=version_id)
-            )
-        )
-        .annotate(
-            predicted_label_id=F("prediction__label_id"),
-            predicted_confidence=F("prediction__confidence"),
-        )
+    images = images_annotate_prediction(
+        Image.objects.filter(project=project), model_version=model_version
     )
-    if predicted_label_id is not None:
-        images = images.filter(predicted_label_id=predicted_label_id)
-    if confidence_min is not None:
-        images = images.filter(predicted_confidence__gte=confidence_min)
-    if confidence_max is not None:
-        images = images.filter(predicted_confidence__lte=confidence_max)
-    if disagreement is not None:
-        labeled = images.filter(label_status=LabelStatus.LABELED, predicted_label_id__isnull=False)
-        mismatch = ~Q(predicted_label_id=F("label_id"))
-        images = labeled.filter(mismatch) if disagreement else labeled.exclude(mismatch)
+    filters = {
+        "predicted_label": predicted_label_id,
+        "confidence_min": confidence_min,
+        "confidence_max": confidence_max,
+        "disagreement": disagreement,
+    }
+    for name, value in filters.items():
+        if value is not None:
+            images = IMAGE_PREDICTION_FILTERS[name](images, value, None)
     return images
+
+
+def _filter_predicted_label(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    label_id = getattr(value, "pk", value)
+    return images_annotate_prediction(images).filter(predicted_label_id=label_id)
+
+
+def _filter_confidence_min(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    return images_annotate_prediction(images).filter(predicted_confidence__gte=float(value))
+
+
+def _filter_confidence_max(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    return images_annotate_prediction(images).filter(predicted_confidence__lte=float(value))
+
+
+def _filter_disagreement(images: QuerySet[Image], value, user) -> QuerySet[Image]:
+    """Truthy ("yes", "1", True): the prediction differs from the label; "no"/False: agrees.
+    Only labeled images with a prediction either way."""
+    wanted = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+    labeled = images_annotate_prediction(images).filter(
+        label_status=LabelStatus.LABELED, predicted_label_id__isnull=False
+    )
+    mismatch = ~Q(predicted_label_id=F("label_id"))
+    return labeled.filter(mismatch) if wanted else labeled.exclude(mismatch)
+
+
+# Registered into labeling.selectors.IMAGE_FILTERS by classifier.apps, so the gallery and
+# grid filter by prediction once their form has the matching fields.
+IMAGE_PREDICTION_FILTERS = {
+    "predicted_label": _filter_predicted_label,
+    "confidence_min": _filter_confidence_min,
+    "confidence_max": _filter_confidence_max,
+    "disagreement": _filter_disagreement,
+}
 
 
 def labeling_queue_most_uncertain_first(images: QuerySet[Image], project: Project):
@@ -194,25 +239,29 @@ def labeling_queue_most_uncertain_first(images: QuerySet[Image], project: Projec
 def job_wait(*, job: Job, seconds: float) -> Job:
     """Return the job once it has finished, or after `seconds` (capped at WAIT_MAX_SECONDS).
 
-    Polls the row's status only (one indexed primary-key read), every 5 ms at first and then
-    less often (see WAIT_POLL_*), so a job that takes t seconds is answered about t/20 + 3 ms
-    after it finished, and a long wait costs five reads a second.
+    Polls the row's status only (a primary-key read, well under a millisecond): every 10 ms
+    for the first two seconds, so a quick prediction is answered within about 10 ms of
+    finishing, then less and less often, up to every 250 ms.
     """
-    deadline = time.monotonic() + max(0.0, min(float(seconds), WAIT_MAX_SECONDS))
+    started = time.monotonic()
+    deadline = started + max(0.0, min(float(seconds), WAIT_MAX_SECONDS))
     model = type(job)
-    interval = WAIT_POLL_FIRST_SECONDS
+    interval = 0.01
     while True:
         status = model.objects.filter(pk=job.pk).values_list("status", flat=True).first()
-        if status is None or status not in UNFINISHED_STATUSES or time.monotonic() >= deadline:
+        now = time.monotonic()
+        if status is None or status not in UNFINISHED_STATUSES or now >= deadline:
             break
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        interval = min(interval * WAIT_POLL_GROWTH, WAIT_POLL_MAX_SECONDS)
+        time.sleep(min(interval, deadline - now))
+        if now - started > 2:
+            interval = min(interval * 1.5, 0.25)
     job.refresh_from_db()
     return job
 
 
 def workers_status(*, timeout: float = 1.0) -> list[dict]:
-    """Each online worker: {"hostname", "queues", "pid", "backbones", "model_versions"}.
+    """Each online worker: {"hostname", "queues", "pool", "pid", "backbones" {name: load
+    seconds}, "model_versions" [ids]}.
 
     One broadcast of the classifier_status inspect command (classifier.worker); workers
     that do not answer within `timeout` are not listed. An unreachable broker gives [].

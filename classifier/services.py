@@ -278,6 +278,13 @@ def _hyperparameters_with_defaults(hyperparameters: dict | None) -> dict:
     return merged
 
 
+def _project_lock(project_id: int) -> None:
+    # The project's row lock serializes what must happen one at a time per project: starting
+    # a training, numbering and promoting a version, activating one. (On SQLite, where
+    # FOR UPDATE does not exist, the IMMEDIATE transactions of the settings serialize them.)
+    Project.objects.select_for_update().only("pk").get(pk=project_id)
+
+
 def _stale(job: Job) -> bool:
     limit = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
     return job.status == JobStatus.RUNNING and (job.heartbeat_at or job.created_at) < limit
@@ -299,7 +306,7 @@ def training_run_start(
     message sent after commit. Raises ValidationError when the labeled images cannot train
     a model (a class without training images, no validation or test images).
     """
-    Project.objects.select_for_update().filter(pk=project.pk).exists()
+    _project_lock(project.pk)
     existing = TrainingRun.objects.filter(
         project=project, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     ).first()
@@ -609,12 +616,9 @@ def _training_run_finish(
     stored_name = None
     try:
         with transaction.atomic():
-            Project.objects.select_for_update().filter(pk=run.project_id).exists()
-            if (
-                not TrainingRun.objects.select_for_update()
-                .filter(pk=run.pk, status=JobStatus.RUNNING)
-                .exists()
-            ):
+            _project_lock(run.project_id)
+            locked = TrainingRun.objects.select_for_update().only("status").get(pk=run.pk)
+            if locked.status != JobStatus.RUNNING:
                 raise JobAbandoned()
             number = (
                 ModelVersion.objects.filter(project_id=run.project_id).aggregate(Max("version"))[
@@ -695,7 +699,7 @@ def model_version_activate(
     prediction workers load its head from storage by id. Activating the active version
     changes nothing. Permission (owners, staff) is the caller's check.
     """
-    Project.objects.select_for_update().filter(pk=model_version.project_id).exists()
+    _project_lock(model_version.project_id)
     model_version.refresh_from_db()
     if model_version.status == ModelVersionStatus.ACTIVE:
         return model_version

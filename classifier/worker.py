@@ -185,13 +185,11 @@ def install(app) -> None:
 
 @inspect_command()
 def classifier_status(state, **kwargs) -> dict:
-    """Queues, backbone and loaded model versions of this worker (for the Jobs page)."""
+    """Queues, pool, backbone and loaded model versions of this worker (the Jobs page)."""
     consumer = state.consumer
     queues = (
         [queue.name for queue in consumer.task_consumer.queues] if consumer.task_consumer else []
     )
-    return {
-        "hostname": consumer.hostname,
-        "queues": queues,
-        **loaded_state(),
-    }
+    # Under the prefork pool this is the parent's state; the models live in the children.
+    pool = type(consumer.pool).__module__.rsplit(".", 1)[-1] if consumer.pool else ""
+    return {"hostname": consumer.hostname, "queues": queues, "pool": pool, **loaded_state()}

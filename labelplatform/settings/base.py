@@ -202,7 +202,16 @@ CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing while Redis is down must fail fast (the row stays "queued" and is re-sent
 # later), not hang the request for the default 20-odd retries.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# A Redis that accepts connections but does not answer (hung, or a network dropping packets)
+# would otherwise block a publish forever: socket timeouts bound every broker call (3 s stays
+# above the worker's 1 s BRPOP polls).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 3,
+}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 # ------------------------------------------------------------------------------

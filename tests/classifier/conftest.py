@@ -32,6 +32,9 @@ from tests.factories import ImageFactory, png_bytes
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TEST_BROKER_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
+# The default 200 epochs (patience 15) never stop early on these easy, separable pictures;
+# the tests are about the plumbing, so they train briefly and fast.
+FAST_TRAINING = {"max_epochs": 15, "patience": 5, "learning_rate": 0.05}
 # Colours the tiny backbone separates easily: the tests are about the plumbing.
 CLASS_COLORS = {"coffee": (150, 90, 40), "other": (40, 90, 200)}
 
