@@ -30,7 +30,6 @@ import kombu.pools
 import pytest
 from django.conf import settings
 from django.db import connection
-from kombu import pools
 
 from labeling.models import Annotation, Image, LabelStatus, Project, Split
 from labelplatform.celery import app as celery_app
@@ -65,9 +64,6 @@ def broker_use(url: str) -> None:
     kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    # kombu keeps producer pools in a process-wide registry keyed by the connection: the one
-    # for `url` may hold the connection pool closed above (Acquire on closed pool).
-    pools.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)
