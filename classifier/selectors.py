@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from classifier.models import (
     UNFINISHED_STATUSES,
     Job,
+    JobStatus,
     ModelVersion,
     ModelVersionStatus,
     Prediction,
     PredictionJob,
     TrainingRun,
 )
-from labeling.models import Image, LabelStatus, Project
+from labeling.models import Image, LabelClass, LabelStatus, Project
 from labeling.selectors import projects_visible_to
 
 logger = logging.getLogger(__name__)
@@ -224,3 +228,257 @@ def workers_status(*, timeout: float = 1.0) -> list[dict]:
         ),
         key=lambda worker: worker["hostname"],
     )
+
+
+# ==========================================================================================
+# The classifier's pages (Models, Jobs, dashboard and image panels): selectors the web pages
+# need beyond the ones above. Plain queries, a fixed number per page.
+# ==========================================================================================
+
+# How many finished jobs of each kind the Jobs pages list (unfinished ones are always listed).
+JOBS_FINISHED_SHOWN = 20
+
+
+def prediction_jobs_of(*, project: Project) -> QuerySet[PredictionJob]:
+    """The project's prediction jobs, newest first, with their version."""
+    return (
+        PredictionJob.objects.filter(project=project)
+        .select_related("model_version", "requested_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def model_version_shown(
+    *, versions: list[ModelVersion], number: str | int | None
+) -> ModelVersion | None:
+    """The version the Models page details: number N if asked for and it exists, else the
+    active one, else the newest. `versions` is the page's list (no query)."""
+    if number is not None and str(number).isdigit():
+        for version in versions:
+            if version.version == int(number):
+                return version
+    active = [version for version in versions if version.status == ModelVersionStatus.ACTIVE]
+    return active[0] if active else (versions[0] if versions else None)
+
+
+def model_version_report(*, version: ModelVersion, classes: list[LabelClass]) -> dict:
+    """A version's metrics shaped for the Models page: per-class rows and the charts' data.
+
+    Reads only `version.metrics` (see ModelVersion); a key a version lacks (an older format)
+    leaves its part empty rather than failing. Colours are the classes' current ones, by the
+    trained class names.
+    """
+    metrics = version.metrics or {}
+    names = metrics.get("class_names") or list((metrics.get("per_class") or {}).keys())
+    color_of = {label_class.name: label_class.color for label_class in classes}
+    per_class = metrics.get("per_class") or {}
+    history = metrics.get("history") or {}
+    epochs = len(history.get("loss") or history.get("val_loss") or [])
+    return {
+        "per_class": [
+            {"name": name, "color": color_of.get(name, "#6c757d"), **per_class[name]}
+            for name in names
+            if name in per_class
+        ],
+        "charts": {
+            "classes": names,
+            "colors": [color_of.get(name, "#6c757d") for name in names],
+            "confusion_matrix": metrics.get("confusion_matrix") or [],
+            "epochs": list(range(1, epochs + 1)),
+            "history": {
+                key: history.get(key) or []
+                for key in ("loss", "val_loss", "accuracy", "val_accuracy")
+            },
+            # The epoch whose weights early stopping kept (1-based; 0 or missing: unknown).
+            "best_epoch": metrics.get("best_epoch") or None,
+        },
+        "confusion_rows": [
+            {
+                "name": name,
+                "cells": [
+                    {"count": count, "correct": column == row_index}
+                    for column, count in enumerate(row)
+                ],
+            }
+            for row_index, (name, row) in enumerate(
+                zip(names, metrics.get("confusion_matrix") or [], strict=False)
+            )
+        ],
+        "test_images": sum(sum(row) for row in metrics.get("confusion_matrix") or []),
+    }
+
+
+def _jobs_listed(jobs: QuerySet) -> list:
+    """Unfinished jobs (all of them), then the newest finished ones."""
+    unfinished = list(jobs.filter(status__in=UNFINISHED_STATUSES))
+    finished = list(jobs.exclude(status__in=UNFINISHED_STATUSES)[:JOBS_FINISHED_SHOWN])
+    return unfinished + finished
+
+
+def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> dict:
+    """What the Jobs page lists: {"training_runs", "prediction_jobs", "active"}, for one
+    project or for every project the user sees. "active" says whether any listed job is
+    queued or running (the page polls while it is). Four queries."""
+    if project is not None:
+        runs = TrainingRun.objects.filter(project=project)
+        predictions = PredictionJob.objects.filter(project=project)
+    else:
+        visible = projects_visible_to(user=user)
+        runs = TrainingRun.objects.filter(project__in=visible)
+        predictions = PredictionJob.objects.filter(project__in=visible)
+    training_runs = _jobs_listed(
+        runs.select_related("project", "model_version", "requested_by").order_by(
+            "-created_at", "-pk"
+        )
+    )
+    prediction_jobs = _jobs_listed(
+        predictions.select_related("project", "model_version", "requested_by").order_by(
+            "-created_at", "-pk"
+        )
+    )
+    return {
+        "training_runs": training_runs,
+        "prediction_jobs": prediction_jobs,
+        "active": any(not job.is_finished for job in [*training_runs, *prediction_jobs]),
+    }
+
+
+class _HiddenJob:
+    """A running job of a project the user does not see: only its worker is told."""
+
+    hidden = True
+
+    def __init__(self, worker: str):
+        self.worker = worker
+
+
+def workers_with_versions(
+    *, user: AbstractBaseUser, timeout: float, project: Project | None = None
+) -> list[dict]:
+    """The workers online for the Jobs page: each answering worker (workers_status) with its
+    loaded model versions as rows the user may see, plus workers busy with a job.
+
+    A worker running a job on the solo pool cannot answer the broadcast until the job ends,
+    so a worker named on a running job whose heartbeat is fresh is listed too, as busy.
+    Each: {"hostname", "queues", "backbones", "versions" (ModelVersion rows of projects the
+    user sees), "other_versions" (how many more it holds), "busy_with" (running jobs; of a
+    project the user does not see, an object with `hidden` true and no details),
+    "answered" (bool)}. When nothing answers and nothing runs: [].
+    """
+    answered = {worker["hostname"]: worker for worker in workers_status(timeout=timeout)}
+    fresh = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
+    running = Q(status=JobStatus.RUNNING, heartbeat_at__gte=fresh) & ~Q(worker="")
+    busy: list = [
+        *TrainingRun.objects.filter(running).select_related("project"),
+        *PredictionJob.objects.filter(running).select_related("project", "model_version"),
+    ]
+    version_ids = {pk for worker in answered.values() for pk in worker.get("model_versions", [])}
+    versions = {
+        version.pk: version
+        for version in ModelVersion.objects.filter(pk__in=version_ids).select_related("project")
+    }
+    if not user.is_staff and (versions or busy):
+        # Other projects' names stay hidden: those versions and jobs are only counted.
+        seen = set(projects_visible_to(user=user).values_list("pk", flat=True))
+        versions = {pk: v for pk, v in versions.items() if v.project_id in seen}
+        busy = [job for job in busy if job.project_id in seen] + [
+            _HiddenJob(job.worker) for job in busy if job.project_id not in seen
+        ]
+
+    workers: dict[str, dict] = {}
+    for hostname, reply in answered.items():
+        held = reply.get("model_versions", [])
+        workers[hostname] = {
+            "hostname": hostname,
+            "queues": reply.get("queues", []),
+            "backbones": reply.get("backbones", {}),
+            "versions": sorted(
+                (versions[pk] for pk in held if pk in versions),
+                key=lambda version: (
+                    version.project_id != getattr(project, "pk", None),
+                    version.project.name,
+                    -version.version,
+                ),
+            ),
+            "other_versions": sum(1 for pk in held if pk not in versions),
+            "busy_with": [],
+            "answered": True,
+        }
+    for job in busy:
+        worker = workers.setdefault(
+            job.worker,
+            {
+                "hostname": job.worker,
+                "queues": [],
+                "backbones": {},
+                "versions": [],
+                "other_versions": 0,
+                "busy_with": [],
+                "answered": False,
+            },
+        )
+        worker["busy_with"].append(job)
+    return sorted(workers.values(), key=lambda worker: worker["hostname"])
+
+
+def project_model_summary(*, project: Project) -> dict:
+    """The dashboard's model card: {"active" (version or None), "run" (the queued or running
+    training, or None), "last_failed" (the newest finished run, when it failed and is newer
+    than the active version), "version_count", "image_count", "predicted_count" (images the
+    active version has predicted)}. Four queries, five with an active version."""
+    active = model_version_active(project=project)
+    last_finished = (
+        TrainingRun.objects.filter(project=project)
+        .exclude(status__in=UNFINISHED_STATUSES)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    failed = last_finished is not None and last_finished.status == JobStatus.FAILED
+    summary = {
+        "active": active,
+        "run": training_run_unfinished(project=project),
+        "last_failed": last_finished
+        if failed and (active is None or last_finished.created_at > active.created_at)
+        else None,
+        "version_count": ModelVersion.objects.filter(project=project).count(),
+        "image_count": None,
+        "predicted_count": None,
+    }
+    if active is not None:
+        summary.update(
+            project.images.aggregate(
+                image_count=Count("pk", distinct=True),
+                predicted_count=Count(
+                    "pk", filter=Q(predictions__model_version=active), distinct=True
+                ),
+            )
+        )
+    return summary
+
+
+def image_predictions_shown(*, image: Image, classes: list[LabelClass]) -> list[dict]:
+    """The image page's predictions, newest version first: [{"prediction", "bars":
+    [{"name", "color", "probability"}] in the project's class order, "agrees" (True/False
+    against the image's label, None while it has none)}]. One query."""
+    order = {label_class.name: index for index, label_class in enumerate(classes)}
+    color_of = {label_class.name: label_class.color for label_class in classes}
+    shown = []
+    for prediction in predictions_of_image(image=image):
+        names = sorted(prediction.probabilities, key=lambda name: (order.get(name, 99), name))
+        shown.append(
+            {
+                "prediction": prediction,
+                "bars": [
+                    {
+                        "name": name,
+                        "color": color_of.get(name, "#6c757d"),
+                        "probability": prediction.probabilities[name],
+                    }
+                    for name in names
+                ],
+                "agrees": None
+                if image.label_status != LabelStatus.LABELED or image.label_id is None
+                else prediction.label_id == image.label_id,
+            }
+        )
+    return shown
