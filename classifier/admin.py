@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from classifier import services
+from classifier import selectors, services
 from classifier.models import (
     UNFINISHED_STATUSES,
     Embedding,
@@ -202,9 +202,9 @@ class PredictionInline(admin.TabularInline):
 
     @admin.display(description="probabilities")
     def probabilities_list(self, prediction: Prediction) -> str:
-        return format_html_join(
-            ", ", "{}: {}", ((name, percent(p)) for name, p in prediction.probabilities.items())
-        )
+        # Most probable first (a stored dict's key order depends on the database).
+        ranked = sorted(prediction.probabilities.items(), key=lambda item: -item[1])
+        return format_html_join(", ", "{}: {}", ((name, percent(p)) for name, p in ranked))
 
 
 admin.site.unregister(Image)
@@ -409,9 +409,11 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="F1 per class")
     def per_class_f1(self, version: ModelVersion) -> str:
-        per_class = (version.metrics or {}).get("per_class") or {}
         return (
-            ", ".join(f"{name} {scores['f1']:.2f}" for name, scores in per_class.items())
+            ", ".join(
+                f"{name} {scores['f1']:.2f}"
+                for name, scores in selectors.metrics_per_class(version.metrics)
+            )
             or NO_VALUE
         )
 
@@ -435,7 +437,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="per class (test split)")
     def per_class_table(self, version: ModelVersion) -> str:
-        per_class = (version.metrics or {}).get("per_class") or {}
+        per_class = selectors.metrics_per_class(version.metrics)
         if not per_class:
             return NO_VALUE
         rows = format_html_join(
@@ -449,7 +451,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                     percent(scores.get("f1")),
                     scores.get("support", NO_VALUE),
                 )
-                for name, scores in per_class.items()
+                for name, scores in per_class
             ),
         )
         return format_html(

@@ -26,7 +26,7 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
-from labeling.models import Image, LabelClass, LabelStatus, Project
+from labeling.models import Image, LabelClass, LabelStatus, Project, Split
 from labeling.selectors import projects_visible_to
 
 logger = logging.getLogger(__name__)
@@ -261,6 +261,36 @@ def model_version_shown(
     return active[0] if active else (versions[0] if versions else None)
 
 
+def metrics_per_class(metrics: dict) -> list[tuple[str, dict]]:
+    """[(class name, {"precision", "recall", "f1", "support"})] of a version's metrics, in
+    the head's class order (PostgreSQL's jsonb does not keep a dict's key order)."""
+    per_class = (metrics or {}).get("per_class") or {}
+    names = [name for name in (metrics or {}).get("class_names") or [] if name in per_class]
+    names += sorted(name for name in per_class if name not in names)
+    return [(name, per_class[name]) for name in names]
+
+
+def model_version_counts(*, version: ModelVersion) -> list[dict]:
+    """The images a version was trained and tested on, train, validation, test in that
+    order: [{"split", "total", "per_class": [(class name, count)]}] (classes in the head's
+    order)."""
+    order = {name: index for index, name in enumerate(version.metrics.get("class_names") or [])}
+    rows = []
+    for split in Split.values:
+        per_class = (version.counts or {}).get(split)
+        if per_class is None:
+            continue
+        names = sorted(per_class, key=lambda name: (order.get(name, len(order)), name))
+        rows.append(
+            {
+                "split": split,
+                "total": sum(per_class.values()),
+                "per_class": [(name, per_class[name]) for name in names],
+            }
+        )
+    return rows
+
+
 def model_version_report(*, version: ModelVersion, classes: list[LabelClass]) -> dict:
     """A version's metrics shaped for the Models page: per-class rows and the charts' data.
 
@@ -269,7 +299,7 @@ def model_version_report(*, version: ModelVersion, classes: list[LabelClass]) ->
     trained class names.
     """
     metrics = version.metrics or {}
-    names = metrics.get("class_names") or list((metrics.get("per_class") or {}).keys())
+    names = metrics.get("class_names") or [name for name, _ in metrics_per_class(metrics)]
     color_of = {label_class.name: label_class.color for label_class in classes}
     per_class = metrics.get("per_class") or {}
     history = metrics.get("history") or {}

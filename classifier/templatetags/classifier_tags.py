@@ -110,5 +110,12 @@ def images_per_second(job) -> str:
 
 
 @register.filter
-def sum_of(values) -> int:
-    return sum(values)
+def per_class(version) -> list[tuple[str, dict]]:
+    """A version's per-class test metrics in the head's class order."""
+    return selectors.metrics_per_class(version.metrics)
+
+
+@register.filter
+def split_counts(version) -> list[dict]:
+    """The images per split (and class) a version was made from, train first."""
+    return selectors.model_version_counts(version=version)
