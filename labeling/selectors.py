@@ -131,24 +131,6 @@ def project_counts(*, project: Project) -> list[dict]:
 # --- The pages: home, dashboard, grid and gallery ---------------------------------------------
 
 
-def projects_with_progress_for(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    """The user's projects for the home page, each with `image_total`, `image_labeled`,
-    `image_conflicts` and `role` (the user's membership role; None for a staff user who is
-    not a member). One query however many projects."""
-    return projects_visible_to(user=user).annotate(
-        image_total=Count("images", distinct=True),
-        image_labeled=Count(
-            "images", filter=Q(images__label_status=LabelStatus.LABELED), distinct=True
-        ),
-        image_conflicts=Count(
-            "images", filter=Q(images__label_status=LabelStatus.CONFLICT), distinct=True
-        ),
-        role=Subquery(
-            Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
-        ),
-    )
-
-
 def project_count_table(*, project: Project, classes: list[LabelClass]) -> dict:
     """The dashboard's split-by-class table: per split, the labeled images of each class (in
     the order of `classes`), all labeled, unlabeled, conflicts and total; and a row of totals.
@@ -340,8 +322,9 @@ def images_filtered(
 
 
 def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    """projects_visible_to with what a listing shows, in a fixed number of queries: classes
-    prefetched, `image_count`, `labeled_count`, and the user's role as `user_role` ("owner"
+    """projects_visible_to with what a listing shows (the home page, the API's project list), in
+    a fixed number of queries: classes prefetched, `image_count`, `labeled_count`,
+    `conflict_count`, and the user's role as `user_role` ("owner"
     for staff, as in labeling.permissions)."""
     if user.is_staff:
         role = Value(Role.OWNER)
@@ -355,6 +338,9 @@ def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Proje
             image_count=Count("images", distinct=True),
             labeled_count=Count(
                 "images", filter=Q(images__label_status=LabelStatus.LABELED), distinct=True
+            ),
+            conflict_count=Count(
+                "images", filter=Q(images__label_status=LabelStatus.CONFLICT), distinct=True
             ),
             user_role=role,
         )

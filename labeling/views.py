@@ -23,6 +23,7 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +31,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeling import services
+from labeling import export, services
 from labeling.forms import (
     GridApplyForm,
     ImageFilterForm,
@@ -55,7 +56,7 @@ from labeling.selectors import (
     project_member_contributions,
     project_recent_activity,
     project_split_progress,
-    projects_with_progress_for,
+    projects_with_counts_visible_to,
 )
 
 # --- Access ------------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def _message_for(error: ValidationError) -> str:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    projects = projects_with_progress_for(user=request.user)
+    projects = projects_with_counts_visible_to(user=request.user)
     return render(request, "labeling/home.html", {"projects": projects})
 
 
@@ -151,6 +152,7 @@ def project_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(
             conflicts=conflicts[:24],
             roles=Role.choices,
+            export_formats=EXPORT_CHOICES,
         )
     return render(request, "labeling/project_dashboard.html", context)
 
@@ -213,6 +215,29 @@ def project_member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpRe
     if membership.user == request.user and not request.user.is_staff:
         return redirect("home")
     return redirect(_members_url(project))
+
+
+# --- Export (owners) -------------------------------------------------------------------------
+
+EXPORT_CHOICES = [
+    ("zip", "Images (ImageFolder zip)", "file-earmark-zip"),
+    ("csv", "Labels (CSV)", "filetype-csv"),
+    ("json", "Labels (JSON)", "filetype-json"),
+]
+
+
+@require_GET
+def project_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
+    """The project's dataset as a download, streamed: no export waits to be built in memory
+    or times out the request."""
+    project, _ = _project_for(request, pk, Role.OWNER)
+    if format not in export.EXPORT_FORMATS:
+        raise Http404("No such export format.")
+    stream = export.project_export(project=project, format=format)
+    response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 # --- Upload ------------------------------------------------------------------------------------

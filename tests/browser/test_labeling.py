@@ -74,7 +74,7 @@ def test_labeling_with_the_keyboard(page_for, coffee_project, annotator, screens
     labeled = page.locator("[data-split-progress] [data-labeled]")
     expect(labeled.first).to_be_visible()
     wait_until(lambda: sum(int(text) for text in labeled.all_inner_texts()) == 3)
-    screenshot(page, "labeling")
+    screenshot(page, "label")
 
 
 def test_the_next_image_shows_while_the_label_is_still_being_saved(
@@ -134,7 +134,7 @@ def test_the_labeling_page_works_on_a_phone(page_for, coffee_project, annotator,
         assert box["y"] + box["height"] <= height, "a class button is below the fold"
         assert box["height"] >= 44, "a class button is too small to tap"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(page, "labeling-phone")
+    screenshot(page, "label-phone")
 
     page.locator(".class-button", has_text="other").tap()
     shows(page, b)

@@ -136,10 +136,15 @@ def labeled_project(project, owner, annotator, photos):
     membership_set(project=coffee_project, user=viewer, role=Role.VIEWER)
     photos_store(project=coffee_project, user=owner, paths=interleaved(photos, 36))
     coffee, other = coffee_project.classes.all()
-    first_twenty = Image.objects.filter(project=coffee_project).order_by("pk")[:20]
+    first_twenty = list(Image.objects.filter(project=coffee_project).order_by("pk")[:20])
     for index, image in enumerate(first_twenty):
-        label = coffee if image.original_name.startswith("mscup") else other
-        annotation_create(image=image, user=annotator if index < 14 else owner, label_class=label)
+        right, wrong = (
+            (coffee, other) if image.original_name.startswith("mscup") else (other, coffee)
+        )
+        annotation_create(image=image, user=annotator if index < 14 else owner, label_class=right)
+        if index < 2:
+            # The owner disagrees with two of the annotator's labels: a tie, so a conflict.
+            annotation_create(image=image, user=owner, label_class=wrong)
     return coffee_project
 
 
@@ -158,15 +163,29 @@ def test_the_dashboard_counts(page_for, labeled_project, owner, screenshot):
             in_split.count(),
         ]
         expect(row).to_have_text([str(number) for number in expected])
-    expect(page.locator('[data-count="labeled"]')).to_have_text("20")
+    expect(page.locator('[data-count="labeled"]')).to_have_text("18")
+    expect(page.locator('[data-count="conflict"]')).to_have_text("2")
+    expect(page.locator("#conflicts .conflict")).to_have_count(2)
     expect(page.locator('[data-member="ann-annotator"] [data-annotations]')).to_have_text("14")
-    expect(page.locator('[data-member="olivia-owner"] [data-annotations]')).to_have_text("6")
+    expect(page.locator('[data-member="olivia-owner"] [data-annotations]')).to_have_text("8")
     expect(page.locator("#activity .activity-annotation").first).to_contain_text("labeled")
     screenshot(page, "dashboard", full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Labels (CSV)").click()
+    assert download.value.suggested_filename.endswith("-labels.csv")
+    assert len(download.value.path().read_text().splitlines()) == 1 + 36
+
+    # The owner settles a conflict from the dashboard.
+    conflict = page.locator("#conflicts .conflict").first
+    settled = int(conflict.get_attribute("data-image"))
+    conflict.get_by_role("button", name="coffee").click()
+    expect(page.locator('[data-count="conflict"]')).to_have_text("1")
+    image = Image.objects.get(pk=settled)
+    assert (image.label.name, image.label_reviewed) == ("coffee", True)
 
     page.goto("/")
     card = page.locator(".project-card", has_text="Coffee or not")
-    expect(card.locator(".project-labeled")).to_have_text("20")
+    expect(card.locator(".project-labeled")).to_have_text("19")  # 18 + the settled conflict
     expect(card.locator(".project-total")).to_have_text("36")
     screenshot(page, "home")
 

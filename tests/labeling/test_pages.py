@@ -1,5 +1,9 @@
 """The labeling side's pages through the test client: what each shows and what its forms do."""
 
+import csv
+import io
+import zipfile
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -26,7 +30,7 @@ def test_home_lists_only_the_users_projects_with_their_progress(client, project,
     assert project.name in html
     assert other_project.name not in html
     listed = response.context["projects"].get()
-    assert (listed.image_labeled, listed.image_total, listed.role) == (1, 4, Role.OWNER)
+    assert (listed.labeled_count, listed.image_count, listed.user_role) == (1, 4, Role.OWNER)
 
 
 def test_home_shows_a_new_project_button_when_there_are_no_projects(client, outsider):
@@ -41,7 +45,8 @@ def test_home_query_count_does_not_grow_with_projects(client, owner, django_asse
         project = ProjectFactory(created_by=owner)
         ImageFactory.create_batch(2, project=project)
     client.force_login(owner)
-    with django_assert_max_num_queries(3):
+    # Session, user, the projects with their counts, their classes (one prefetch).
+    with django_assert_max_num_queries(4):
         response = client.get(reverse("home"))
     assert len(response.context["projects"]) == 8
 
@@ -504,3 +509,49 @@ def test_a_staff_user_sees_every_project(client, project):
     staff = UserFactory(username="stella", is_staff=True)
     client.force_login(staff)
     assert project in client.get(reverse("home")).context["projects"]
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+
+def download(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_an_owner_downloads_the_labels_as_csv(client, project, owner):
+    image = ImageFactory(project=project, original_name="cup.png")
+    annotation_create(image=image, user=owner, label_class=project.classes.get(name="coffee"))
+    client.force_login(owner)
+    response = client.get(reverse("project-export", args=[project.pk, "csv"]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith("attachment; filename=")
+    rows = list(csv.DictReader(io.StringIO(download(response).decode())))
+    assert [(row["original_name"], row["label"]) for row in rows] == [("cup.png", "coffee")]
+
+
+def test_an_owner_downloads_the_labeled_images_as_an_imagefolder_zip(client, project, owner):
+    image = ImageFactory(project=project, split=Split.TEST)
+    ImageFactory(project=project)  # unlabeled: not in the dataset
+    annotation_create(image=image, user=owner, label_class=project.classes.get(name="other"))
+    client.force_login(owner)
+    response = client.get(reverse("project-export", args=[project.pk, "zip"]))
+    names = zipfile.ZipFile(io.BytesIO(download(response))).namelist()
+    assert len(names) == 1
+    assert names[0].startswith("test/other/")
+
+
+def test_an_unknown_export_format_is_not_found(client, project, owner):
+    client.force_login(owner)
+    assert client.get(reverse("project-export", args=[project.pk, "xlsx"])).status_code == 404
+
+
+def test_the_dashboard_links_every_export_for_owners(client, project, owner, annotator):
+    url = reverse("project-dashboard", args=[project.pk])
+    client.force_login(owner)
+    html = client.get(url).content.decode()
+    for format in ("zip", "csv", "json"):
+        assert reverse("project-export", args=[project.pk, format]) in html
+    client.force_login(annotator)
+    assert (
+        reverse("project-export", args=[project.pk, "csv"]) not in client.get(url).content.decode()
+    )
