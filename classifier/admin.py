@@ -107,6 +107,7 @@ def retrain(request: HttpRequest, project: Project) -> None:
             format_html('<a href="{}">Jobs page</a>', jobs_url),
         ),
     )
+    run.refresh_from_db(fields=["dispatch_error"])  # written after commit, when sending failed
     if run.dispatch_error:
         messages.warning(request, f"{project.name}: {run.dispatch_error}")
 

@@ -106,6 +106,7 @@ def project_retrain(request: HttpRequest, pk: int) -> HttpResponse:
             f"A retraining is already {run.get_status_display().lower()} (run #{run.pk}); "
             "follow it below.",
         )
+    run.refresh_from_db(fields=["dispatch_error"])  # written after commit, when sending failed
     if run.dispatch_error:
         messages.warning(request, run.dispatch_error)
     return HttpResponseRedirect(jobs_url)

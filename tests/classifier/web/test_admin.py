@@ -317,3 +317,12 @@ def test_the_image_page_has_every_versions_prediction_inline(admin_client, predi
 def test_the_image_list_shows_the_active_prediction(admin_client, predicted_images):
     content = admin_client.get(reverse("admin:labeling_image_changelist")).content.decode()
     assert "coffee 97.0%" in content and "coffee 62.0%" in content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrain_in_the_admin_with_the_broker_down_says_so(admin_client, trainable, broker_down):
+    response = admin_client.post(reverse("admin:labeling_project_retrain", args=[trainable.pk]))
+    texts = messages_of(response)
+    assert "retraining queued as training run #" in texts[0]
+    assert "could not be reached" in texts[1]
+    assert TrainingRun.objects.get().status == JobStatus.QUEUED

@@ -278,3 +278,14 @@ def test_owners_see_retrain_and_cancel_on_the_jobs_page_and_viewers_do_not(
     content = client.get(jobs_url(project)).content.decode()
     assert 'id="retrain-button"' not in content
     assert reverse("training-run-cancel", args=[jobs["running"].pk]) not in content
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrain_with_the_broker_down_says_so_at_once(client, owner, trainable, broker_down):
+    """Committed for real, so the message is sent (and fails) inside the request."""
+    client.force_login(owner)
+    response = client.post(reverse("project-retrain", args=[trainable.pk]))
+    texts = messages_of(response)
+    assert texts[0].startswith("Retraining queued as run #")
+    assert "could not be reached" in texts[1]
