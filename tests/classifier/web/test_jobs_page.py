@@ -280,7 +280,6 @@ def test_owners_see_retrain_and_cancel_on_the_jobs_page_and_viewers_do_not(
     assert reverse("training-run-cancel", args=[jobs["running"].pk]) not in content
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_retrain_with_the_broker_down_says_so_at_once(client, owner, trainable, broker_down):
     """Committed for real, so the message is sent (and fails) inside the request."""
