@@ -455,22 +455,26 @@ def project_model_summary(*, project: Project) -> dict:
     """The dashboard's model card: {"active" (version or None), "run" (the queued or running
     training, or None), "last_failed" (the newest finished run, when it failed and is newer
     than the active version), "version_count", "image_count", "predicted_count" (images the
-    active version has predicted)}. Four queries, five with an active version."""
-    active = model_version_active(project=project)
-    last_finished = (
-        TrainingRun.objects.filter(project=project)
-        .exclude(status__in=UNFINISHED_STATUSES)
-        .order_by("-created_at", "-pk")
-        .first()
+    active version has predicted)}. Two queries, three with an active version."""
+    # Small rows: the card needs no metrics. Versions of one project are few.
+    versions = list(
+        ModelVersion.objects.filter(project=project).defer(
+            "metrics", "counts", "hyperparameters", "class_ids"
+        )
     )
+    active = next((v for v in versions if v.status == ModelVersionStatus.ACTIVE), None)
+    # At most one run is unfinished, and no run can start after it: it is the newest.
+    runs = list(TrainingRun.objects.filter(project=project).order_by("-created_at", "-pk")[:2])
+    run = runs[0] if runs and not runs[0].is_finished else None
+    last_finished = next((r for r in runs if r.is_finished), None)
     failed = last_finished is not None and last_finished.status == JobStatus.FAILED
     summary = {
         "active": active,
-        "run": training_run_unfinished(project=project),
+        "run": run,
         "last_failed": last_finished
         if failed and (active is None or last_finished.created_at > active.created_at)
         else None,
-        "version_count": ModelVersion.objects.filter(project=project).count(),
+        "version_count": len(versions),
         "image_count": None,
         "predicted_count": None,
     }

@@ -90,7 +90,16 @@ def versions(project):
 @pytest.fixture
 def jobs(project, versions, owner):
     """A running training, a failed one, and prediction jobs queued, running and done."""
+    # Oldest first: the failed run, then the running one (no run can start after an
+    # unfinished one).
     return {
+        "failed": TrainingRunFactory(
+            project=project,
+            status=JobStatus.FAILED,
+            error="MemoryError: the worker ran out of memory while embedding",
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+        ),
         "running": TrainingRunFactory(
             project=project,
             requested_by=owner,
@@ -102,13 +111,6 @@ def jobs(project, versions, owner):
             started_at=timezone.now(),
             worker="training@host",
             heartbeat_at=timezone.now(),
-        ),
-        "failed": TrainingRunFactory(
-            project=project,
-            status=JobStatus.FAILED,
-            error="MemoryError: the worker ran out of memory while embedding",
-            started_at=timezone.now(),
-            finished_at=timezone.now(),
         ),
         "predicting": PredictionJobFactory(
             model_version=versions[2],
