@@ -156,13 +156,12 @@ class Machine:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """Wait for the process to end after terminate(); kill it after 30 s."""
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -255,6 +254,9 @@ def deploy(tmp_path) -> Iterator:
         return deployment
 
     yield start
+    for machine in machines.values():  # all at once: each takes seconds to shut down
+        if machine.process.poll() is None:
+            machine.process.terminate()
     for machine in machines.values():
         machine.stop()
     private_redis.stop()
@@ -358,7 +360,8 @@ def test_web_and_workers_with_separate_media_roots_train_and_predict_through_the
     # Activation re-predicts the project on the prediction worker, which reads the head
     # from the bucket (the training worker wrote it).
     wait_until(lambda: prediction_jobs_finished(project), timeout=60, message="re-prediction")
-    assert not PredictionJob.objects.filter(project=project).exclude(status=JobStatus.SUCCEEDED)
+    unsuccessful = PredictionJob.objects.filter(project=project).exclude(status=JobStatus.SUCCEEDED)
+    assert not unsuccessful, list(unsuccessful.values_list("status", "error"))
     assert Prediction.objects.filter(model_version=version).count() == len(labeled)
 
     # A new upload is predicted from its file in the bucket: no embedding of it is cached.
