@@ -300,15 +300,24 @@ IMAGE_FILTERS: dict[str, Callable[[QuerySet[Image], object, AbstractBaseUser], Q
 }
 
 
+# What other apps add to each listed image: function(images) -> images, applied by
+# images_filtered. The classifier adds its active version's prediction (the thumbnails'
+# badge); annotations in the same query, so a page of images stays one query.
+IMAGE_LIST_ANNOTATIONS: list[Callable[[QuerySet[Image]], QuerySet[Image]]] = []
+
+
 def images_filtered(
     *, project: Project, filters: Mapping[str, object], user: AbstractBaseUser
 ) -> QuerySet[Image]:
     """The project's images matching every non-empty filter (names from IMAGE_FILTERS;
-    unknown names are ignored), oldest first, with their consensus label."""
+    unknown names are ignored), oldest first, with their consensus label and whatever
+    IMAGE_LIST_ANNOTATIONS add."""
     images = Image.objects.filter(project=project).select_related("label")
     for name, value in filters.items():
         if value not in (None, "", []) and name in IMAGE_FILTERS:
             images = IMAGE_FILTERS[name](images, value, user)
+    for annotate in IMAGE_LIST_ANNOTATIONS:
+        images = annotate(images)
     return images.order_by("created_at", "pk")
 
 

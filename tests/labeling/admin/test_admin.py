@@ -99,7 +99,12 @@ def test_an_image_page_shows_its_picture_and_annotations(admin_client, labeled, 
     assert f'href="/media/images/{labeled.pk}/"' in content
     assert f'src="/media/thumbnails/{labeled.pk}/"' in content
     assert labeled.file.name not in content
-    [inline] = response.context["inline_admin_formsets"]
+    # The classifier adds a predictions inline beside the annotations.
+    [inline] = [
+        inline
+        for inline in response.context["inline_admin_formsets"]
+        if inline.formset.model is Annotation
+    ]
     assert {form.instance.user for form in inline.formset.forms} == {owner, annotator}
 
 
