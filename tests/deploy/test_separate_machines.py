@@ -33,6 +33,7 @@ from tests.classifier.conftest import (
     CLASS_COLORS,
     FAST_TRAINING,
     PrivateRedis,
+    _die_with_parent,
     database_url,
     free_port,
     wait_until,
@@ -226,8 +227,9 @@ def deploy(tmp_path) -> Iterator:
         log_path = tmp_path / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+                command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # no stray machine if the test process is killed
+            )  # fmt: skip
         machine = Machine(name, process, log_path, tmp_path / name / "media")
         machines[name] = machine
         return machine
