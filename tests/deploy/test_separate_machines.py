@@ -33,6 +33,7 @@ from tests.classifier.conftest import (
     CLASS_COLORS,
     FAST_TRAINING,
     PrivateRedis,
+    _die_with_parent,
     database_url,
     free_port,
     wait_until,
@@ -156,13 +157,12 @@ class Machine:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """Wait for the process to end after terminate(); kill it after 30 s."""
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -227,8 +227,9 @@ def deploy(tmp_path) -> Iterator:
         log_path = tmp_path / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+                command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # no stray machine if the test process is killed
+            )  # fmt: skip
         machine = Machine(name, process, log_path, tmp_path / name / "media")
         machines[name] = machine
         return machine
@@ -255,6 +256,9 @@ def deploy(tmp_path) -> Iterator:
         return deployment
 
     yield start
+    for machine in machines.values():  # all at once: each takes seconds to shut down
+        if machine.process.poll() is None:
+            machine.process.terminate()
     for machine in machines.values():
         machine.stop()
     private_redis.stop()
@@ -358,7 +362,8 @@ def test_web_and_workers_with_separate_media_roots_train_and_predict_through_the
     # Activation re-predicts the project on the prediction worker, which reads the head
     # from the bucket (the training worker wrote it).
     wait_until(lambda: prediction_jobs_finished(project), timeout=60, message="re-prediction")
-    assert not PredictionJob.objects.filter(project=project).exclude(status=JobStatus.SUCCEEDED)
+    unsuccessful = PredictionJob.objects.filter(project=project).exclude(status=JobStatus.SUCCEEDED)
+    assert not unsuccessful, list(unsuccessful.values_list("status", "error"))
     assert Prediction.objects.filter(model_version=version).count() == len(labeled)
 
     # A new upload is predicted from its file in the bucket: no embedding of it is cached.
