@@ -503,13 +503,16 @@ def training_run(api, stack: Stack, project, *, hyperparameters: dict | None = N
     return run
 
 
-def project_trained(stack: Stack, *, name: str, count: int, data: Path = DEFAULT_DATA):
-    """A project of `count` labeled photos with a trained, active version whose background
-    re-prediction has finished: (project, API session of its owner, the training run).
-    Waits for the stack to be ready (the upload runs while the workers load)."""
+def project_trained(
+    stack: Stack, *, name: str, count: int, unlabeled: int = 0, data: Path = DEFAULT_DATA
+):
+    """A project of `count` labeled photos (and `unlabeled` more) with a trained, active
+    version whose background re-prediction has finished: (project, API session of its owner,
+    the training run). Waits for the stack to be ready (the upload runs while the workers
+    load). The photos are the first `count + unlabeled` of `photos()`."""
     owner = stack.owner()
     project, _ = project_with_photos(
-        owner=owner, name=name, photos_=photos(count, data), labeled=count
+        owner=owner, name=name, photos_=photos(count + unlabeled, data), labeled=count
     )
     stack.wait_ready()
     print(stack.describe())

@@ -3,10 +3,11 @@
     python bench/memory.py [--passes 3] [--data DIR]
 
 Starts the platform on throwaway data (bench/harness.py) with gunicorn limited to ONE worker
-process (so that one process serves every page; the run command starts two alike), uploads 200
-labeled coffee-or-not photos, trains a version through the API (the training worker embeds,
-trains and evaluates; the prediction worker re-predicts every image), predicts 10 ad-hoc photos
-through the API, and then, as a logged-in staff user, requests every URL of the app
+process (so that one process serves every page; the run command starts two alike), uploads 300
+coffee-or-not photos, 200 of them labeled, trains a version through the API (the training
+worker embeds the 200, trains and evaluates; the prediction worker re-predicts every image,
+embedding the 100 others in full batches), predicts 10 ad-hoc photos through the API, and
+then, as a logged-in staff user, requests every URL of the app
 (URL patterns with their ids filled in with 1, the first row of everything, which the run has
 created: project, images, version, run, jobs, predictions; the admin's app pages too),
 `--passes` times over. It prints the RSS and peak RSS (VmHWM) of:
@@ -40,9 +41,9 @@ def main() -> None:
         workers=("training", "prediction"), web=True, web_workers=1, keep=arguments.keep
     ) as stack:
         project, api, _ = harness.project_trained(
-            stack, name="Memory", count=200, data=arguments.data
+            stack, name="Memory", count=200, unlabeled=100, data=arguments.data
         )
-        for photo in harness.photos(10, arguments.data, skip=200):
+        for photo in harness.photos(10, arguments.data, skip=300):
             harness.ad_hoc_predict(stack, api, project, photo)
         (web_pid,) = stack.web_worker_pids()
         master_pid = stack.processes["web"].pid

@@ -16,8 +16,8 @@ request to the last job finished:
   are cached now, so only the head runs.
 
 Raw: the same version loaded in this process predicts the same 1,000 stored files (read into
-memory first; decode, backbone in capped batches and head are timed), right after the cold
-run, while the workers are idle.
+memory first; decode, backbone in capped batches and head are timed), once just before and
+once just after the cold run, while the workers are idle; the worker is compared with the mean.
 """
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ def main() -> None:
         harness.prediction_jobs_wait(project=project)
         versions = [first["model_version"]["id"], second["model_version"]["id"]]
 
-        rows = [
-            repredict(stack, api, project, versions, empty_cache=True, what="cold"),
-        ]
-        rows.append(raw_batched(project, version_id=rows[0]["version_id"]))
-        rows.append(repredict(stack, api, project, versions, empty_cache=False, what="warm"))
-        print_results(rows, arguments.images)
+        model = raw_model(versions)
+        raw_before = raw_batched(project, model, "before")
+        cold = repredict(stack, api, project, versions, empty_cache=True, what="cold")
+        raw_after = raw_batched(project, model, "after")
+        warm = repredict(stack, api, project, versions, empty_cache=False, what="warm")
+        print_results(cold, [raw_before, raw_after], warm, arguments.images)
 
 
 def repredict(stack, api, project, versions, *, empty_cache: bool, what: str) -> dict:
@@ -111,11 +111,19 @@ def repredict(stack, api, project, versions, *, empty_cache: bool, what: str) ->
     }
 
 
-def raw_batched(project, *, version_id: int) -> dict:
-    from classifier.models import ModelVersion
+def raw_model(versions) -> harness.InProcessModel:
+    """The version the cold run will activate (the one not active), loaded in this process."""
+    from classifier.models import ModelVersion, ModelVersionStatus
+
+    target = (
+        ModelVersion.objects.filter(pk__in=versions).exclude(status=ModelVersionStatus.ACTIVE).get()
+    )
+    return harness.InProcessModel(target)
+
+
+def raw_batched(project, model: harness.InProcessModel, when: str) -> dict:
     from labeling.models import Image
 
-    model = harness.InProcessModel(ModelVersion.objects.get(pk=version_id))
     blobs = []
     for image in Image.objects.filter(project=project).order_by("pk"):
         with image.file.open("rb") as stored:
@@ -126,16 +134,17 @@ def raw_batched(project, *, version_id: int) -> dict:
     model.predict(blobs)
     seconds = time.perf_counter() - started
     return {
-        "what": f"raw, in-process: decode, embed, head ({model.backbone.max_batch_size} a batch)",
+        "what": f"raw in-process, {when} the cold run ({model.backbone.max_batch_size} a batch)",
         "images": len(blobs),
         "seconds": seconds,
         "load": f"{load_before} -> {harness.load_average()}",
     }
 
 
-def print_results(rows: list[dict], images: int) -> None:
-    cold, raw, warm = rows
-    raw_rate = raw["images"] / raw["seconds"]
+def print_results(cold: dict, raws: list[dict], warm: dict, images: int) -> None:
+    # Raw runs once before and once after the cold run: their mean is what the worker is
+    # compared with, so a change in the machine's load during the run weighs on both sides.
+    raw_rate = sum(raw["images"] / raw["seconds"] for raw in raws) / len(raws)
     print()
     print(f"re-prediction of a {images}-image project after activating a version")
     print(
@@ -150,14 +159,15 @@ def print_results(rows: list[dict], images: int) -> None:
                     f"{row['images'] / row['seconds'] / raw_rate:.0%}",
                     row["load"],
                 ]
-                for row in (cold, raw, warm)
+                for row in (raws[0], cold, raws[1], warm)
             ],
         )
     )
     share = cold["images"] / cold["seconds"] / raw_rate
     verdict = "met" if share >= GOAL_SHARE_OF_RAW else "NOT MET"
     print(
-        f"goal: cold re-prediction at least {GOAL_SHARE_OF_RAW:.0%} of raw: {share:.0%}, {verdict}"
+        f"goal: cold re-prediction at least {GOAL_SHARE_OF_RAW:.0%} of raw (mean of the two raw "
+        f"runs, {raw_rate:.1f} images/s): {share:.0%}, {verdict}"
     )
     print()
     print("inside the worker: sums over the jobs of their timings, seconds")
