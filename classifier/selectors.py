@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from classifier.models import (
     UNFINISHED_STATUSES,
     Job,
+    JobStatus,
     ModelVersion,
     ModelVersionStatus,
     Prediction,
     PredictionJob,
     TrainingRun,
 )
-from labeling.models import Image, LabelStatus, Project
+from labeling.models import Image, LabelClass, LabelStatus, Project, Split
 from labeling.selectors import projects_visible_to
 
 logger = logging.getLogger(__name__)
@@ -129,95 +133,6 @@ def prediction_job_results(*, job: PredictionJob) -> list[dict]:
     ]
 
 
-def images_annotate_prediction(
-    images: QuerySet[Image], *, model_version: ModelVersion | None = None
-) -> QuerySet[Image]:
-    """Annotate each image with `predicted_label_id` and `predicted_confidence`: the
-    prediction of `model_version`, or by default of the active version of the image's own
-    project (None where that version has not predicted it, or there is none).
-
-    Two correlated subqueries on the (image, version) unique index; no query per image.
-    Annotating twice is harmless (the second call returns the queryset as it is).
-    """
-    if "predicted_confidence" in images.query.annotations:
-        return images
-    predictions = Prediction.objects.filter(image=OuterRef("pk"))
-    if model_version is not None:
-        predictions = predictions.filter(model_version=model_version)
-    else:
-        # One active version per project, so this picks at most one row per image.
-        predictions = predictions.filter(model_version__status=ModelVersionStatus.ACTIVE)
-    return images.annotate(
-        predicted_label_id=Subquery(predictions.values("label_id")[:1]),
-        predicted_confidence=Subquery(predictions.values("confidence")[:1]),
-    )
-
-
-def images_with_predictions(
-    *,
-    project: Project,
-    model_version: ModelVersion | None = None,
-    predicted_label_id: int | None = None,
-    confidence_min: float | None = None,
-    confidence_max: float | None = None,
-    disagreement: bool | None = None,
-) -> QuerySet[Image]:
-    """The project's images with one version's prediction (default: the active version),
-    filtered by predicted class, confidence range (inclusive) and `disagreement` (True:
-    labeled images whose prediction differs from the label; False: those where they agree).
-
-    The same filters are registered for the gallery and grid as labeling.selectors
-    IMAGE_FILTERS "predicted_label", "confidence_min", "confidence_max", "disagreement".
-    """
-    images = images_annotate_prediction(
-        Image.objects.filter(project=project), model_version=model_version
-    )
-    filters = {
-        "predicted_label": predicted_label_id,
-        "confidence_min": confidence_min,
-        "confidence_max": confidence_max,
-        "disagreement": disagreement,
-    }
-    for name, value in filters.items():
-        if value is not None:
-            images = IMAGE_PREDICTION_FILTERS[name](images, value, None)
-    return images
-
-
-def _filter_predicted_label(images: QuerySet[Image], value, user) -> QuerySet[Image]:
-    label_id = getattr(value, "pk", value)
-    return images_annotate_prediction(images).filter(predicted_label_id=label_id)
-
-
-def _filter_confidence_min(images: QuerySet[Image], value, user) -> QuerySet[Image]:
-    return images_annotate_prediction(images).filter(predicted_confidence__gte=float(value))
-
-
-def _filter_confidence_max(images: QuerySet[Image], value, user) -> QuerySet[Image]:
-    return images_annotate_prediction(images).filter(predicted_confidence__lte=float(value))
-
-
-def _filter_disagreement(images: QuerySet[Image], value, user) -> QuerySet[Image]:
-    """Truthy ("yes", "1", True): the prediction differs from the label; "no"/False: agrees.
-    Only labeled images with a prediction either way."""
-    wanted = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-    labeled = images_annotate_prediction(images).filter(
-        label_status=LabelStatus.LABELED, predicted_label_id__isnull=False
-    )
-    mismatch = ~Q(predicted_label_id=F("label_id"))
-    return labeled.filter(mismatch) if wanted else labeled.exclude(mismatch)
-
-
-# Registered into labeling.selectors.IMAGE_FILTERS by classifier.apps, so the gallery and
-# grid filter by prediction once their form has the matching fields.
-IMAGE_PREDICTION_FILTERS = {
-    "predicted_label": _filter_predicted_label,
-    "confidence_min": _filter_confidence_min,
-    "confidence_max": _filter_confidence_max,
-    "disagreement": _filter_disagreement,
-}
-
-
 def labeling_queue_most_uncertain_first(images: QuerySet[Image], project: Project):
     """Registered with labeling.selectors.labeling_queue_order_by (classifier.apps).
 
@@ -281,3 +196,282 @@ def workers_status(*, timeout: float = 1.0) -> list[dict]:
         ),
         key=lambda worker: worker["hostname"],
     )
+
+
+# ==========================================================================================
+# The classifier's pages (Models, Jobs, dashboard and image panels): selectors the web pages
+# need beyond the ones above. Plain queries, a fixed number per page.
+# ==========================================================================================
+
+# How many finished jobs of each kind the Jobs pages list (unfinished ones are always listed).
+JOBS_FINISHED_SHOWN = 20
+
+
+def model_version_shown(
+    *, versions: list[ModelVersion], number: str | int | None
+) -> ModelVersion | None:
+    """The version the Models page details: number N if asked for and it exists, else the
+    active one, else the newest. `versions` is the page's list (no query)."""
+    if number is not None and str(number).isdigit():
+        for version in versions:
+            if version.version == int(number):
+                return version
+    active = [version for version in versions if version.status == ModelVersionStatus.ACTIVE]
+    return active[0] if active else (versions[0] if versions else None)
+
+
+def metrics_per_class(metrics: dict) -> list[tuple[str, dict]]:
+    """[(class name, {"precision", "recall", "f1", "support"})] of a version's metrics, in
+    the head's class order (PostgreSQL's jsonb does not keep a dict's key order)."""
+    per_class = (metrics or {}).get("per_class") or {}
+    names = [name for name in (metrics or {}).get("class_names") or [] if name in per_class]
+    names += sorted(name for name in per_class if name not in names)
+    return [(name, per_class[name]) for name in names]
+
+
+def model_version_counts(*, version: ModelVersion) -> list[dict]:
+    """The images a version was trained and tested on, train, validation, test in that
+    order: [{"split", "total", "per_class": [(class name, count)]}] (classes in the head's
+    order)."""
+    order = {name: index for index, name in enumerate(version.metrics.get("class_names") or [])}
+    rows = []
+    for split in Split.values:
+        per_class = (version.counts or {}).get(split)
+        if per_class is None:
+            continue
+        names = sorted(per_class, key=lambda name: (order.get(name, len(order)), name))
+        rows.append(
+            {
+                "split": split,
+                "total": sum(per_class.values()),
+                "per_class": [(name, per_class[name]) for name in names],
+            }
+        )
+    return rows
+
+
+def model_version_report(*, version: ModelVersion, classes: list[LabelClass]) -> dict:
+    """A version's metrics shaped for the Models page: per-class rows and the charts' data.
+
+    Reads only `version.metrics` (see ModelVersion); a key a version lacks (an older format)
+    leaves its part empty rather than failing. Colours are the classes' current ones, by the
+    trained class names.
+    """
+    metrics = version.metrics or {}
+    names = metrics.get("class_names") or [name for name, _ in metrics_per_class(metrics)]
+    color_of = {label_class.name: label_class.color for label_class in classes}
+    per_class = metrics.get("per_class") or {}
+    history = metrics.get("history") or {}
+    epochs = len(history.get("loss") or history.get("val_loss") or [])
+    return {
+        "per_class": [
+            {"name": name, "color": color_of.get(name, "#6c757d"), **per_class[name]}
+            for name in names
+            if name in per_class
+        ],
+        "charts": {
+            "classes": names,
+            "colors": [color_of.get(name, "#6c757d") for name in names],
+            "confusion_matrix": metrics.get("confusion_matrix") or [],
+            "epochs": list(range(1, epochs + 1)),
+            "history": {
+                key: history.get(key) or []
+                for key in ("loss", "val_loss", "accuracy", "val_accuracy")
+            },
+            # The epoch whose weights early stopping kept (1-based; 0 or missing: unknown).
+            "best_epoch": metrics.get("best_epoch") or None,
+        },
+        "confusion_rows": [
+            {
+                "name": name,
+                "cells": [
+                    {"count": count, "correct": column == row_index}
+                    for column, count in enumerate(row)
+                ],
+            }
+            for row_index, (name, row) in enumerate(
+                zip(names, metrics.get("confusion_matrix") or [], strict=False)
+            )
+        ],
+        "test_images": sum(sum(row) for row in metrics.get("confusion_matrix") or []),
+    }
+
+
+def _jobs_listed(jobs: QuerySet) -> list:
+    """Unfinished jobs (all of them), then the newest finished ones."""
+    unfinished = list(jobs.filter(status__in=UNFINISHED_STATUSES))
+    finished = list(jobs.exclude(status__in=UNFINISHED_STATUSES)[:JOBS_FINISHED_SHOWN])
+    return unfinished + finished
+
+
+def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> dict:
+    """What the Jobs page lists: {"training_runs", "prediction_jobs", "active"}, for one
+    project or for every project the user sees. "active" says whether any listed job is
+    queued or running (the page polls while it is). Four queries."""
+    if project is not None:
+        runs = TrainingRun.objects.filter(project=project)
+        predictions = PredictionJob.objects.filter(project=project)
+    else:
+        visible = projects_visible_to(user=user)
+        runs = TrainingRun.objects.filter(project__in=visible)
+        predictions = PredictionJob.objects.filter(project__in=visible)
+    training_runs = _jobs_listed(
+        runs.select_related("project", "model_version", "requested_by").order_by(
+            "-created_at", "-pk"
+        )
+    )
+    prediction_jobs = _jobs_listed(
+        predictions.select_related("project", "model_version", "requested_by").order_by(
+            "-created_at", "-pk"
+        )
+    )
+    return {
+        "training_runs": training_runs,
+        "prediction_jobs": prediction_jobs,
+        "active": any(not job.is_finished for job in [*training_runs, *prediction_jobs]),
+    }
+
+
+class _HiddenJob:
+    """A running job of a project the user does not see: only its worker is told."""
+
+    hidden = True
+
+    def __init__(self, worker: str):
+        self.worker = worker
+
+
+def workers_with_versions(
+    *, user: AbstractBaseUser, timeout: float, project: Project | None = None
+) -> list[dict]:
+    """The workers online for the Jobs page: each answering worker (workers_status) with its
+    loaded model versions as rows the user may see, plus workers busy with a job.
+
+    A worker running a job on the solo pool cannot answer the broadcast until the job ends,
+    so a worker named on a running job whose heartbeat is fresh is listed too, as busy.
+    Each: {"hostname", "queues", "backbones", "versions" (ModelVersion rows of projects the
+    user sees), "other_versions" (how many more it holds), "busy_with" (running jobs; of a
+    project the user does not see, an object with `hidden` true and no details),
+    "answered" (bool)}. When nothing answers and nothing runs: [].
+    """
+    answered = {worker["hostname"]: worker for worker in workers_status(timeout=timeout)}
+    fresh = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
+    running = Q(status=JobStatus.RUNNING, heartbeat_at__gte=fresh) & ~Q(worker="")
+    busy: list = [
+        *TrainingRun.objects.filter(running).select_related("project"),
+        *PredictionJob.objects.filter(running).select_related("project", "model_version"),
+    ]
+    version_ids = {pk for worker in answered.values() for pk in worker.get("model_versions", [])}
+    versions = {
+        version.pk: version
+        for version in ModelVersion.objects.filter(pk__in=version_ids).select_related("project")
+    }
+    if not user.is_staff and (versions or busy):
+        # Other projects' names stay hidden: those versions and jobs are only counted.
+        seen = set(projects_visible_to(user=user).values_list("pk", flat=True))
+        versions = {pk: v for pk, v in versions.items() if v.project_id in seen}
+        busy = [job for job in busy if job.project_id in seen] + [
+            _HiddenJob(job.worker) for job in busy if job.project_id not in seen
+        ]
+
+    workers: dict[str, dict] = {}
+    for hostname, reply in answered.items():
+        held = reply.get("model_versions", [])
+        workers[hostname] = {
+            "hostname": hostname,
+            "queues": reply.get("queues", []),
+            "backbones": reply.get("backbones", {}),
+            "versions": sorted(
+                (versions[pk] for pk in held if pk in versions),
+                key=lambda version: (
+                    version.project_id != getattr(project, "pk", None),
+                    version.project.name,
+                    -version.version,
+                ),
+            ),
+            "other_versions": sum(1 for pk in held if pk not in versions),
+            "busy_with": [],
+            "answered": True,
+        }
+    for job in busy:
+        worker = workers.setdefault(
+            job.worker,
+            {
+                "hostname": job.worker,
+                "queues": [],
+                "backbones": {},
+                "versions": [],
+                "other_versions": 0,
+                "busy_with": [],
+                "answered": False,
+            },
+        )
+        worker["busy_with"].append(job)
+    return sorted(workers.values(), key=lambda worker: worker["hostname"])
+
+
+def project_model_summary(*, project: Project) -> dict:
+    """The dashboard's model card: {"active" (version or None), "run" (the queued or running
+    training, or None), "last_failed" (the newest finished run, when it failed and is newer
+    than the active version), "version_count", "image_count", "predicted_count" (images the
+    active version has predicted)}. Two queries, three with an active version."""
+    # Small rows: the card needs no metrics. Versions of one project are few.
+    versions = list(
+        ModelVersion.objects.filter(project=project).defer(
+            "metrics", "counts", "hyperparameters", "class_ids"
+        )
+    )
+    active = next((v for v in versions if v.status == ModelVersionStatus.ACTIVE), None)
+    # At most one run is unfinished, and no run can start after it: it is the newest.
+    runs = list(TrainingRun.objects.filter(project=project).order_by("-created_at", "-pk")[:2])
+    run = runs[0] if runs and not runs[0].is_finished else None
+    last_finished = next((r for r in runs if r.is_finished), None)
+    failed = last_finished is not None and last_finished.status == JobStatus.FAILED
+    summary = {
+        "active": active,
+        "run": run,
+        "last_failed": last_finished
+        if failed and (active is None or last_finished.created_at > active.created_at)
+        else None,
+        "version_count": len(versions),
+        "image_count": None,
+        "predicted_count": None,
+    }
+    if active is not None:
+        summary.update(
+            project.images.aggregate(
+                image_count=Count("pk", distinct=True),
+                predicted_count=Count(
+                    "pk", filter=Q(predictions__model_version=active), distinct=True
+                ),
+            )
+        )
+    return summary
+
+
+def image_predictions_shown(*, image: Image, classes: list[LabelClass]) -> list[dict]:
+    """The image page's predictions, newest version first: [{"prediction", "bars":
+    [{"name", "color", "probability"}] in the project's class order, "agrees" (True/False
+    against the image's label, None while it has none)}]. One query."""
+    order = {label_class.name: index for index, label_class in enumerate(classes)}
+    color_of = {label_class.name: label_class.color for label_class in classes}
+    shown = []
+    for prediction in predictions_of_image(image=image):
+        names = sorted(prediction.probabilities, key=lambda name: (order.get(name, 99), name))
+        shown.append(
+            {
+                "prediction": prediction,
+                "bars": [
+                    {
+                        "name": name,
+                        "color": color_of.get(name, "#6c757d"),
+                        "probability": prediction.probabilities[name],
+                    }
+                    for name in names
+                ],
+                "agrees": None
+                if image.label_status != LabelStatus.LABELED or image.label_id is None
+                else prediction.label_id == image.label_id,
+            }
+        )
+    return shown

@@ -92,9 +92,17 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
     from labelplatform.celery import app  # the web imports Celery lazily, like the workers
 
     model = type(job)
+    # The task id is chosen here and written with the claim: one write per dispatch, not two
+    # (a database write is a good part of an ad-hoc prediction's few tens of milliseconds).
+    task_id = str(uuid.uuid4())
     claimed = model.objects.filter(
         pk=job.pk, status=JobStatus.QUEUED, enqueued_at__isnull=True
-    ).update(enqueued_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1)
+    ).update(
+        enqueued_at=timezone.now(),
+        dispatch_attempts=F("dispatch_attempts") + 1,
+        celery_task_id=task_id,
+        dispatch_error="",
+    )
     if not claimed:
         return False
     try:
@@ -103,16 +111,21 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
             if model is TrainingRun
             else settings.CLASSIFIER_PREDICTION_TIME_LIMIT
         )
-        result = app.send_task(
-            _TASK_NAMES[model], args=[job.pk], soft_time_limit=limit, time_limit=limit + 60
+        app.send_task(
+            _TASK_NAMES[model],
+            args=[job.pk],
+            task_id=task_id,
+            soft_time_limit=limit,
+            time_limit=limit + 60,
         )
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         logger.warning("Could not enqueue %s %s: %s", model.__name__, job.pk, exc)
         model.objects.filter(pk=job.pk).update(
-            enqueued_at=None, dispatch_error=BROKER_UNREACHABLE_NOTE.format(error=exc)
+            enqueued_at=None,
+            celery_task_id="",
+            dispatch_error=BROKER_UNREACHABLE_NOTE.format(error=exc),
         )
         return False
-    model.objects.filter(pk=job.pk).update(celery_task_id=result.id, dispatch_error="")
     return True
 
 
@@ -348,7 +361,9 @@ class _JobProgress:
         self.model, self.pk = type(job), job.pk
         self.deadline = time.monotonic() + time_limit
         self.time_limit = time_limit
-        self.last_write = 0.0
+        # The claim has just written the heartbeat: a job done within a second (an ad-hoc
+        # prediction) makes no progress write at all, only its final one.
+        self.last_write = time.monotonic()
 
     def update(self, *, force: bool = False, **fields) -> None:
         now = time.monotonic()
@@ -373,8 +388,12 @@ def _job_claim(model: type[Job], job_id: int, *, worker: str) -> Job | None:
     failed (it would start from scratch anyway, and the user should know), a prediction
     job is simply run again.
     """
+    # A prediction job runs with its version: fetched here, not by one more query later.
+    queryset = model.objects.select_for_update(of=("self",))
+    if model is PredictionJob:
+        queryset = queryset.select_related("model_version")
     with transaction.atomic():
-        job = model.objects.select_for_update().filter(pk=job_id).first()
+        job = queryset.filter(pk=job_id).first()
         if job is None:
             logger.warning("%s %s no longer exists; nothing to do.", model.__name__, job_id)
             return None
@@ -406,8 +425,27 @@ def _job_claim(model: type[Job], job_id: int, *, worker: str) -> Job | None:
 
 
 def _read_file(name: str) -> bytes:
-    with default_storage.open(name, "rb") as stored:
-        return stored.read()
+    try:
+        with default_storage.open(name, "rb") as stored:
+            return stored.read()
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(_missing_file_message(name)) from exc
+
+
+def _missing_file_message(name: str) -> str:
+    # The likeliest cause is a worker on another machine configured with storage of its own:
+    # say where it looked and what web and workers must share.
+    if getattr(default_storage, "bucket_name", None):
+        where = f"bucket {default_storage.bucket_name}"
+    elif getattr(default_storage, "location", None):
+        where = f"folder {default_storage.location}"
+    else:
+        where = type(default_storage).__name__
+    return (
+        f"{name} is not in this worker's media storage ({where}). The web and every worker "
+        "must use the same storage: the same object store (AWS_STORAGE_BUCKET_NAME and the "
+        "other AWS_ variables) or, all on one machine, the same MEDIA_ROOT."
+    )
 
 
 def embeddings_for(

@@ -1,1 +1,28 @@
-urlpatterns: list = []
+"""The classifier's pages; included before labeling's urls at the site root."""
+
+from django.urls import path
+
+from classifier import views
+
+urlpatterns = [
+    path("projects/<int:pk>/models/", views.project_models, name="project-models"),
+    path("projects/<int:pk>/retrain/", views.project_retrain, name="project-retrain"),
+    path("projects/<int:pk>/jobs/", views.project_jobs, name="project-jobs"),
+    path(
+        "projects/<int:pk>/jobs/fragment/",
+        views.project_jobs_fragment,
+        name="project-jobs-fragment",
+    ),
+    path("projects/<int:pk>/workers/", views.project_workers, name="project-workers"),
+    path(
+        "model-versions/<int:pk>/activate/",
+        views.model_version_activate,
+        name="model-version-activate",
+    ),
+    path(
+        "training-runs/<int:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"
+    ),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/fragment/", views.jobs_fragment, name="jobs-fragment"),
+    path("workers/", views.workers, name="workers"),
+]

@@ -208,10 +208,13 @@ class ImageFilterForm(BootstrapForm):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["label"].queryset = project.classes.all()
         for field in self.fields.values():
+            # Every class choice (the classifier adds "predicted class") offers this project's.
+            if isinstance(field, forms.ModelChoiceField) and field.queryset.model is LabelClass:
+                field.queryset = project.classes.all()
             field.widget.attrs.update({"data-autosubmit": "", "aria-label": field.label or ""})
-            field.widget.attrs["class"] += " form-select-sm"
+            is_select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] += " form-select-sm" if is_select else " form-control-sm"
 
     def filters(self) -> dict:
         """The valid, non-empty filters; an invalid value is dropped rather than failing."""

@@ -52,7 +52,7 @@ import logging
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import BinaryIO
@@ -270,12 +270,15 @@ def _image_store(
                 # annotation_create returns the image as it left the consensus update.
                 image = annotation_create(image=image, user=uploaded_by, label_class=label).image
     except IntegrityError:
-        _stored_files_delete(image)
-        if allocator is not None:
-            allocator.release(stratum, chosen_split)
         winner = Image.objects.filter(project=project, sha256=sha256).first()
+        # A storage without atomic create-if-absent (S3) may have given both uploads the same
+        # name for the same bytes: never delete what the winner's row points to.
+        keep = {winner.file.name, winner.thumbnail.name} if winner else set()
+        _stored_files_delete(image, keep=keep)
         if winner is None:
             raise
+        if allocator is not None:
+            allocator.release(stratum, chosen_split)
         return None, winner
     except BaseException:
         _stored_files_delete(image)
@@ -283,9 +286,9 @@ def _image_store(
     return image, None
 
 
-def _stored_files_delete(image: Image) -> None:
+def _stored_files_delete(image: Image, *, keep: Collection[str] = ()) -> None:
     for stored in (image.file, image.thumbnail):
-        if stored.name:
+        if stored.name and stored.name not in keep:
             try:
                 stored.delete(save=False)
             except Exception:
@@ -336,7 +339,8 @@ def _hashed(name: str, data: bytes) -> _Candidate:
 def _file_candidate(incoming: IncomingFile, limits: IngestLimits) -> _Candidate:
     stream = incoming.file
     try:
-        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
         stream.seek(0)
         if size > limits.max_bytes:
             return _Candidate(incoming.name, error=_too_many_bytes(size, limits))
@@ -588,6 +592,8 @@ def _thumbnail_jpeg(picture: PILImage.Image, size: int) -> bytes:
 # Messages for the uploader
 # --------------------------------------------------------------------------------------
 
+# How the accepted formats start; a file that starts so but does not open is damaged.
+_ACCEPTED_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
 # Formats we can name when Pillow (limited to the accepted formats) cannot open a file.
 _OTHER_IMAGE_SIGNATURES = (
     (b"II*\x00", "TIFF"),
@@ -608,6 +614,8 @@ _OTHER_FILE_SIGNATURES = (
 
 
 def _unreadable_reason(data: bytes) -> str:
+    if data.startswith(_ACCEPTED_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return "file is truncated or corrupt (its header is damaged)"
     for signature, name in _OTHER_IMAGE_SIGNATURES:
         if data.startswith(signature):
             return f"{name} is not accepted; use {ACCEPTED_FORMATS_TEXT}"

@@ -20,6 +20,7 @@ def project_role(*, user: AbstractBaseUser | AnonymousUser, project: Project | i
     project_id = project if isinstance(project, int) else project.pk
     return (
         Membership.objects.filter(project_id=project_id, user=user)
+        .order_by()  # Membership's default ordering would join the project table for nothing
         .values_list("role", flat=True)
         .first()
     )

@@ -131,24 +131,6 @@ def project_counts(*, project: Project) -> list[dict]:
 # --- The pages: home, dashboard, grid and gallery ---------------------------------------------
 
 
-def projects_with_progress_for(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    """The user's projects for the home page, each with `image_total`, `image_labeled`,
-    `image_conflicts` and `role` (the user's membership role; None for a staff user who is
-    not a member). One query however many projects."""
-    return projects_visible_to(user=user).annotate(
-        image_total=Count("images", distinct=True),
-        image_labeled=Count(
-            "images", filter=Q(images__label_status=LabelStatus.LABELED), distinct=True
-        ),
-        image_conflicts=Count(
-            "images", filter=Q(images__label_status=LabelStatus.CONFLICT), distinct=True
-        ),
-        role=Subquery(
-            Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
-        ),
-    )
-
-
 def project_count_table(*, project: Project, classes: list[LabelClass]) -> dict:
     """The dashboard's split-by-class table: per split, the labeled images of each class (in
     the order of `classes`), all labeled, unlabeled, conflicts and total; and a row of totals.
@@ -318,21 +300,31 @@ IMAGE_FILTERS: dict[str, Callable[[QuerySet[Image], object, AbstractBaseUser], Q
 }
 
 
+# What other apps add to each listed image: function(images) -> images, applied by
+# images_filtered. The classifier adds its active version's prediction (the thumbnails'
+# badge); annotations in the same query, so a page of images stays one query.
+IMAGE_LIST_ANNOTATIONS: list[Callable[[QuerySet[Image]], QuerySet[Image]]] = []
+
+
 def images_filtered(
     *, project: Project, filters: Mapping[str, object], user: AbstractBaseUser
 ) -> QuerySet[Image]:
     """The project's images matching every non-empty filter (names from IMAGE_FILTERS;
-    unknown names are ignored), oldest first, with their consensus label."""
+    unknown names are ignored), oldest first, with their consensus label and whatever
+    IMAGE_LIST_ANNOTATIONS add."""
     images = Image.objects.filter(project=project).select_related("label")
     for name, value in filters.items():
         if value not in (None, "", []) and name in IMAGE_FILTERS:
             images = IMAGE_FILTERS[name](images, value, user)
+    for annotate in IMAGE_LIST_ANNOTATIONS:
+        images = annotate(images)
     return images.order_by("created_at", "pk")
 
 
 def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    """projects_visible_to with what a listing shows, in a fixed number of queries: classes
-    prefetched, `image_count`, `labeled_count`, and the user's role as `user_role` ("owner"
+    """projects_visible_to with what a listing shows (the home page, the API's project list), in
+    a fixed number of queries: classes prefetched, `image_count`, `labeled_count`,
+    `conflict_count`, and the user's role as `user_role` ("owner"
     for staff, as in labeling.permissions)."""
     if user.is_staff:
         role = Value(Role.OWNER)
@@ -347,6 +339,9 @@ def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Proje
             labeled_count=Count(
                 "images", filter=Q(images__label_status=LabelStatus.LABELED), distinct=True
             ),
+            conflict_count=Count(
+                "images", filter=Q(images__label_status=LabelStatus.CONFLICT), distinct=True
+            ),
             user_role=role,
         )
         .prefetch_related("classes")
@@ -357,8 +352,8 @@ def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Proje
 
 def project_members(*, project: Project) -> QuerySet[Membership]:
     """The project's memberships with their users, by username."""
-    return Membership.objects.filter(project=project).select_related("user").order_by(
-        "user__username"
+    return (
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
     )
 
 

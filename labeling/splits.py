@@ -7,6 +7,9 @@ their own. Placing the n+1-th image of a stratum in the split with the largest d
 split of every stratum within one image of `ratio * n` at every point, and it is deterministic:
 the same existing images and the same upload order give the same splits. A split whose ratio is
 0 is never chosen (its deficit is never positive, while the deficits always add up to 1).
+
+Each ingest continues from the counts it reads when it starts. Two uploads running at the same
+moment may therefore both favour the same split for a few images; the next upload steers back.
 """
 
 from collections import defaultdict

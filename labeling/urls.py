@@ -17,6 +17,7 @@ urlpatterns = [
         views.project_member_remove,
         name="project-member-remove",
     ),
+    path("projects/<int:pk>/export/<str:format>/", views.project_export, name="project-export"),
     path("projects/<int:pk>/upload/", views.project_upload, name="project-upload"),
     path("projects/<int:pk>/label/", views.project_label, name="project-label"),
     path("projects/<int:pk>/label/queue/", views.project_label_queue, name="project-label-queue"),

@@ -23,6 +23,7 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +31,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeling import services
+from labeling import export, services
 from labeling.forms import (
     GridApplyForm,
     ImageFilterForm,
@@ -43,6 +44,7 @@ from labeling.forms import (
     UploadForm,
     label_class_formset_initial,
 )
+from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image, LabelClass, Membership, Project, Role, Split
 from labeling.permissions import project_role, role_allows
 from labeling.selectors import (
@@ -54,7 +56,7 @@ from labeling.selectors import (
     project_member_contributions,
     project_recent_activity,
     project_split_progress,
-    projects_with_progress_for,
+    projects_with_counts_visible_to,
 )
 
 # --- Access ------------------------------------------------------------------------------------
@@ -102,7 +104,7 @@ def _message_for(error: ValidationError) -> str:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    projects = projects_with_progress_for(user=request.user)
+    projects = projects_with_counts_visible_to(user=request.user)
     return render(request, "labeling/home.html", {"projects": projects})
 
 
@@ -150,6 +152,7 @@ def project_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(
             conflicts=conflicts[:24],
             roles=Role.choices,
+            export_formats=EXPORT_CHOICES,
         )
     return render(request, "labeling/project_dashboard.html", context)
 
@@ -214,6 +217,29 @@ def project_member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpRe
     return redirect(_members_url(project))
 
 
+# --- Export (owners) -------------------------------------------------------------------------
+
+EXPORT_CHOICES = [
+    ("zip", "Images (ImageFolder zip)", "file-earmark-zip"),
+    ("csv", "Labels (CSV)", "filetype-csv"),
+    ("json", "Labels (JSON)", "filetype-json"),
+]
+
+
+@require_GET
+def project_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
+    """The project's dataset as a download, streamed: no export waits to be built in memory
+    or times out the request."""
+    project, _ = _project_for(request, pk, Role.OWNER)
+    if format not in export.EXPORT_FORMATS:
+        raise Http404("No such export format.")
+    stream = export.project_export(project=project, format=format)
+    response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
 # --- Upload ------------------------------------------------------------------------------------
 
 
@@ -236,8 +262,6 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
             return JsonResponse({"detail": detail}, status=400)
         messages.error(request, detail)
         return _upload_page(request, project, role, form, status=400)
-
-    from labeling.ingest import IncomingFile, image_ingest  # TODO(ui): module level after merge
 
     report = image_ingest(
         project=project,
@@ -356,8 +380,9 @@ def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -
     return [_labeling_image_json(image) for image in images]
 
 
-# How many images the labeling page holds ahead of the one on screen (loaded in the background).
-LABELING_PREFETCH = 3
+# How many images the labeling page is sent at a time, to load in the background: enough that a
+# fast annotator never waits for the next one, few enough that big photos do not fill memory.
+LABELING_PREFETCH = 5
 
 
 @require_GET

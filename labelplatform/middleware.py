@@ -1,4 +1,7 @@
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 
 class LoginRequiredExceptApiMiddleware(LoginRequiredMiddleware):
@@ -6,9 +9,20 @@ class LoginRequiredExceptApiMiddleware(LoginRequiredMiddleware):
 
     API requests authenticate with a token inside DRF, after middleware has run, and answer
     an anonymous caller with a JSON 401 rather than a redirect to the login page.
+
+    Media URLs (the image files the API links to as "url") also accept the API token, so a
+    tool fetches the files with the same credentials it uses for the API; the media view
+    then checks membership as for a browser.
     """
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path_info.startswith("/api/"):
             return None
+        if request.path_info.startswith(settings.MEDIA_URL) and not request.user.is_authenticated:
+            try:
+                authenticated = TokenAuthentication().authenticate(request)
+            except AuthenticationFailed:
+                authenticated = None  # a bad token is no login: the usual redirect follows
+            if authenticated is not None:
+                request.user = authenticated[0]
         return super().process_view(request, view_func, view_args, view_kwargs)

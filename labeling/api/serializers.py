@@ -257,3 +257,14 @@ class ProjectStatsSerializer(serializers.Serializer):
     counts = StatsRowSerializer(
         many=True, help_text="Every split x class x status, zeros included."
     )
+
+
+class ExportParamsSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=[
+            ("zip", "ImageFolder zip of the labeled images"),
+            ("csv", "Labels as CSV"),
+            ("json", "Labels as JSON"),
+        ],
+        default="zip",
+    )

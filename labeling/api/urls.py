@@ -24,6 +24,11 @@ urlpatterns = [
         views.ProjectStatsView.as_view(),
         name="api-project-stats",
     ),
+    path(
+        "projects/<int:project_id>/export/",
+        views.ProjectExportView.as_view(),
+        name="api-project-export",
+    ),
     path("images/<int:image_id>/", views.ImageDetailView.as_view(), name="api-image-detail"),
     path(
         "images/<int:image_id>/annotations/",

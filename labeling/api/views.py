@@ -1,16 +1,20 @@
 """The labeling API: thin views over labeling.services (writes), labeling.ingest and
 labeling.selectors (reads). Access rules: labeling.api.permissions.HasProjectRole."""
 
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from labeling import ingest, selectors, services
+from labeling import export, ingest, selectors, services
 from labeling.api import serializers as s
 from labeling.api.permissions import HasProjectRole
 from labeling.models import Image, LabelClass, Membership, Project, Role
@@ -235,6 +239,47 @@ class ProjectStatsView(ProjectScopedView):
     def get(self, request, project_id: int):
         stats = selectors.project_stats(project=self.get_project())
         return Response(s.ProjectStatsSerializer(stats).data)
+
+
+class ExportFormatNegotiation(DefaultContentNegotiation):
+    """On the export, ?format= names the export, not one of DRF's renderers (which would
+    answer ?format=zip with a 404); the response is the export, or a JSON error."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ProjectExportView(ProjectScopedView):
+    """The project's dataset, streamed: its labeled images as an ImageFolder zip
+    (<split>/<class>/<file>), or all its images' labels as CSV or JSON."""
+
+    required_roles = {"GET": Role.OWNER}
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = ExportFormatNegotiation
+
+    @extend_schema(
+        summary="Export the dataset: ImageFolder zip, or labels as CSV or JSON (owners)",
+        parameters=[s.ExportParamsSerializer],
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="<split>/<class>/<file> of labeled images"
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per image"),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The project, its classes and its images"
+            ),
+            **errors(400, 401, 403, 404),
+        },
+    )
+    def get(self, request, project_id: int):
+        params = s.ExportParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        stream = export.project_export(
+            project=self.get_project(), format=params.validated_data["format"]
+        )
+        response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
+        return response
 
 
 class ImageScopedView(generics.GenericAPIView):

@@ -79,8 +79,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Two annotators and a worker write at once: wait for the lock instead of failing,
     # and take the write lock at BEGIN so select_for_update-style sections serialize.
+    # WAL with synchronous=NORMAL (SQLite's advice for WAL): no fsync per commit, still safe
+    # from corruption; a power cut may lose the last commits. An fsync costs 4-8 ms here, and
+    # an ad-hoc prediction commits four times on its way (bench/prediction_latency.py).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -106,8 +113,9 @@ USE_TZ = True
 # ------------------------------------------------------------------------------
 # Static files and storage  https://docs.djangoproject.com/en/5.2/ref/settings/#storages
 # Local filesystem by default. Setting AWS_STORAGE_BUCKET_NAME switches media (images,
-# thumbnails, model artifacts, embedding cache) to S3 through django-storages; objects
-# stay private and are read through short-lived signed URLs.
+# thumbnails, model artifacts, ad-hoc files being predicted) to S3 through django-storages;
+# objects stay private and are read through short-lived signed URLs. (The embedding cache is
+# a database table, classifier.models.Embedding.)
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
@@ -120,13 +128,20 @@ MEDIA_URL = "/media/"
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
     _media_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage, signing browser URLs for AWS_S3_PUBLIC_ENDPOINT_URL
+        # when the processes reach the store under an internal name (MinIO in compose).
+        "BACKEND": "labelplatform.object_storage.S3MediaStorage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "public_endpoint_url": env("AWS_S3_PUBLIC_ENDPOINT_URL", default=None),
             "access_key": env("AWS_ACCESS_KEY_ID", default=None),
             "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
             "region_name": env("AWS_S3_REGION_NAME", default=None),
+            # MinIO and most S3-compatible stores want path-style addressing
+            # (http://host/bucket/key); AWS itself works with the default ("auto").
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default=None),
+            "signature_version": "s3v4",
             "default_acl": "private",
             "querystring_auth": True,
             "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),

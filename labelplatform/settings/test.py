@@ -11,6 +11,10 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="labelplatform-te
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+# Tests run without collectstatic: whitenoise serves static files from the apps' folders
+# (as with DEBUG) instead of warning on every request that STATIC_ROOT does not exist.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not SQLite's shared-cache memory database: that one reports "table is locked"

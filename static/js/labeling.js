@@ -7,7 +7,7 @@
   const state = JSON.parse(document.getElementById("labeling-state").textContent);
   const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]").value;
   const el = (id) => document.getElementById(id);
-  // Hold this many images ahead of the one on screen.
+  // Ask the server for more when fewer than this many images wait behind the one on screen.
   const PREFETCH = 3;
   const HISTORY = 50;
 
@@ -110,8 +110,8 @@
     el("frame").replaceChildren();
     setLoading(true);
     setButtonsEnabled(false);
-    // Writes first: the server's queue must no longer hold what was just labeled.
-    writes.then(refill).then(() => {
+    // No need to wait for the writes: the images they concern are left out as held ones.
+    refill().then(() => {
       if (current === null) show(queue.shift() || null, startedAt);
     });
   }

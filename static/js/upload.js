@@ -18,7 +18,9 @@
   const totals = { files: 0, bytes: 0, doneFiles: 0, sentBytes: 0, created: 0, duplicates: 0, rejected: 0 };
   const pending = []; // batches waiting to be sent
   let active = 0;
-  let startedAt = 0;
+  // Time spent uploading, summed over the busy spells (a second drop may come much later).
+  let busySince = null;
+  let busyMs = 0;
 
   function isZip(file) {
     return /\.zip$/i.test(file.name) || file.type === "application/zip" || file.type === "application/x-zip-compressed";
@@ -60,7 +62,7 @@
     bar.classList.toggle("bg-success", finished);
     el("progress-percent").textContent = `${percent}%`;
     el("progress-text").textContent = finished
-      ? `Done: ${totals.files} file${totals.files === 1 ? "" : "s"} in ${((performance.now() - startedAt) / 1000).toFixed(1)} s.`
+      ? `Done: ${totals.files} file${totals.files === 1 ? "" : "s"} in ${(busyMs / 1000).toFixed(1)} s.`
       : `Uploading: ${totals.doneFiles} of ${totals.files} files checked · ${megabytes(totals.sentBytes)} of ${megabytes(totals.bytes)} MB sent`;
     el("count-created").textContent = totals.created;
     el("count-duplicates").textContent = totals.duplicates;
@@ -184,6 +186,10 @@
       active += 1;
       send(batch).then(() => {
         active -= 1;
+        if (active === 0 && pending.length === 0 && busySince !== null) {
+          busyMs += performance.now() - busySince;
+          busySince = null;
+        }
         render();
         pump();
       });
@@ -193,7 +199,7 @@
   function upload(fileList) {
     const files = Array.from(fileList);
     if (!files.length) return;
-    if (active === 0 && pending.length === 0) startedAt = performance.now();
+    if (busySince === null) busySince = performance.now();
     totals.files += files.length;
     totals.bytes += files.reduce((sum, file) => sum + file.size, 0);
     pending.push(...toBatches(files));

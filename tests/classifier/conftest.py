@@ -58,8 +58,9 @@ def broker_use(url: str) -> None:
     celery_app.conf.broker_url = url
     celery_app.conf.broker_write_url = None
     celery_app.conf.broker_read_url = None
-    # kombu keeps connection and producer pools in a registry keyed by broker URL; going
-    # back to a URL used before would find its (closed) pool again.
+    # kombu keeps pools in global registries keyed by broker URL: closing the app's pool
+    # alone would leave a closed pool there, handed back ("Acquire on closed pool") the
+    # next time this URL is used. reset() closes them and empties the registries.
     kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from classifier import selectors, services
+from classifier import services
 from classifier.models import (
     JobStatus,
     ModelVersionStatus,
@@ -281,20 +281,20 @@ def test_the_gallery_filters_by_predicted_class_confidence_and_disagreement(trai
 
     def ids(**filters):
         return set(
-            selectors.images_with_predictions(project=trained, **filters)
+            labeling_selectors.images_filtered(project=trained, filters=filters, user=None)
             .filter(pk__in=[agree.pk, disagree.pk, fresh.pk])
             .values_list("pk", flat=True)
         )
 
-    assert ids(predicted_label_id=other.pk) == {disagree.pk, fresh.pk}
+    assert ids(predicted=other) == {disagree.pk, fresh.pk}
     assert ids(confidence_min=0.65, confidence_max=0.95) == {agree.pk, fresh.pk}
-    assert ids(disagreement=True) == {disagree.pk}
-    assert ids(disagreement=False) == {agree.pk}
+    assert ids(disagreement="disagree") == {disagree.pk}
+    assert ids(disagreement="agree") == {agree.pk}
     assert fresh.label_status == LabelStatus.UNLABELED
 
 
 def test_the_gallery_reads_predictions_without_a_query_per_image(
-    trained, django_assert_num_queries
+    trained, owner, django_assert_num_queries
 ):
     version = trained.model_versions.get()
     for image in trained.images.all():
@@ -303,7 +303,7 @@ def test_the_gallery_reads_predictions_without_a_query_per_image(
         )
 
     with django_assert_num_queries(1):
-        rows = list(selectors.images_with_predictions(project=trained))
+        rows = list(labeling_selectors.images_filtered(project=trained, filters={}, user=owner))
 
     assert all(row.predicted_confidence == 0.8 for row in rows)
 
@@ -318,7 +318,7 @@ def test_the_gallery_and_grid_filters_include_the_prediction_filters(trained, ow
 
     images = labeling_selectors.images_filtered(
         project=trained,
-        filters={"predicted_label": str(other.pk), "confidence_max": "0.6", "disagreement": "yes"},
+        filters={"predicted": other, "confidence_max": 0.6, "disagreement": "disagree"},
         user=owner,
     )
 

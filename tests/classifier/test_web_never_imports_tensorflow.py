@@ -2,9 +2,11 @@
 
 A fresh Python (so no other test's imports count) imports every module of the project
 outside classifier/ml, sets up a small database with a project, images, a model version,
-predictions and jobs, requests every URL (ids filled in with 1, the first row of everything)
-as a staff user, exercises the classifier API's writes, and then reports which modules of
-TensorFlow or Keras were loaded: there must be none.
+predictions, jobs, annotations and embeddings, requests every URL (ids filled in with 1, the
+first row of everything: admin changelists and change pages, the pages, the API) as a staff
+user, exercises the classifier API's writes and the classifier pages' and admin's buttons,
+actions and filters, and then reports which modules of TensorFlow or Keras were loaded: there
+must be none. No URL may answer with a server error either.
 """
 
 import json
@@ -35,14 +37,26 @@ SCRIPT = textwrap.dedent(
     for package in ("labelplatform", "labeling", "classifier"):
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, package + "."):
-            if info.name.startswith("classifier.ml") or ".migrations." in info.name:
+            # Settings modules are alternatives to the one in use (production's refuses to
+            # load without its secrets), not parts of the web process.
+            if (
+                info.name.startswith(("classifier.ml", "labelplatform.settings."))
+                or ".migrations." in info.name
+            ):
+                continue
+            # Other settings modules than the one in use need their own environment
+            # (production refuses to import without SECRET_KEY); they are configuration.
+            if info.name.startswith("labelplatform.settings."):
                 continue
             importlib.import_module(info.name)
             imported.append(info.name)
 
     from django.contrib.auth import get_user_model
-    from classifier.models import ModelVersion, Prediction, PredictionJob, TrainingRun
+    from classifier.models import (
+        Embedding, ModelVersion, Prediction, PredictionJob, TrainingRun,
+    )
     from labeling.models import Image, LabelStatus
+    from labeling.services import annotation_create
     from tests.factories import ImageFactory, ProjectFactory, png_bytes
 
     admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
@@ -67,6 +81,13 @@ SCRIPT = textwrap.dedent(
     PredictionJob.objects.create(
         project=project, model_version=version, kind="selected", image_ids=[images[0].pk]
     )
+    candidate = ModelVersion.objects.create(
+        project=project, version=2, backbone="tiny", class_ids=[coffee.pk, other.pk],
+        artifact=ContentFile(b"head", name="head.bin"), status="candidate",
+        validation_accuracy=0.9, test_accuracy=0.9,
+    )
+    annotation_create(image=images[0].pk, user=admin, label_class=coffee)
+    Embedding.objects.create(sha256=images[0].sha256, backbone="tiny", dim=1, vector=b"\0" * 4)
 
     client = Client(raise_request_exception=False)
     client.force_login(admin)
@@ -100,6 +121,36 @@ SCRIPT = textwrap.dedent(
         ),
         "wait": client.get("/api/prediction-jobs/1/?wait=0.1"),
     }
+    # The classifier's pages and admin: buttons, actions and filters, each a real request.
+    changelist = "/admin/{}/{}/"
+    selected = "_selected_action"
+    writes.update({
+        "page retrain": client.post(f"/projects/{project.pk}/retrain/"),
+        "page cancel": client.post(f"/training-runs/{TrainingRun.objects.first().pk}/cancel/"),
+        "page activate": client.post(f"/model-versions/{candidate.pk}/activate/"),
+        "admin retrain button": client.post(f"/admin/labeling/project/{project.pk}/retrain/"),
+        "admin retrain list button": client.post(
+            "/admin/classifier/modelversion/retrain/", {"project": project.pk}
+        ),
+        "admin retrain action": client.post(
+            changelist.format("labeling", "project"),
+            {"action": "retrain_selected", selected: [project.pk]},
+        ),
+        "admin activate action": client.post(
+            changelist.format("classifier", "modelversion"),
+            {"action": "activate_selected", selected: [version.pk]},
+        ),
+        "admin predict action": client.post(
+            changelist.format("labeling", "image"),
+            {"action": "predict_selected", selected: [image.pk for image in images]},
+        ),
+        "gallery prediction filters": client.get(
+            f"/projects/{project.pk}/gallery/?predicted={coffee.pk}&confidence_min=50"
+            "&confidence_max=95&disagreement=disagree"
+        ),
+        "jobs fragment": client.get(f"/projects/{project.pk}/jobs/fragment/"),
+        "workers panel": client.get(f"/projects/{project.pk}/workers/"),
+    })
     for name, response in writes.items():
         statuses[name] = response.status_code
 
@@ -161,3 +212,31 @@ def test_the_check_covered_the_project_and_the_classifier_api(web_process_report
     assert statuses["/api/images/1/predictions/"] == 200
     assert (statuses["train"], statuses["predict"], statuses["ad hoc"]) == (202, 202, 202)
     assert statuses["activate"] == 200
+    # The classifier's pages and admin were among them, with real rows behind them.
+    for url in (
+        "/projects/1/models/",
+        "/projects/1/jobs/",
+        "/jobs/",
+        "/images/1/",
+        "/projects/1/gallery/",
+        "/admin/classifier/modelversion/",
+        "/admin/classifier/modelversion/1/change/",
+        "/admin/classifier/trainingrun/1/change/",
+        "/admin/classifier/predictionjob/1/change/",
+        "/admin/classifier/prediction/1/change/",
+        "/admin/classifier/embedding/1/change/",
+        "/admin/labeling/project/1/change/",
+        "/admin/labeling/image/1/change/",
+    ):
+        assert statuses[url] == 200, url
+    for write in ("page retrain", "page cancel", "page activate", "admin retrain button",
+                  "admin retrain list button", "admin retrain action", "admin activate action",
+                  "admin predict action"):  # fmt: skip
+        assert statuses[write] == 302, write
+    for read in ("gallery prediction filters", "jobs fragment", "workers panel"):
+        assert statuses[read] == 200, read
+
+
+def test_no_url_fails_with_a_server_error(web_process_report):
+    errors = {url: s for url, s in web_process_report["statuses"].items() if s >= 500}
+    assert errors == {}

@@ -43,6 +43,11 @@ def expected_files(image: Image) -> list[str]:
 BAD_FILES = [
     ("truncated.jpg", corpus.truncated_jpeg, "file is truncated or corrupt"),
     ("empty.jpg", lambda: b"", "file is empty (0 bytes)"),
+    (
+        "cut-in-header.png",
+        lambda: corpus.png()[:30],
+        "file is truncated or corrupt (its header is damaged)",
+    ),
     ("notes.jpg", corpus.text_named_jpg, "not an image Pillow can read (looks like text)"),
     ("page.jpg", corpus.html_page, "not an image Pillow can read (looks like HTML)"),
     ("drawing.svg", corpus.svg_drawing, "not an image Pillow can read (looks like SVG)"),

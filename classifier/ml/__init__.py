@@ -1,0 +1,76 @@
+"""The platform's only TensorFlow/Keras code: backbones, embedding, head training, evaluation.
+
+Plain functions and classes over numpy arrays and bytes; nothing here imports Django or the rest
+of the project. Importing this package is cheap and does not import TensorFlow: each name below
+loads its module on first use, so a module that merely mentions `classifier.ml` (a Celery task
+module the web process imports to enqueue jobs, say) keeps TensorFlow out of the web process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING
+
+# Before TensorFlow is first imported: Keras on TensorFlow, and no INFO lines on stderr about
+# CPU instructions for every worker that starts.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+_EXPORTS = {
+    "Backbone": "classifier.ml.backbones",
+    "BackboneUnavailableError": "classifier.ml.backbones",
+    "BACKBONE_NAMES": "classifier.ml.backbones",
+    "load_backbone": "classifier.ml.backbones",
+    "prepare_weights": "classifier.ml.backbones",
+    "decode_image": "classifier.ml.images",
+    "InvalidImageError": "classifier.ml.images",
+    "TrainedHead": "classifier.ml.head",
+    "train_head": "classifier.ml.head",
+    "evaluate": "classifier.ml.metrics",
+    "FineTunedHead": "classifier.ml.fine_tuning",
+    "fine_tune": "classifier.ml.fine_tuning",
+    "load_head": "classifier.ml.fine_tuning",
+}
+
+__all__ = [
+    "BACKBONE_NAMES",
+    "Backbone",
+    "BackboneUnavailableError",
+    "FineTunedHead",
+    "InvalidImageError",
+    "TrainedHead",
+    "decode_image",
+    "evaluate",
+    "fine_tune",
+    "load_backbone",
+    "load_head",
+    "prepare_weights",
+    "train_head",
+]
+
+if TYPE_CHECKING:
+    from classifier.ml.backbones import (
+        BACKBONE_NAMES,
+        Backbone,
+        BackboneUnavailableError,
+        load_backbone,
+        prepare_weights,
+    )
+    from classifier.ml.fine_tuning import FineTunedHead, fine_tune, load_head
+    from classifier.ml.head import TrainedHead, train_head
+    from classifier.ml.images import InvalidImageError, decode_image
+    from classifier.ml.metrics import evaluate
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

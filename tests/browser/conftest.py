@@ -1,0 +1,102 @@
+"""Fixtures for the browser tests: Debian's chromium driven by Playwright's sync API against
+pytest-django's live server, pages logged in as a given user, screenshots for the README,
+and real photos stored through the real ingest.
+
+Playwright's sync API runs an event loop in the test's thread, which makes Django refuse
+database calls from that thread ("You cannot call this from an async context"); nothing
+here is async, so that guard is switched off for the browser tests.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.browser.support import DESKTOP, PHOTOS, SCREENSHOTS, TIMEOUT_MS
+from tests.classifier.conftest import session_broker  # noqa: F401  (the worker tests' broker)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(autouse=True)
+def _transactional(transactional_db):
+    """The live server answers from another thread: test data must be committed."""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page_for(browser, live_server) -> Iterator[Callable[..., Page]]:
+    """page_for(user, device=DESKTOP) -> a Page already logged in as `user` (or anonymous
+    with user=None). Pages log their JavaScript errors, and a test fails on any."""
+    with ExitStack() as contexts:
+        errors: list[str] = []
+
+        def open_page(user=None, device: dict = DESKTOP) -> Page:
+            context = browser.new_context(base_url=live_server.url, **device)
+            contexts.callback(context.close)
+            context.set_default_timeout(TIMEOUT_MS)
+            if user is not None:
+                context.add_cookies([session_cookie(user, live_server.url)])
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            return page
+
+        yield open_page
+        assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def session_cookie(user, url: str) -> dict:
+    """A logged-in session for `user`, as a cookie for the live server."""
+    client = Client()
+    client.force_login(user)
+    return {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": url,
+    }
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Page, str], Path]:
+    """screenshot(page, "name") saves docs/screenshots/name.png (the README shows them)."""
+
+    def take(page: Page, name: str, *, full_page: bool = False) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        # Let transitions (progress bars, fades) settle so the picture is stable.
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+        return path
+
+    return take
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, list[Path]]:
+    """The real photos, {"coffee": [...], "other": [...]}, each list sorted by name."""
+    found = {kind: sorted((PHOTOS / kind).glob("*.jpg")) for kind in ("coffee", "other")}
+    if not all(found.values()):
+        pytest.fail(f"The photos are missing: expected {PHOTOS}/{{coffee,other}}/*.jpg")
+    return found

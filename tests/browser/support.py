@@ -1,0 +1,52 @@
+"""What the browser tests share besides fixtures: devices, paths, photo storing, waiting."""
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from labeling.ingest import IncomingFile, IngestReport, image_ingest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The README's screenshots; every run overwrites them, so they show the pages as they are.
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+PHOTOS = Path(
+    os.environ.get("COFFEE_PHOTOS_DIR", REPO_ROOT.parent / "shared" / "data" / "coffee-or-not")
+)
+
+DESKTOP = {"viewport": {"width": 1366, "height": 860}}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+# Expectations wait this long (ms) before failing; the machine is shared and slow at times.
+TIMEOUT_MS = 15_000
+
+
+def photos_store(*, project, user, paths: list[Path], **options) -> IngestReport:
+    """Stores photos through the real ingest (split and label options as image_ingest's)."""
+    with ExitStack() as files:
+        incoming = [
+            IncomingFile(name=p.name, file=files.enter_context(p.open("rb"))) for p in paths
+        ]
+        return image_ingest(project=project, uploaded_by=user, files=incoming, **options)
+
+
+def interleaved(photos: dict[str, list[Path]], count: int, start: int = 0) -> list[Path]:
+    """`count` photos alternating coffee and other, so a page shows both."""
+    pairs = zip(photos["coffee"][start:], photos["other"][start:], strict=False)
+    return [path for pair in pairs for path in pair][:count]
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = TIMEOUT_MS / 1000) -> None:
+    """Polls the database (or anything) until `condition()` is true: the page saves in the
+    background, so its writes land a moment after the screen changes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the condition")
+        time.sleep(0.05)

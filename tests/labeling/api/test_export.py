@@ -1,0 +1,85 @@
+"""The export endpoint streams what labeling.export builds; its content is tested there."""
+
+import csv
+import io
+import json
+import zipfile
+
+import pytest
+
+from labeling.models import Split
+from labeling.services import annotation_create
+from tests.factories import ImageFactory
+from tests.labeling.api.conftest import assert_json_error
+
+
+@pytest.fixture
+def dataset(project, owner):
+    """A coffee image in train, an other image in test, an unlabeled one in validation."""
+    coffee, other = project.classes.all()
+    mug = ImageFactory(project=project, split=Split.TRAIN, original_name="mug.png")
+    tree = ImageFactory(project=project, split=Split.TEST, original_name="tree.png")
+    ImageFactory(project=project, split=Split.VALIDATION, original_name="unknown.png")
+    annotation_create(image=mug, user=owner, label_class=coffee)
+    annotation_create(image=tree, user=owner, label_class=other)
+    return mug, tree
+
+
+def export(client, project, query=""):
+    return client.get(f"/api/projects/{project.pk}/export/{query}")
+
+
+def body_of(response) -> bytes:
+    assert response.streaming
+    return b"".join(response.streaming_content)
+
+
+@pytest.mark.parametrize("query", ["", "?format=zip"])
+def test_the_zip_holds_the_labeled_images_in_imagefolder_layout(
+    api_as, project, owner, dataset, query
+):
+    mug, tree = dataset
+    response = export(api_as(owner), project, query)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == 'attachment; filename="coffee-dataset.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(body_of(response)))
+    assert sorted(archive.namelist()) == [
+        f"test/other/{tree.pk}-tree.png",
+        f"train/coffee/{mug.pk}-mug.png",
+    ]
+    assert archive.read(f"train/coffee/{mug.pk}-mug.png") == mug.file.open("rb").read()
+
+
+def test_the_csv_has_a_row_per_image(api_as, project, owner, dataset):
+    response = export(api_as(owner), project, "?format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"] == 'attachment; filename="coffee-labels.csv"'
+    rows = list(csv.DictReader(io.StringIO(body_of(response).decode("utf-8"))))
+    assert sorted((row["original_name"], row["label"]) for row in rows) == [
+        ("mug.png", "coffee"),
+        ("tree.png", "other"),
+        ("unknown.png", ""),
+    ]
+
+
+def test_the_json_has_the_project_and_every_image(api_as, project, owner, dataset):
+    response = export(api_as(owner), project, "?format=json")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    document = json.loads(body_of(response))
+    assert document["project"]["name"] == "Coffee"
+    assert len(document["images"]) == 3
+    [mug] = [image for image in document["images"] if image["original_name"] == "mug.png"]
+    assert mug["annotations"][0]["user"] == owner.username
+
+
+def test_an_unknown_format_is_a_400(api_as, project, owner):
+    response = export(api_as(owner), project, "?format=tar")
+    assert_json_error(response, 400)
+    assert "format" in response.json()["detail"]
+
+
+def test_an_annotator_may_not_export(api_as, project, annotator):
+    assert_json_error(export(api_as(annotator), project, "?format=csv"), 403)

@@ -1,0 +1,60 @@
+"""Ingest and export through S3 (moto's in-process fake): nothing goes by local path."""
+
+import io
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from labeling.export import dataset_zip_export
+from labeling.ingest import IncomingFile, image_ingest
+from tests.labeling import upload_corpus as corpus
+
+BUCKET = "labelplatform-test"
+
+
+@pytest.fixture
+def s3_bucket(settings, monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {"bucket_name": BUCKET, "default_acl": "private",
+                            "file_overwrite": False},
+            },
+        }  # fmt: skip
+        yield client
+
+
+def bucket_keys(client) -> list[str]:
+    listing = client.list_objects_v2(Bucket=BUCKET)
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def test_ingest_stores_in_the_bucket_and_rejects_leave_nothing(project, owner, s3_bucket):
+    coffee = project.classes.get(name="coffee")
+    report = image_ingest(
+        project=project,
+        uploaded_by=owner,
+        files=[
+            IncomingFile("cup.jpg", io.BytesIO(corpus.jpeg(seed=1))),
+            IncomingFile("broken.jpg", io.BytesIO(corpus.truncated_jpeg())),
+        ],
+        label=coffee,
+    )
+    [image] = report.created
+    assert bucket_keys(s3_bucket) == sorted([image.file.name, image.thumbnail.name])
+
+    entries = zipfile.ZipFile(io.BytesIO(b"".join(dataset_zip_export(project=project).chunks)))
+    assert entries.namelist() == [f"{image.split}/coffee/{image.pk}-cup.jpg"]
+    assert entries.read(entries.namelist()[0]) == corpus.jpeg(seed=1)
