@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -45,6 +46,10 @@ def broker_use(url: str) -> None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # kombu also keeps producer pools per connection in a global registry; the one closed
+    # above would be found there again on a later switch back to the same URL ("Acquire on
+    # closed pool"), and every message sent after it would be lost to the tests.
+    kombu.pools.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)
