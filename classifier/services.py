@@ -92,9 +92,17 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
     from labelplatform.celery import app  # the web imports Celery lazily, like the workers
 
     model = type(job)
+    # The task id is chosen here and written with the claim: one write per dispatch, not two
+    # (a database write is a good part of an ad-hoc prediction's few tens of milliseconds).
+    task_id = str(uuid.uuid4())
     claimed = model.objects.filter(
         pk=job.pk, status=JobStatus.QUEUED, enqueued_at__isnull=True
-    ).update(enqueued_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1)
+    ).update(
+        enqueued_at=timezone.now(),
+        dispatch_attempts=F("dispatch_attempts") + 1,
+        celery_task_id=task_id,
+        dispatch_error="",
+    )
     if not claimed:
         return False
     try:
@@ -103,16 +111,21 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
             if model is TrainingRun
             else settings.CLASSIFIER_PREDICTION_TIME_LIMIT
         )
-        result = app.send_task(
-            _TASK_NAMES[model], args=[job.pk], soft_time_limit=limit, time_limit=limit + 60
+        app.send_task(
+            _TASK_NAMES[model],
+            args=[job.pk],
+            task_id=task_id,
+            soft_time_limit=limit,
+            time_limit=limit + 60,
         )
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         logger.warning("Could not enqueue %s %s: %s", model.__name__, job.pk, exc)
         model.objects.filter(pk=job.pk).update(
-            enqueued_at=None, dispatch_error=BROKER_UNREACHABLE_NOTE.format(error=exc)
+            enqueued_at=None,
+            celery_task_id="",
+            dispatch_error=BROKER_UNREACHABLE_NOTE.format(error=exc),
         )
         return False
-    model.objects.filter(pk=job.pk).update(celery_task_id=result.id, dispatch_error="")
     return True
 
 
@@ -265,6 +278,13 @@ def _hyperparameters_with_defaults(hyperparameters: dict | None) -> dict:
     return merged
 
 
+def _project_lock(project_id: int) -> None:
+    # The project's row lock serializes what must happen one at a time per project: starting
+    # a training, numbering and promoting a version, activating one. (On SQLite, where
+    # FOR UPDATE does not exist, the IMMEDIATE transactions of the settings serialize them.)
+    Project.objects.select_for_update().only("pk").get(pk=project_id)
+
+
 def _stale(job: Job) -> bool:
     limit = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
     return job.status == JobStatus.RUNNING and (job.heartbeat_at or job.created_at) < limit
@@ -286,7 +306,7 @@ def training_run_start(
     message sent after commit. Raises ValidationError when the labeled images cannot train
     a model (a class without training images, no validation or test images).
     """
-    Project.objects.select_for_update().filter(pk=project.pk).exists()
+    _project_lock(project.pk)
     existing = TrainingRun.objects.filter(
         project=project, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     ).first()
@@ -341,7 +361,9 @@ class _JobProgress:
         self.model, self.pk = type(job), job.pk
         self.deadline = time.monotonic() + time_limit
         self.time_limit = time_limit
-        self.last_write = 0.0
+        # The claim has just written the heartbeat: a job done within a second (an ad-hoc
+        # prediction) makes no progress write at all, only its final one.
+        self.last_write = time.monotonic()
 
     def update(self, *, force: bool = False, **fields) -> None:
         now = time.monotonic()
@@ -366,8 +388,12 @@ def _job_claim(model: type[Job], job_id: int, *, worker: str) -> Job | None:
     failed (it would start from scratch anyway, and the user should know), a prediction
     job is simply run again.
     """
+    # A prediction job runs with its version: fetched here, not by one more query later.
+    queryset = model.objects.select_for_update(of=("self",))
+    if model is PredictionJob:
+        queryset = queryset.select_related("model_version")
     with transaction.atomic():
-        job = model.objects.select_for_update().filter(pk=job_id).first()
+        job = queryset.filter(pk=job_id).first()
         if job is None:
             logger.warning("%s %s no longer exists; nothing to do.", model.__name__, job_id)
             return None
@@ -399,8 +425,27 @@ def _job_claim(model: type[Job], job_id: int, *, worker: str) -> Job | None:
 
 
 def _read_file(name: str) -> bytes:
-    with default_storage.open(name, "rb") as stored:
-        return stored.read()
+    try:
+        with default_storage.open(name, "rb") as stored:
+            return stored.read()
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(_missing_file_message(name)) from exc
+
+
+def _missing_file_message(name: str) -> str:
+    # The likeliest cause is a worker on another machine configured with storage of its own:
+    # say where it looked and what web and workers must share.
+    if getattr(default_storage, "bucket_name", None):
+        where = f"bucket {default_storage.bucket_name}"
+    elif getattr(default_storage, "location", None):
+        where = f"folder {default_storage.location}"
+    else:
+        where = type(default_storage).__name__
+    return (
+        f"{name} is not in this worker's media storage ({where}). The web and every worker "
+        "must use the same storage: the same object store (AWS_STORAGE_BUCKET_NAME and the "
+        "other AWS_ variables) or, all on one machine, the same MEDIA_ROOT."
+    )
 
 
 def embeddings_for(
@@ -590,12 +635,9 @@ def _training_run_finish(
     stored_name = None
     try:
         with transaction.atomic():
-            Project.objects.select_for_update().filter(pk=run.project_id).exists()
-            if (
-                not TrainingRun.objects.select_for_update()
-                .filter(pk=run.pk, status=JobStatus.RUNNING)
-                .exists()
-            ):
+            _project_lock(run.project_id)
+            locked = TrainingRun.objects.select_for_update().only("status").get(pk=run.pk)
+            if locked.status != JobStatus.RUNNING:
                 raise JobAbandoned()
             number = (
                 ModelVersion.objects.filter(project_id=run.project_id).aggregate(Max("version"))[
@@ -676,7 +718,7 @@ def model_version_activate(
     prediction workers load its head from storage by id. Activating the active version
     changes nothing. Permission (owners, staff) is the caller's check.
     """
-    Project.objects.select_for_update().filter(pk=model_version.project_id).exists()
+    _project_lock(model_version.project_id)
     model_version.refresh_from_db()
     if model_version.status == ModelVersionStatus.ACTIVE:
         return model_version

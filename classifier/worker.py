@@ -1,13 +1,13 @@
 """What a Celery worker process holds in memory, and when it loads it.
 
-- The backbone (settings.CLASSIFIER_BACKBONE) is loaded once per process before the first
-  job: in each pool child at `worker_process_init` for the prefork pool (TensorFlow in the
-  parent before the fork hangs the children), at `worker_init` in the main process for the
-  solo and threads pools (what scripts/run.py starts).
+- The backbone (settings.CLASSIFIER_BACKBONE) is loaded, and its graph traced, once per
+  process before the first job: in each pool child at `worker_process_init` for the prefork
+  pool (TensorFlow in the parent before the fork hangs the children), at `worker_init` in the
+  main process for the solo and threads pools (what scripts/run.py starts).
 - Heads of model versions are loaded from storage on first use and kept per process. Every
-  prediction job names its version, and before using the cache the worker drops heads of
-  versions that are no longer their project's active one (one indexed query), so activating
-  a version swaps the head without restarting anything.
+  prediction job names its version, and when it loads one the worker drops heads of versions
+  that are no longer their project's active one (one indexed query), so activating a version
+  swaps the head without restarting anything.
 - When the worker is ready it settles jobs a killed worker left "running"; on every
   (re)connection to the broker it sends jobs whose message never reached it.
 - `classifier_status` (a remote-control inspect command) reports each worker's queues,
@@ -51,11 +51,19 @@ def loaded_backbone(name: str | None = None):
             from classifier.ml import load_backbone
 
             started = time.monotonic()
-            _backbones[name] = load_backbone(
+            backbone = load_backbone(
                 name,
                 weights_dir=settings.CLASSIFIER_WEIGHTS_DIR,
                 max_batch_size=settings.CLASSIFIER_INFERENCE_BATCH_SIZE,
             )
+            # The first inference traces the graph (3 s for efficientnet_lite0): done here,
+            # before the first job, so no request waits for it. One trace serves every batch
+            # size.
+            import numpy
+
+            size = backbone.input_size
+            backbone.embed_pixels(numpy.zeros((1, size, size, 3), dtype=numpy.uint8))
+            _backbones[name] = backbone
             _backbone_load_seconds[name] = round(time.monotonic() - started, 2)
             logger.info(
                 "Loaded backbone %s in %.1f s (pid %s)",
@@ -69,11 +77,18 @@ def loaded_backbone(name: str | None = None):
 def loaded_head(model_version):
     """The version's trained head, read from storage on first use and cached.
 
-    First drops cached heads of the version's project that are no longer active (a version
-    was activated elsewhere since), keeping the one asked for.
+    On first use, also drops cached heads of the version's project that are no longer active
+    (a version was activated elsewhere since), keeping the one asked for. Only then: after an
+    activation the next job of the project names the new version, a first use, so stale heads
+    go at once, and a job served from the cache makes no query here.
     """
     from classifier.models import ModelVersion, ModelVersionStatus
 
+    with _lock:
+        head = _heads.get(model_version.pk)
+        if head is not None:
+            _heads.move_to_end(model_version.pk)
+            return head
     active_id = (
         ModelVersion.objects.filter(
             project_id=model_version.project_id, status=ModelVersionStatus.ACTIVE
@@ -170,13 +185,11 @@ def install(app) -> None:
 
 @inspect_command()
 def classifier_status(state, **kwargs) -> dict:
-    """Queues, backbone and loaded model versions of this worker (for the Jobs page)."""
+    """Queues, pool, backbone and loaded model versions of this worker (the Jobs page)."""
     consumer = state.consumer
     queues = (
         [queue.name for queue in consumer.task_consumer.queues] if consumer.task_consumer else []
     )
-    return {
-        "hostname": consumer.hostname,
-        "queues": queues,
-        **loaded_state(),
-    }
+    # Under the prefork pool this is the parent's state; the models live in the children.
+    pool = type(consumer.pool).__module__.rsplit(".", 1)[-1] if consumer.pool else ""
+    return {"hostname": consumer.hostname, "queues": queues, "pool": pool, **loaded_state()}

@@ -28,17 +28,23 @@ _EXPORTS = {
     "TrainedHead": "classifier.ml.head",
     "train_head": "classifier.ml.head",
     "evaluate": "classifier.ml.metrics",
+    "FineTunedHead": "classifier.ml.fine_tuning",
+    "fine_tune": "classifier.ml.fine_tuning",
+    "load_head": "classifier.ml.fine_tuning",
 }
 
 __all__ = [
     "BACKBONE_NAMES",
     "Backbone",
     "BackboneUnavailableError",
+    "FineTunedHead",
     "InvalidImageError",
     "TrainedHead",
     "decode_image",
     "evaluate",
+    "fine_tune",
     "load_backbone",
+    "load_head",
     "prepare_weights",
     "train_head",
 ]
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
         load_backbone,
         prepare_weights,
     )
+    from classifier.ml.fine_tuning import FineTunedHead, fine_tune, load_head
     from classifier.ml.head import TrainedHead, train_head
     from classifier.ml.images import InvalidImageError, decode_image
     from classifier.ml.metrics import evaluate

@@ -16,7 +16,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -171,6 +171,8 @@ class _LoadedNetwork:
     imagenet_model: keras.Model | None
     embed_batch: Callable[[np.ndarray], tf.Tensor]
     imagenet_batch: Callable[[np.ndarray], tf.Tensor] | None
+    # Compiled on first use by Backbone.features (fine-tuning), keyed by block index.
+    feature_batches: dict[int, Callable[[np.ndarray], tf.Tensor]] = field(default_factory=dict)
 
 
 def _compile(model: keras.Model, input_size: int) -> Callable[[np.ndarray], tf.Tensor]:
@@ -260,8 +262,8 @@ class Backbone:
             out[i] = decode_image(data, size)
         return out
 
-    def _run_batches(self, fn, images: Sequence[bytes], width: int) -> np.ndarray:
-        out = np.empty((len(images), width), dtype=np.float32)
+    def _run_batches(self, fn, images: Sequence[bytes], shape: int | tuple) -> np.ndarray:
+        out = np.empty((len(images), *np.atleast_1d(shape)), dtype=np.float32)
         # Decode one batch at a time, so 10,000 images never sit in memory as pixels at once.
         for start in range(0, len(images), self.max_batch_size):
             chunk = images[start : start + self.max_batch_size]
@@ -286,6 +288,24 @@ class Backbone:
             batch = pixels[start : start + self.max_batch_size]
             out[start : start + len(batch)] = self._run_batch(self._network.embed_batch, batch)
         return out
+
+    def features(self, images: Sequence[bytes], *, before_block: int) -> np.ndarray:
+        """efficientnet_lite0 only: the activations entering block `before_block` (0-15), e.g.
+        (n, 7, 7, 192) for block 14; what `fine_tune` trains the blocks above on."""
+        network = self._network
+        if network.imagenet_model is None or network.name != EFFICIENTNET_LITE0:
+            raise NotImplementedError(f"the {self.name} backbone does not expose its blocks")
+        if not 1 <= before_block < len(efficientnet_lite.BLOCKS):
+            raise ValueError(f"before_block must be 1..{len(efficientnet_lite.BLOCKS) - 1}")
+        with _lock:
+            fn = network.feature_batches.get(before_block)
+            if fn is None:
+                previous = efficientnet_lite.BLOCKS[before_block - 1].output_layer
+                full = network.imagenet_model
+                model = keras.Model(full.input, full.get_layer(previous).output)
+                fn = network.feature_batches[before_block] = _compile(model, self.input_size)
+        shape = efficientnet_lite.block_input_shape(before_block)
+        return self._run_batches(fn, images, shape)
 
     def classify_imagenet(self, images: Sequence[bytes]) -> list[tuple[int, float]]:
         """Top-1 (ImageNet class index, probability) per image, from the 1000-class head.

@@ -21,7 +21,9 @@ classes (espresso 0.899 against 0.864, Egyptian cat 0.791 against 0.698).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -53,28 +55,90 @@ def _relu6(name: str) -> keras.layers.Layer:
     return keras.layers.ReLU(max_value=6.0, name=name)
 
 
-def _mbconv(
-    x, *, index: int, in_filters: int, out_filters: int, kernel: int, stride: int, expand_ratio: int
-):
-    prefix = f"blocks_{index}_"
+@dataclass(frozen=True)
+class BlockSpec:
+    """One inverted-residual (MBConv) block of the network, numbered like the torch modules."""
+
+    index: int
+    in_filters: int
+    out_filters: int
+    kernel: int
+    stride: int
+    expand_ratio: int
+
+    @property
+    def has_residual(self) -> bool:
+        return self.stride == 1 and self.in_filters == self.out_filters
+
+    @property
+    def output_layer(self) -> str:
+        """Name of the layer whose output is this block's output."""
+        return f"blocks_{self.index}_{'add' if self.has_residual else 'bn2'}"
+
+
+def _block_specs() -> tuple[BlockSpec, ...]:
+    specs, in_filters = [], STEM_FILTERS
+    for repeats, kernel, stride, expand_ratio, out_filters in STAGES:
+        for repeat in range(repeats):
+            specs.append(
+                BlockSpec(
+                    index=len(specs),
+                    in_filters=in_filters,
+                    out_filters=out_filters,
+                    kernel=kernel,
+                    stride=stride if repeat == 0 else 1,
+                    expand_ratio=expand_ratio,
+                )
+            )
+            in_filters = out_filters
+    return tuple(specs)
+
+
+BLOCKS = _block_specs()
+
+
+def block_input_shape(index: int) -> tuple[int, int, int]:
+    """(height, width, channels) of what block `index` takes in, at the 224-pixel input."""
+    size = math.ceil(INPUT_SIZE / 2)  # the stem has stride 2
+    for block in BLOCKS[:index]:
+        size = math.ceil(size / block.stride)
+    return (size, size, BLOCKS[index].in_filters)
+
+
+def _mbconv(x, block: BlockSpec):
+    prefix = f"blocks_{block.index}_"
     inputs = x
-    filters = in_filters * expand_ratio
-    if expand_ratio != 1:
-        x = keras.layers.Conv2D(filters, 1, use_bias=False, name=prefix + "expand_conv")(x)
+    if block.expand_ratio != 1:
+        x = keras.layers.Conv2D(
+            block.in_filters * block.expand_ratio, 1, use_bias=False, name=prefix + "expand_conv"
+        )(x)
         x = _batch_norm(prefix + "bn0")(x)
         x = _relu6(prefix + "expand_relu6")(x)
     x = keras.layers.DepthwiseConv2D(
-        kernel, strides=stride, padding="same", use_bias=False, name=prefix + "depthwise_conv"
+        block.kernel,
+        strides=block.stride,
+        padding="same",
+        use_bias=False,
+        name=prefix + "depthwise_conv",
     )(x)
     x = _batch_norm(prefix + "bn1")(x)
     x = _relu6(prefix + "depthwise_relu6")(x)
-    x = keras.layers.Conv2D(out_filters, 1, use_bias=False, name=prefix + "project_conv")(x)
+    x = keras.layers.Conv2D(block.out_filters, 1, use_bias=False, name=prefix + "project_conv")(x)
     x = _batch_norm(prefix + "bn2")(x)
-    if stride == 1 and in_filters == out_filters:
+    if block.has_residual:
         # Drop-connect only acts in training and is left out: the head is trained on frozen
-        # features, and fine-tuning a few top blocks does not need it.
+        # features, and fine-tuning the top blocks on a few hundred photos does not need it.
         x = keras.layers.Add(name=prefix + "add")([x, inputs])
     return x
+
+
+def _blocks_and_head(x, blocks: Sequence[BlockSpec]):
+    for block in blocks:
+        x = _mbconv(x, block)
+    x = keras.layers.Conv2D(HEAD_FILTERS, 1, use_bias=False, name="conv_head")(x)
+    x = _batch_norm("bn1")(x)
+    x = _relu6("head_relu6")(x)
+    return keras.layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(x)
 
 
 def build_efficientnet_lite0(*, num_classes: int = 1000) -> keras.Model:
@@ -90,29 +154,23 @@ def build_efficientnet_lite0(*, num_classes: int = 1000) -> keras.Model:
     )(x)
     x = _batch_norm("bn0")(x)
     x = _relu6("stem_relu6")(x)
-    index = 0
-    in_filters = STEM_FILTERS
-    for repeats, kernel, stride, expand_ratio, out_filters in STAGES:
-        for repeat in range(repeats):
-            x = _mbconv(
-                x,
-                index=index,
-                in_filters=in_filters,
-                out_filters=out_filters,
-                kernel=kernel,
-                stride=stride if repeat == 0 else 1,
-                expand_ratio=expand_ratio,
-            )
-            in_filters = out_filters
-            index += 1
-    x = keras.layers.Conv2D(HEAD_FILTERS, 1, use_bias=False, name="conv_head")(x)
-    x = _batch_norm("bn1")(x)
-    x = _relu6("head_relu6")(x)
-    x = keras.layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(x)
+    x = _blocks_and_head(x, BLOCKS)
     x = keras.layers.Dropout(DROPOUT_RATE, name="dropout")(x)
     x = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
     outputs = keras.layers.Softmax(name="probabilities")(x)
     return keras.Model(inputs, outputs, name="efficientnet_lite0")
+
+
+def build_top(from_block: int) -> keras.Model:
+    """Blocks `from_block`..15 and the 1280-wide head conv and pool: the part fine-tuning trains.
+
+    Takes what block `from_block` takes in (see block_input_shape) and gives the embedding; its
+    layers have the same names as in the full network, so weights copy over by name.
+    """
+    inputs = keras.Input(block_input_shape(from_block), dtype="float32", name="features")
+    return keras.Model(
+        inputs, _blocks_and_head(inputs, BLOCKS[from_block:]), name=f"top_from_{from_block}"
+    )
 
 
 def _keras_layer_name(torch_module: str) -> str:

@@ -79,8 +79,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Two annotators and a worker write at once: wait for the lock instead of failing,
     # and take the write lock at BEGIN so select_for_update-style sections serialize.
+    # WAL with synchronous=NORMAL (SQLite's advice for WAL): no fsync per commit, still safe
+    # from corruption; a power cut may lose the last commits. An fsync costs 4-8 ms here, and
+    # an ad-hoc prediction commits four times on its way (bench/prediction_latency.py).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -106,8 +113,9 @@ USE_TZ = True
 # ------------------------------------------------------------------------------
 # Static files and storage  https://docs.djangoproject.com/en/5.2/ref/settings/#storages
 # Local filesystem by default. Setting AWS_STORAGE_BUCKET_NAME switches media (images,
-# thumbnails, model artifacts, embedding cache) to S3 through django-storages; objects
-# stay private and are read through short-lived signed URLs.
+# thumbnails, model artifacts, ad-hoc files being predicted) to S3 through django-storages;
+# objects stay private and are read through short-lived signed URLs. (The embedding cache is
+# a database table, classifier.models.Embedding.)
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
@@ -195,7 +203,16 @@ CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing while Redis is down must fail fast (the row stays "queued" and is re-sent
 # later), not hang the request for the default 20-odd retries.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# A Redis that accepts connections but does not answer (hung, or a network dropping packets)
+# would otherwise block a publish forever: socket timeouts bound every broker call (3 s stays
+# above the worker's 1 s BRPOP polls).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 3,
+}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 # ------------------------------------------------------------------------------

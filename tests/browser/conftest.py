@@ -21,6 +21,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.support import DESKTOP, PHOTOS, SCREENSHOTS, TIMEOUT_MS
+from tests.classifier.conftest import session_broker  # noqa: F401  (the worker tests' broker)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -16,7 +16,7 @@ from classifier.models import JobStatus, ModelVersion, Prediction, PredictionJob
 from labeling.models import Image, Split
 from labelplatform.celery import app as celery_app
 from tests.browser.support import photos_store, wait_until
-from tests.classifier.conftest import TEST_BROKER_URL, broker_use, queues_purge, worker_start
+from tests.classifier.conftest import broker_use, queues_purge, worker_start
 from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -26,10 +26,10 @@ JOB_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """One real worker on both queues for this module's tests."""
-    if celery_app.conf.broker_url != TEST_BROKER_URL:
-        broker_use(TEST_BROKER_URL)
+def celery_worker(session_broker, django_db_setup, django_db_blocker, tmp_path_factory):
+    """One real worker on both queues for this module's tests, on the session's broker."""
+    if celery_app.conf.broker_url != session_broker:
+        broker_use(session_broker)
     queues_purge()
     worker = worker_start(tmp_path=tmp_path_factory.mktemp("browser-worker"), backbone="tiny")
     yield worker
@@ -37,14 +37,14 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def worker(celery_worker, settings):
+def worker(celery_worker, session_broker, settings):
     """The worker, with the web side (the live server) on its broker and backbone."""
     if celery_worker.process.poll() is not None:
         pytest.fail(f"the worker died:\n{celery_worker.log()[-5000:]}")
     settings.CLASSIFIER_BACKBONE = "tiny"
-    if celery_app.conf.broker_url != TEST_BROKER_URL:
+    if celery_app.conf.broker_url != session_broker:
         # Only on a change: a switch closes the connections the live server may be using.
-        broker_use(TEST_BROKER_URL)
+        broker_use(session_broker)
     return celery_worker
 
 

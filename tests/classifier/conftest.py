@@ -1,14 +1,18 @@
 """Fixtures for the classifier: labeled projects, the test broker, real Celery workers.
 
-The broker is the Redis the test command provides (env REDIS_URL), else database 5 of the
-local Redis. Workers are real `celery worker` subprocesses (solo pool, as in production)
-that see the test database (pass `transaction=True` to django_db so rows are committed)
-and the test media folder through their environment.
+The broker is the Redis the test command provides (env REDIS_URL, private to that run).
+Without one, the session starts its own redis-server on a free port: a Redis database
+shared by two test sessions at once lets one session's worker take the other's messages
+(and drop them, their ids being unknown in its database). Workers are real `celery worker`
+subprocesses (solo pool, as in production) that see the test database (pass
+`transaction=True` to django_db so rows are committed) and the test media folder through
+their environment; they die with the test process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import shutil
@@ -32,7 +36,19 @@ from labelplatform.celery import app as celery_app
 from tests.factories import ImageFactory, png_bytes
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-TEST_BROKER_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
+# Where Redis is when no redis-server binary can be started (database 5 of the local one).
+FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/5"
+_session: dict[str, str] = {}
+
+
+def session_broker_url() -> str:
+    """The broker of this test session (see the session_broker fixture)."""
+    return _session["broker_url"]
+
+
+# The default 200 epochs (patience 15) never stop early on these easy, separable pictures;
+# the tests are about the plumbing, so they train briefly and fast.
+FAST_TRAINING = {"max_epochs": 15, "patience": 5, "learning_rate": 0.05}
 # Colours the tiny backbone separates easily: the tests are about the plumbing.
 CLASS_COLORS = {"coffee": (150, 90, 40), "other": (40, 90, 200)}
 
@@ -42,9 +58,11 @@ def broker_use(url: str) -> None:
     celery_app.conf.broker_url = url
     celery_app.conf.broker_write_url = None
     celery_app.conf.broker_read_url = None
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    # kombu keeps pools in global registries keyed by broker URL: closing the app's pool
+    # alone would leave a closed pool there, handed back ("Acquire on closed pool") the
+    # next time this URL is used. reset() closes them and empties the registries.
+    kombu.pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
     # kombu also keeps producer pools per connection in a global registry; the one closed
     # above would be found there again on a later switch back to the same URL ("Acquire on
@@ -53,9 +71,17 @@ def broker_use(url: str) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _test_broker():
-    broker_use(TEST_BROKER_URL)
-    yield
+def session_broker(tmp_path_factory) -> Iterator[str]:
+    url, server = os.environ.get("REDIS_URL"), None
+    if not url and (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()):
+        server = PrivateRedis(port=free_port(), folder=tmp_path_factory.mktemp("redis"))
+        server.start()
+        url = server.url
+    _session["broker_url"] = url or FALLBACK_BROKER_URL
+    broker_use(_session["broker_url"])
+    yield _session["broker_url"]
+    if server:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -161,7 +187,7 @@ def wait_until(condition, *, timeout: float, interval: float = 0.2, message: str
 def worker_start(
     *,
     tmp_path: Path,
-    broker_url: str = TEST_BROKER_URL,
+    broker_url: str | None = None,
     backbone: str = "tiny",
     name: str | None = None,
     queues: str = "training,prediction",
@@ -170,6 +196,7 @@ def worker_start(
 ) -> WorkerProcess:
     """Start `celery worker` (solo pool) on the test database, media and broker."""
     name = name or f"test-{uuid.uuid4().hex[:8]}@localhost"
+    broker_url = broker_url or session_broker_url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "labelplatform.settings.test",
@@ -191,12 +218,20 @@ def worker_start(
     ]  # fmt: skip
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+            command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
     worker = WorkerProcess(name, broker_url, process, log_path, queues, env)
     if wait_ready:
         worker_wait_ready(worker)
     return worker
+
+
+def _die_with_parent() -> None:
+    # Linux: SIGTERM the worker when the test process dies, even killed without teardown,
+    # so no stray worker keeps consuming from the broker.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def worker_wait_ready(worker: WorkerProcess, timeout: float = 120) -> None:
@@ -274,7 +309,7 @@ class PrivateRedis:
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )  # fmt: skip
 
         def answers():
@@ -298,7 +333,7 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     redis = PrivateRedis(port=free_port(), folder=tmp_path)
     yield redis
     redis.stop()
-    broker_use(TEST_BROKER_URL)
+    broker_use(session_broker_url())
 
 
 @pytest.fixture
@@ -307,7 +342,7 @@ def broker_down():
     callbacks without a worker: their jobs stay queued, visibly unsent)."""
     broker_use(f"redis://127.0.0.1:{free_port()}/0")
     yield
-    broker_use(TEST_BROKER_URL)
+    broker_use(session_broker_url())
 
 
 def sha256_of(data: bytes) -> str:

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from classifier import selectors, services
 from classifier.models import JobStatus, ModelVersionStatus, TrainingRun
 from labeling.models import Role
+from tests.classifier.conftest import FAST_TRAINING
 from tests.classifier.factories import ModelVersionFactory, PredictionFactory
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, png_bytes
 
@@ -30,7 +31,9 @@ def client_for(user) -> APIClient:
 @pytest.fixture
 def trained(labeled_project, owner):
     project = labeled_project()
-    run, _ = services.training_run_start(project=project, requested_by=owner)
+    run, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
     services.training_run_execute(run_id=run.pk, worker="test@here")
     return project
 
@@ -100,7 +103,9 @@ def test_a_finished_run_shows_its_version_and_metrics(trained, viewer):
 
 
 def test_a_queued_run_has_no_version_yet(labeled_project, owner):
-    run, _ = services.training_run_start(project=labeled_project(), requested_by=owner)
+    run, _ = services.training_run_start(
+        project=labeled_project(), requested_by=owner, hyperparameters=FAST_TRAINING
+    )
 
     body = client_for(owner).get(f"/api/training-runs/{run.pk}/").json()
 
@@ -114,7 +119,9 @@ def test_runs_of_other_projects_are_not_found(trained, outsider):
 
 
 def test_wait_returns_after_the_given_seconds_when_the_job_is_still_queued(labeled_project, owner):
-    run, _ = services.training_run_start(project=labeled_project(), requested_by=owner)
+    run, _ = services.training_run_start(
+        project=labeled_project(), requested_by=owner, hyperparameters=FAST_TRAINING
+    )
 
     started = time.monotonic()
     body = client_for(owner).get(f"/api/training-runs/{run.pk}/?wait=0.5").json()
@@ -126,7 +133,9 @@ def test_wait_returns_after_the_given_seconds_when_the_job_is_still_queued(label
 
 def test_wait_is_capped(labeled_project, owner, monkeypatch):
     monkeypatch.setattr(selectors, "WAIT_MAX_SECONDS", 0.3)
-    run, _ = services.training_run_start(project=labeled_project(), requested_by=owner)
+    run, _ = services.training_run_start(
+        project=labeled_project(), requested_by=owner, hyperparameters=FAST_TRAINING
+    )
 
     started = time.monotonic()
     client_for(owner).get(f"/api/training-runs/{run.pk}/?wait=3600")

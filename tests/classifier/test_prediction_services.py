@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
-from classifier import selectors, services
+from classifier import services
 from classifier.models import (
     JobStatus,
     ModelVersionStatus,
@@ -18,7 +18,7 @@ from classifier.models import (
 from labeling import selectors as labeling_selectors
 from labeling.models import LabelStatus, Split
 from labeling.signals import images_created
-from tests.classifier.conftest import labeled_image
+from tests.classifier.conftest import FAST_TRAINING, labeled_image
 from tests.factories import ImageFactory, ProjectFactory, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,9 @@ pytestmark = pytest.mark.django_db
 def trained(labeled_project, owner):
     """A project with an active version v1 trained on its labeled images."""
     project = labeled_project()
-    run, _ = services.training_run_start(project=project, requested_by=owner)
+    run, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
     services.training_run_execute(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
@@ -150,7 +152,9 @@ def test_activating_an_older_version_is_the_rollback(
     trained, owner, broker_down, django_capture_on_commit_callbacks
 ):
     v1 = trained.model_versions.get()
-    run, _ = services.training_run_start(project=trained, requested_by=owner)
+    run, _ = services.training_run_start(
+        project=trained, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
     services.training_run_execute(run_id=run.pk, worker="test@here")
     v2 = trained.model_versions.get(version=2)
     if v2.status != ModelVersionStatus.ACTIVE:
@@ -177,7 +181,9 @@ def test_activating_an_older_version_is_the_rollback(
 def test_activation_cancels_queued_repredictions_of_other_versions(trained, owner):
     v1 = trained.model_versions.get()
     services.project_predictions_refresh(model_version=v1)
-    run, _ = services.training_run_start(project=trained, requested_by=owner)
+    run, _ = services.training_run_start(
+        project=trained, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
     services.training_run_execute(run_id=run.pk, worker="test@here")
     v2 = trained.model_versions.get(version=2)
     services.model_version_activate(model_version=v1, activated_by=owner)  # no-op if active
@@ -275,20 +281,20 @@ def test_the_gallery_filters_by_predicted_class_confidence_and_disagreement(trai
 
     def ids(**filters):
         return set(
-            selectors.images_with_predictions(project=trained, **filters)
+            labeling_selectors.images_filtered(project=trained, filters=filters, user=None)
             .filter(pk__in=[agree.pk, disagree.pk, fresh.pk])
             .values_list("pk", flat=True)
         )
 
-    assert ids(predicted_label_id=other.pk) == {disagree.pk, fresh.pk}
+    assert ids(predicted=other) == {disagree.pk, fresh.pk}
     assert ids(confidence_min=0.65, confidence_max=0.95) == {agree.pk, fresh.pk}
-    assert ids(disagreement=True) == {disagree.pk}
-    assert ids(disagreement=False) == {agree.pk}
+    assert ids(disagreement="disagree") == {disagree.pk}
+    assert ids(disagreement="agree") == {agree.pk}
     assert fresh.label_status == LabelStatus.UNLABELED
 
 
 def test_the_gallery_reads_predictions_without_a_query_per_image(
-    trained, django_assert_num_queries
+    trained, owner, django_assert_num_queries
 ):
     version = trained.model_versions.get()
     for image in trained.images.all():
@@ -296,7 +302,24 @@ def test_the_gallery_reads_predictions_without_a_query_per_image(
             image=image, model_version=version, confidence=0.8, probabilities={}
         )
 
-    with django_assert_num_queries(2):  # the active version, then the images with predictions
-        rows = list(selectors.images_with_predictions(project=trained))
+    with django_assert_num_queries(1):
+        rows = list(labeling_selectors.images_filtered(project=trained, filters={}, user=owner))
 
     assert all(row.predicted_confidence == 0.8 for row in rows)
+
+
+def test_the_gallery_and_grid_filters_include_the_prediction_filters(trained, owner):
+    version = trained.model_versions.get()
+    other = trained.classes.get(name="other")
+    disagree = labeled_image(trained, label="coffee", split=Split.TRAIN, seed=7101)
+    Prediction.objects.create(
+        image=disagree, model_version=version, label=other, confidence=0.55, probabilities={}
+    )
+
+    images = labeling_selectors.images_filtered(
+        project=trained,
+        filters={"predicted": other, "confidence_max": 0.6, "disagreement": "disagree"},
+        user=owner,
+    )
+
+    assert list(images) == [disagree]

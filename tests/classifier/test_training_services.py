@@ -1,11 +1,13 @@
 """Training services against the database, running the worker side in this process with the
 tiny backbone (the Celery plumbing is tested with real workers in test_workers.py)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.utils import timezone
 
 from classifier import services
@@ -20,7 +22,7 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling.models import Split
-from tests.classifier.conftest import add_labeled
+from tests.classifier.conftest import FAST_TRAINING, add_labeled
 from tests.classifier.factories import ModelVersionFactory, TrainingRunFactory
 from tests.factories import ProjectFactory
 
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 def train(project, owner, **hyperparameters) -> TrainingRun:
     run, _ = services.training_run_start(
-        project=project, requested_by=owner, hyperparameters=hyperparameters or None
+        project=project, requested_by=owner, hyperparameters={**FAST_TRAINING, **hyperparameters}
     )
     services.training_run_execute(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
@@ -49,9 +51,13 @@ def test_start_queues_a_run_with_the_default_hyperparameters(labeled_project, ow
 
 def test_start_while_a_run_is_queued_returns_that_run(labeled_project, owner):
     project = labeled_project()
-    first, _ = services.training_run_start(project=project, requested_by=owner)
+    first, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
 
-    second, created = services.training_run_start(project=project, requested_by=owner)
+    second, created = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
 
     assert not created
     assert second == first
@@ -65,7 +71,9 @@ def test_start_replaces_a_running_run_whose_worker_went_silent(labeled_project, 
         project=project, status=JobStatus.RUNNING, worker="training@gone", heartbeat_at=silent_since
     )
 
-    run, created = services.training_run_start(project=project, requested_by=owner)
+    run, created = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
 
     dead.refresh_from_db()
     assert created and run != dead
@@ -77,14 +85,18 @@ def test_start_refuses_a_class_without_training_images(labeled_project, owner):
     project = labeled_project(per_split={Split.VALIDATION: 1, Split.TEST: 1})
 
     with pytest.raises(ValidationError, match="none yet for: coffee, other"):
-        services.training_run_start(project=project, requested_by=owner)
+        services.training_run_start(
+            project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+        )
 
 
 def test_start_refuses_a_project_without_test_images(labeled_project, owner):
     project = labeled_project(per_split={Split.TRAIN: 2, Split.VALIDATION: 1})
 
     with pytest.raises(ValidationError, match="test split has no labeled images"):
-        services.training_run_start(project=project, requested_by=owner)
+        services.training_run_start(
+            project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+        )
 
 
 def test_start_refuses_unknown_hyperparameters(labeled_project, owner):
@@ -214,7 +226,9 @@ def test_a_message_for_a_run_another_live_worker_is_running_is_left_alone(labele
 
 def test_a_run_cancelled_while_training_writes_no_version(labeled_project, owner, monkeypatch):
     project = labeled_project()
-    run, _ = services.training_run_start(project=project, requested_by=owner)
+    run, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
     real_update = services._JobProgress.update
 
     def cancel_at_training(self, **fields):
@@ -280,3 +294,27 @@ def test_orphans_of_a_restarted_worker_are_settled(labeled_project, owner):
     assert settled["training_runs_failed"] == 1
     assert run.status == JobStatus.FAILED
     assert job.status == JobStatus.QUEUED  # and sent again: predicting twice is harmless
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_to_train_start_one_run(labeled_project, owner, broker_down):
+    project = labeled_project()
+    barrier = threading.Barrier(4)
+    results = []
+
+    def ask():
+        barrier.wait()
+        try:
+            results.append(services.training_run_start(project=project, requested_by=owner))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 4
+    assert len({run.pk for run, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]

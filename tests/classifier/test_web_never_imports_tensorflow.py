@@ -37,7 +37,12 @@ SCRIPT = textwrap.dedent(
     for package in ("labelplatform", "labeling", "classifier"):
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, package + "."):
-            if info.name.startswith("classifier.ml") or ".migrations." in info.name:
+            # Settings modules are alternatives to the one in use (production's refuses to
+            # load without its secrets), not parts of the web process.
+            if (
+                info.name.startswith(("classifier.ml", "labelplatform.settings."))
+                or ".migrations." in info.name
+            ):
                 continue
             # Other settings modules than the one in use need their own environment
             # (production refuses to import without SECRET_KEY); they are configuration.

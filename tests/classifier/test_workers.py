@@ -18,7 +18,7 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
-from tests.classifier.conftest import broker_use, wait_until
+from tests.classifier.conftest import FAST_TRAINING, broker_use, wait_until
 from tests.factories import png_bytes
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -31,7 +31,8 @@ def client(owner):
     return api
 
 
-def train_through_api(client, project, **body) -> dict:
+def train_through_api(client, project, **hyperparameters) -> dict:
+    body = {"hyperparameters": {**FAST_TRAINING, **hyperparameters}}
     created = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json")
     assert created.status_code == 202, created.json()
     run = client.get(f"/api/training-runs/{created.json()['id']}/?wait=60").json()
@@ -117,7 +118,7 @@ def test_the_backbone_is_loaded_once_per_worker_and_reported(worker, labeled_pro
 
     (status,) = [w for w in selectors.workers_status(timeout=2) if w["hostname"] == worker.name]
 
-    assert status["queues"] == ["training", "prediction"]
+    assert (status["queues"], status["pool"]) == (["training", "prediction"], "solo")
     assert list(status["backbones"]) == ["tiny"]
     active = ModelVersion.objects.get(project=project, status=ModelVersionStatus.ACTIVE)
     assert active.pk in status["model_versions"]
@@ -131,7 +132,7 @@ def test_activating_a_version_swaps_the_head_in_a_running_worker(worker, labeled
     project = labeled_project()
     v1 = train_through_api(client, project)["model_version"]
     wait_until(lambda: repredictions_finished(project), timeout=60, message="re-prediction")
-    run = train_through_api(client, project, hyperparameters={"seed": 1})
+    run = train_through_api(client, project, seed=1)
     v2 = run["model_version"]
     if v2["status"] == "active":  # it beat v1: make v1 the one to switch to
         v1, v2 = v2, v1
@@ -151,7 +152,7 @@ def test_activating_a_version_swaps_the_head_in_a_running_worker(worker, labeled
 def test_the_retrain_command_waits_and_prints_the_version(worker, labeled_project, capsys):
     project = labeled_project()
 
-    call_command("retrain", project.name)
+    call_command("retrain", project.name, "--max-epochs=15", "--learning-rate=0.05")
 
     output = capsys.readouterr().out
     assert re.search(r"Version 1 \(active\) of Coffee: test accuracy \d\.\d+", output), output
@@ -198,7 +199,8 @@ def test_a_retrain_asked_while_redis_is_down_runs_once_it_is_back(
     broker_use(private_redis.url)  # not started yet: nothing listens there
 
     started = time.monotonic()
-    response = client.post(f"/api/projects/{project.pk}/training-runs/", {}, format="json")
+    body = {"hyperparameters": FAST_TRAINING}
+    response = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 202
@@ -221,7 +223,8 @@ def test_asking_again_once_redis_is_back_sends_the_queued_run(
 ):
     project = labeled_project()
     broker_use(private_redis.url)
-    first = client.post(f"/api/projects/{project.pk}/training-runs/", {}, format="json").json()
+    body = {"hyperparameters": FAST_TRAINING}
+    first = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json").json()
     private_redis.start()
 
     again = client.post(f"/api/projects/{project.pk}/training-runs/", {}, format="json")
@@ -232,3 +235,22 @@ def test_asking_again_once_redis_is_back_sends_the_queued_run(
     start_worker(broker_url=private_redis.url)
     run = client.get(f"/api/training-runs/{first['id']}/?wait=60").json()
     assert run["status"] == "succeeded", run
+
+
+def test_a_worker_that_rides_out_a_redis_outage_sends_what_was_asked_meanwhile(
+    labeled_project, client, private_redis, start_worker
+):
+    project = labeled_project()
+    private_redis.start()
+    broker_use(private_redis.url)
+    worker = start_worker(broker_url=private_redis.url)
+    private_redis.stop()
+    body = {"hyperparameters": FAST_TRAINING}
+    asked = client.post(f"/api/projects/{project.pk}/training-runs/", body, format="json").json()
+    assert asked["note"] is not None  # not sent: Redis is down
+
+    private_redis.start()  # same port; the running worker reconnects and sends it
+
+    run = client.get(f"/api/training-runs/{asked['id']}/?wait=60").json()
+    assert run["status"] == "succeeded", (run, worker.log()[-3000:])
+    assert "Sent 1 job(s) queued while the broker was unreachable" in worker.log()

@@ -2,10 +2,6 @@
 mode, a separate process on a loopback port): private objects, short-lived signed URLs."""
 
 import io
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from labeling.ingest import IncomingFile, image_ingest
+from tests.deploy.moto_server import moto_server
 from tests.deploy.presigned_url import presigned_url_expiry, presigned_url_signature_is_valid
 from tests.deploy.production_process import run_in_production
 from tests.factories import ImageFactory, png_bytes
@@ -30,35 +27,11 @@ REGION = "us-east-1"
 SHORT_EXPIRY_SECONDS = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_port():
     """A moto S3 server in its own process on 127.0.0.1."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the moto S3 server did not start") from None
-                time.sleep(0.1)
+    with moto_server() as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _client(endpoint: str):

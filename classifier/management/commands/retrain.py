@@ -27,11 +27,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-wait", action="store_true", help="Queue the run and return at once"
         )
+        # Overrides of classifier.services.DEFAULT_HYPERPARAMETERS for this run.
+        parser.add_argument("--learning-rate", type=float)
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--max-epochs", type=int)
+        parser.add_argument("--patience", type=int)
+        parser.add_argument("--seed", type=int)
 
     def handle(self, *args, project: str, timeout: float, no_wait: bool, **options):
         target = self._project(project)
+        hyperparameters = {
+            key: options[key]
+            for key in ("learning_rate", "batch_size", "max_epochs", "patience", "seed")
+            if options.get(key) is not None
+        }
         try:
-            run, created = training_run_start(project=target, requested_by=None)
+            run, created = training_run_start(
+                project=target, requested_by=None, hyperparameters=hyperparameters
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(

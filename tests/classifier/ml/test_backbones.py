@@ -129,8 +129,6 @@ def test_mobilenet_v2_download_that_stalls_times_out_instead_of_hanging(tmp_path
     assert time.perf_counter() - started < 10
 
 
-# Keras converting its own weights trips numpy 2's copy-keyword deprecation, once per tensor.
-@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_mobilenet_v2_loads_weights_placed_in_the_weights_dir(tmp_path):
     # Keras' ImageNet file cannot be downloaded here; a file of the same format (a Keras HDF5
     # save of MobileNetV2 without top) proves the loading path and the embedding's shape.

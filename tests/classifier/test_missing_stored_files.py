@@ -1,0 +1,83 @@
+"""A worker that cannot find an image in its media storage fails the job with an error saying
+which file, where it looked, and what the web and the workers must share (a worker on another
+machine with storage of its own is the likeliest cause; see
+tests/deploy/test_separate_machines.py for that case end to end)."""
+
+import boto3
+import pytest
+from django.core.files.storage import default_storage
+from moto import mock_aws
+
+from classifier import services
+from classifier.models import JobStatus
+from labeling.models import Split
+from tests.classifier.conftest import FAST_TRAINING, add_labeled
+
+pytestmark = pytest.mark.django_db
+
+BUCKET = "labelplatform-missing-files"
+
+
+@pytest.fixture
+def media_in_a_bucket(settings, monkeypatch):
+    """Media on S3 (moto's in-process fake)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {"bucket_name": BUCKET, "default_acl": "private"},
+            },
+        }
+        yield BUCKET
+
+
+def test_a_training_whose_image_is_not_in_the_storage_fails_naming_file_and_folder(
+    labeled_project, owner, settings
+):
+    project = labeled_project()
+    image = project.images.order_by("pk").first()
+    default_storage.delete(image.file.name)
+    run, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
+
+    services.training_run_execute(run_id=run.pk, worker="test@here")
+
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED
+    assert run.error.startswith(
+        f"FileNotFoundError: {image.file.name} is not in this worker's media storage "
+        f"(folder {settings.MEDIA_ROOT})."
+    )
+    assert "AWS_STORAGE_BUCKET_NAME" in run.error and "MEDIA_ROOT" in run.error
+
+
+def test_a_prediction_whose_image_is_not_in_the_bucket_fails_naming_file_and_bucket(
+    media_in_a_bucket, labeled_project, owner
+):
+    project = labeled_project()
+    run, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
+    services.training_run_execute(run_id=run.pk, worker="test@here")
+    # A new image (no cached embedding, so the worker must read its file), then lost.
+    [image, _] = add_labeled(project, count=1, split=Split.TEST)
+    default_storage.delete(image.file.name)
+    job = services.prediction_job_start(project=project, requested_by=owner, image_ids=[image.pk])
+
+    services.prediction_job_execute(job_id=job.pk, worker="test@here")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith(
+        f"FileNotFoundError: {image.file.name} is not in this worker's media storage "
+        f"(bucket {media_in_a_bucket})."
+    )
