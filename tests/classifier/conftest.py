@@ -64,10 +64,6 @@ def broker_use(url: str) -> None:
     kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    # kombu also keeps producer pools per connection in a global registry; the one closed
-    # above would be found there again on a later switch back to the same URL ("Acquire on
-    # closed pool"), and every message sent after it would be lost to the tests.
-    kombu.pools.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)
