@@ -43,7 +43,7 @@ def worker(celery_worker, session_broker, settings):
         pytest.fail(f"the worker died:\n{celery_worker.log()[-5000:]}")
     settings.CLASSIFIER_BACKBONE = "tiny"
     if celery_app.conf.broker_url != session_broker:
-        # Only on a change: kombu keeps its pools per URL, and a closed one stays closed.
+        # Only on a change: a switch closes the connections the live server may be using.
         broker_use(session_broker)
     return celery_worker
 
