@@ -31,6 +31,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from classifier.models import JobStatus, PredictionJob, TrainingRun
 from labeling.models import Annotation, Image, LabelStatus, Project, Split
 from labelplatform.celery import app as celery_app
 from tests.factories import ImageFactory, png_bytes
@@ -272,11 +273,26 @@ def session_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
 
 
 @pytest.fixture
-def worker(session_worker, transactional_db) -> WorkerProcess:
-    """The shared worker, for a transactional test (rows the worker must see are committed)."""
+def worker(session_worker, transactional_db) -> Iterator[WorkerProcess]:
+    """The shared worker, for a transactional test (rows the worker must see are committed).
+
+    After the test, waits (up to 30 s) for the jobs the worker was sent to finish, such as the
+    re-prediction an activation queues: flushing the database under a running job deadlocks
+    on PostgreSQL (TRUNCATE against the job's row locks)."""
     if session_worker.process.poll() is not None:
         pytest.fail(f"the shared worker died:\n{session_worker.log()[-5000:]}")
-    return session_worker
+    yield session_worker
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not jobs_in_flight(), timeout=30, message="jobs in flight")
+
+
+def jobs_in_flight() -> bool:
+    """Whether a job is running or sent to the broker and not yet taken."""
+    return any(
+        model.objects.filter(status=JobStatus.RUNNING).exists()
+        or model.objects.filter(status=JobStatus.QUEUED, enqueued_at__isnull=False).exists()
+        for model in (TrainingRun, PredictionJob)
+    )
 
 
 # ------------------------------------------------------------------------------------------
