@@ -16,6 +16,9 @@ def production_environment(**overrides: str | None) -> dict[str, str]:
     does not fill in, so a developer's .env cannot hide a missing variable).
     """
     environment = dict(os.environ)
+    # The browser tests' conftest sets this in the test process (Playwright's event loop);
+    # a production process never has it, and check --deploy rightly flags it.
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     environment.update(
         DJANGO_SETTINGS_MODULE="labelplatform.settings.production",
         SECRET_KEY=secrets.token_urlsafe(50),
