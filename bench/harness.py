@@ -124,9 +124,11 @@ class Photo:
 def photos(count: int, data_dir: Path = DEFAULT_DATA, *, skip: int = 0) -> list[Photo]:
     """`count` distinct photos from the class folders, classes taken in turn.
 
-    The folder holds 822 photos; past them come mirror images of the same photos (re-encoded
-    JPEG, so a new sha256 and a new image to the platform), enough for a 1,000-image project.
-    `skip` leaves out the first photos of that order (e.g. ones already in a project).
+    The folder holds 817 .jpg photos; past them come variations of the same photos, re-encoded as
+    JPEG, so each has a new sha256 and is a new image to the platform: first mirror images
+    (enough for a 1,000-image project), then slight crops, mirrored or not (see _variant), as
+    many rounds as `count` needs. `skip` leaves out the first photos of that order (e.g. ones
+    already in a project).
     """
     folders = sorted(path for path in data_dir.iterdir() if path.is_dir())
     by_class = [sorted(folder.glob("*.jpg")) for folder in folders]
@@ -135,26 +137,37 @@ def photos(count: int, data_dir: Path = DEFAULT_DATA, *, skip: int = 0) -> list[
     interleaved: list[Path] = []
     for index in range(max(len(files) for files in by_class)):
         interleaved += [files[index] for files in by_class if index < len(files)]
-    wanted = range(skip, skip + count)
-    if wanted.stop > 2 * len(interleaved):
-        sys.exit(f"Only {2 * len(interleaved)} distinct photos (with mirror images) available.")
     chosen = []
-    for index in wanted:
+    for index in range(skip, skip + count):
         path = interleaved[index % len(interleaved)]
         data = path.read_bytes()
         name = path.name
-        if index >= len(interleaved):
-            data, name = _mirrored(data), f"mirrored-{path.name}"
+        variation = index // len(interleaved)
+        if variation == 1:
+            data, name = _variant(data, variation), f"mirrored-{path.name}"
+        elif variation > 1:
+            data, name = _variant(data, variation), f"variant{variation}-{path.name}"
         chosen.append(Photo(name=name, label=path.parent.name, data=data))
     return chosen
 
 
-def _mirrored(data: bytes) -> bytes:
+def _variant(data: bytes, variation: int) -> bytes:
+    """Variation 1 is the mirror image (what the 1,000-image benchmarks have always used);
+    then 4 more pixels cropped off each side per two variations, scaled back to the photo's
+    size, mirrored every other one. Deterministic: the same variation gives the same bytes."""
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as picture:
+        picture = picture.convert("RGB")
+        margin = 4 * (variation // 2)
+        if margin:
+            width, height = picture.size
+            box = (margin, margin, width - margin, height - margin)
+            picture = picture.crop(box).resize((width, height), Image.Resampling.BICUBIC)
+        if variation % 2:
+            picture = ImageOps.mirror(picture)
         buffer = io.BytesIO()
-        ImageOps.mirror(picture.convert("RGB")).save(buffer, format="JPEG", quality=90)
+        picture.save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
 
 
