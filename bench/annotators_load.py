@@ -506,7 +506,11 @@ def report(record: Record, seconds: float, arguments, stack) -> None:
         run = retrain_["run"]
         version = run.get("model_version") or {}
         timings = (version.get("metrics") or {}).get("timings", {})
-        phases = ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items())
+        phases = ", ".join(
+            f"{name} {timings[f'{name}_s']:.1f} s"
+            for name in ("embedding", "training", "evaluating")
+            if f"{name}_s" in timings
+        )
         print(
             f"retrain: {run['status']} in {retrain_['seconds']:.1f} s request to finished"
             f" ({phases}); v{version.get('version')} {version.get('status')}"
