@@ -253,6 +253,8 @@ def pages_to_measure(stack, project, owner, annotator, count: int):
 
 
 def measure(name: str, fetch, requests: int) -> list:
+    print(f"  {name} ...", end=" ", flush=True)
+    started = time.perf_counter()
     for _ in range(WARM_UP):
         response = fetch()
         if response.status_code != 200:
@@ -265,6 +267,7 @@ def measure(name: str, fetch, requests: int) -> list:
         if response.status_code != 200:
             sys.exit(f"{name}: {response.status_code} {response.text[:500]}")
     p95 = harness.percentile(times, 95)
+    print(f"{time.perf_counter() - started:.0f} s")
     return [
         name,
         f"{harness.percentile(times, 50):.0f}",

@@ -18,10 +18,12 @@ from labeling.models import Image, LabelClass, LabelStatus
 
 
 def _active_predictions() -> QuerySet[Prediction]:
-    """The active version's prediction of the outer query's image."""
+    """The active version's prediction of the outer query's image. Unordered: there is at
+    most one, and Prediction's default ordering would join the image table in every
+    subquery for nothing."""
     return Prediction.objects.filter(
         image=OuterRef("pk"), model_version__status=ModelVersionStatus.ACTIVE
-    )
+    ).order_by()
 
 
 def filter_predicted(images: QuerySet[Image], value: LabelClass, user) -> QuerySet[Image]:

@@ -143,9 +143,12 @@ def labeling_queue_most_uncertain_first(images: QuerySet[Image], project: Projec
     active = model_version_active(project=project)
     if active is None:
         return images
-    confidence = Prediction.objects.filter(image=OuterRef("pk"), model_version=active).values(
-        "confidence"
-    )[:1]
+    # Unordered: one prediction per (image, version), looked up on that unique index.
+    confidence = (
+        Prediction.objects.filter(image=OuterRef("pk"), model_version=active)
+        .order_by()
+        .values("confidence")[:1]
+    )
     return images.annotate(predicted_confidence=Subquery(confidence)).order_by(
         F("predicted_confidence").asc(nulls_last=True), "created_at", "pk"
     )

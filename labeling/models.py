@@ -157,6 +157,11 @@ class Image(models.Model):
         indexes = [
             models.Index(fields=["project", "split", "label_status"]),
             models.Index(fields=["project", "label_status", "created_at"]),
+            # A project's images in list order (the gallery, grid and API pages, newest
+            # uploads on the dashboard): a page's ids are read off this index.
+            models.Index(fields=["project", "created_at", "id"]),
+            # Uploads per member on the dashboard, counted off the index.
+            models.Index(fields=["project", "uploaded_by"]),
         ]
 
     def __str__(self) -> str:

@@ -1,10 +1,14 @@
 """Reads on the labeling side: which projects a user sees, the labeling queue, counts."""
 
+from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
+    DateTimeField,
     Exists,
     IntegerField,
     Max,
@@ -15,7 +19,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncMinute
+from django.db.models.functions import Coalesce
 
 from labeling.models import (
     Annotation,
@@ -168,81 +172,119 @@ def project_count_table(*, project: Project, classes: list[LabelClass]) -> dict:
 
 def project_member_contributions(*, project: Project) -> list[Membership]:
     """The project's members, most active first, each with `annotation_count` and
-    `last_annotated_at` (their annotations in this project) and `upload_count`."""
-    in_project = Q(user__annotations__image__project=project)
+    `last_annotated_at` (their annotations in this project) and `upload_count`. One query.
+
+    Each figure is a subquery per member over that member's own rows (the user and uploader
+    indexes), not a join of every member to every annotation grouped afterwards: at 10,000
+    images that join, with the uploads subquery repeated per joined row, took over a minute
+    on SQLite (bench/page_latency.py)."""
+    annotations = (
+        Annotation.objects.filter(image__project=project, user=OuterRef("user"))
+        .order_by()
+        .values("user")
+    )
     uploads = (
         Image.objects.filter(project=project, uploaded_by=OuterRef("user"))
         .order_by()
         .values("uploaded_by")
-        .annotate(count=Count("pk"))
-        .values("count")
     )
+
+    def figure(rows: QuerySet, aggregate, output_field) -> Subquery:
+        return Subquery(rows.annotate(value=aggregate).values("value"), output_field=output_field)
+
     return list(
         Membership.objects.filter(project=project)
         .select_related("user")
         .annotate(
-            annotation_count=Count("user__annotations", filter=in_project),
-            last_annotated_at=Max("user__annotations__updated_at", filter=in_project),
-            upload_count=Coalesce(Subquery(uploads, output_field=IntegerField()), 0),
+            annotation_count=Coalesce(figure(annotations, Count("pk"), IntegerField()), 0),
+            last_annotated_at=figure(annotations, Max("updated_at"), DateTimeField()),
+            upload_count=Coalesce(figure(uploads, Count("pk"), IntegerField()), 0),
         )
         .order_by("-annotation_count", "user__username")
     )
 
 
+# How many of the newest rows project_recent_activity reads; when they do not hold enough
+# complete groups (a burst: thousands labeled or uploaded in a few minutes), ten times as
+# many, then all of them.
+ACTIVITY_WINDOWS = (1_000, 10_000, None)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _newest_groups(
+    rows: QuerySet, *, at: str, person: str, fields: tuple[str, ...], limit: int
+) -> list[list[dict]]:
+    """The newest `limit` groups of the rows by (person, minute of `at`), newest first; each
+    group is its rows as dicts of `at`, `person` and `fields`, newest first.
+
+    Reads the newest rows only, as many as it takes: a group is complete when its minute is
+    newer than the oldest row read, since no older row can belong to it. An aggregate over
+    every row of a 10,000-image project instead took most of a second on SQLite, which
+    truncates timestamps with a Python function per row (bench/page_latency.py).
+    """
+    for window in ACTIVITY_WINDOWS:
+        newest = rows.order_by(f"-{at}").values(at, person, *fields)
+        read = list(newest[:window] if window else newest)
+        cut = window is not None and len(read) == window  # older rows were left unread
+        oldest_minute = _minute(read[-1][at]) if cut else None
+        groups: dict[tuple, list[dict]] = {}
+        for row in read:
+            minute = _minute(row[at])
+            if minute == oldest_minute:
+                break  # that minute may go on in the rows left unread
+            groups.setdefault((row[person], minute), []).append(row)
+        if not cut or len(groups) >= limit:
+            return sorted(groups.values(), key=lambda group: group[0][at], reverse=True)[:limit]
+    raise AssertionError("the last window reads every row")
+
+
 def project_recent_activity(*, project: Project, limit: int = 10) -> list[dict]:
     """The latest labeling and uploads, newest first, grouped per person and minute:
     [{"kind": "annotation", "at", "user", "count", "per_class": [{"name", "color", "count"}]}
-    | {"kind": "upload", "at", "user", "count"}]. Three queries."""
-    # One row per (user, minute, class); a group has at most one row per class.
-    row_limit = limit * max(project.classes.count(), 1)
-    annotation_rows = list(
-        Annotation.objects.filter(image__project=project)
-        .annotate(minute=TruncMinute("updated_at"))
-        .values("user__username", "minute", "label_class__name", "label_class__color")
-        .annotate(count=Count("pk"), at=Max("updated_at"))
-        .order_by("-minute", "user__username", "label_class__name")[:row_limit]
-    )
-    if len(annotation_rows) == row_limit:
-        # The oldest minute may be cut off part way through its classes: leave it out.
-        oldest = annotation_rows[-1]["minute"]
-        annotation_rows = [row for row in annotation_rows if row["minute"] != oldest]
-    labeling: dict[tuple, dict] = {}
-    for row in annotation_rows:
-        group = labeling.setdefault(
-            (row["user__username"], row["minute"]),
-            {
-                "kind": "annotation",
-                "user": row["user__username"],
-                "at": row["at"],
-                "count": 0,
-                "per_class": [],
-            },
+    | {"kind": "upload", "at", "user", "count"}]. Two queries (more after a burst, see
+    _newest_groups)."""
+    labeling = [
+        {
+            "kind": "annotation",
+            "user": group[0]["user__username"],
+            "at": group[0]["updated_at"],
+            "count": len(group),
+            "per_class": [
+                {"name": name, "color": color, "count": count}
+                for (name, color), count in sorted(
+                    Counter(
+                        (row["label_class__name"], row["label_class__color"]) for row in group
+                    ).items()
+                )
+            ],
+        }
+        for group in _newest_groups(
+            Annotation.objects.filter(image__project=project),
+            at="updated_at",
+            person="user__username",
+            fields=("label_class__name", "label_class__color"),
+            limit=limit,
         )
-        group["at"] = max(group["at"], row["at"])
-        group["count"] += row["count"]
-        group["per_class"].append(
-            {
-                "name": row["label_class__name"],
-                "color": row["label_class__color"],
-                "count": row["count"],
-            }
-        )
-    uploads = (
-        Image.objects.filter(project=project)
-        .annotate(minute=TruncMinute("created_at"))
-        .values("uploaded_by__username", "minute")
-        .annotate(count=Count("pk"), at=Max("created_at"))
-        .order_by("-minute")[:limit]
-    )
-    events = list(labeling.values()) + [
+    ]
+    uploads = [
         {
             "kind": "upload",
-            "at": upload["at"],
-            "user": upload["uploaded_by__username"] or "someone",
-            "count": upload["count"],
+            "user": group[0]["uploaded_by__username"] or "someone",
+            "at": group[0]["created_at"],
+            "count": len(group),
         }
-        for upload in uploads
+        for group in _newest_groups(
+            Image.objects.filter(project=project),
+            at="created_at",
+            person="uploaded_by__username",
+            fields=(),
+            limit=limit,
+        )
     ]
+    events = labeling + uploads
     events.sort(key=lambda event: event["at"], reverse=True)
     return events[:limit]
 
@@ -319,6 +361,43 @@ def images_filtered(
     for annotate in IMAGE_LIST_ANNOTATIONS:
         images = annotate(images)
     return images.order_by("created_at", "pk")
+
+
+def images_with_annotation_count(images: QuerySet[Image]) -> QuerySet[Image]:
+    """The images with `annotation_count`, a subquery per image rather than a join grouped
+    by image: the query stays one without GROUP BY, so counting a page's images and finding
+    its rows need not compute it for every image (see ImagePaginator)."""
+    counts = (
+        Annotation.objects.filter(image=OuterRef("pk"))
+        .order_by()
+        .values("image")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return images.annotate(
+        annotation_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+    )
+
+
+class ImagePaginator(Paginator):
+    """A Paginator for image lists whose rows carry subqueries (predictions, annotation
+    counts) or prefetches: it counts the bare rows, picks the page's ids on the bare rows in
+    the list's order (an index scan), and only then loads those few rows with everything they
+    carry. Slicing the full query instead makes the database compute every subquery for every
+    row it skips: the last gallery page of a 10,000-image project took 250 ms on SQLite
+    (bench/page_latency.py)."""
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        # Unordered, so that the database looks the rows up by id instead of walking the
+        # list's index for its order (the order is the ids').
+        loaded = {image.pk: image for image in self.object_list.filter(pk__in=ids).order_by()}
+        return self._get_page([loaded[pk] for pk in ids if pk in loaded], number, self)
 
 
 def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:

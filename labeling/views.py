@@ -14,8 +14,6 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import (
     FileResponse,
     Http404,
@@ -48,9 +46,11 @@ from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image, LabelClass, Membership, Project, Role, Split
 from labeling.permissions import project_role, role_allows
 from labeling.selectors import (
+    ImagePaginator,
     image_annotations,
     images_filtered,
     images_next_for,
+    images_with_annotation_count,
     project_conflicts,
     project_count_table,
     project_member_contributions,
@@ -489,10 +489,10 @@ def _project_images(request: HttpRequest, pk: int, *, selectable: bool) -> HttpR
     project, role = _project_for(request, pk, Role.ANNOTATOR if selectable else Role.VIEWER)
     classes = list(project.classes.all())
     filter_form = ImageFilterForm(request.GET or None, project=project)
-    images = images_filtered(
-        project=project, filters=filter_form.filters(), user=request.user
-    ).annotate(annotation_count=Count("annotations"))
-    page = Paginator(images, GRID_PAGE_SIZE).get_page(request.GET.get("page"))
+    images = images_with_annotation_count(
+        images_filtered(project=project, filters=filter_form.filters(), user=request.user)
+    )
+    page = ImagePaginator(images, GRID_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "labeling/project_images.html",

@@ -43,6 +43,7 @@ def label_class_named(*, project: Project, name: str) -> LabelClass:
 
 
 class ImagePagination(PageNumberPagination):
+    django_paginator_class = selectors.ImagePaginator
     page_size_query_param = "page_size"
     max_page_size = 500
 

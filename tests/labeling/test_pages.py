@@ -414,8 +414,9 @@ def test_grid_and_gallery_query_count_does_not_grow_with_images(
     for image in ImageFactory.create_batch(30, project=project):
         annotation_create(image=image, user=owner, label_class=coffee)
     client.force_login(owner)
-    # 8, and 1 for the classifier's "predicted class" menu (classifier.image_filters).
-    with django_assert_max_num_queries(9):
+    # 9 (the page's ids, then its rows: labeling.selectors.ImagePaginator), and 1 for the
+    # classifier's "predicted class" menu (classifier.image_filters).
+    with django_assert_max_num_queries(10):
         response = client.get(reverse(url_name, args=[project.pk]), {"status": "labeled"})
     assert len(response.context["page"].object_list) == 30
 
@@ -426,6 +427,22 @@ def test_grid_pages_hold_48_images(client, project, owner):
     url = reverse("project-grid", args=[project.pk])
     assert len(client.get(url).context["page"].object_list) == 48
     assert len(client.get(url, {"page": 2}).context["page"].object_list) == 2
+
+
+def test_gallery_pages_follow_the_upload_order_of_the_filtered_images(
+    client, project, owner, annotator
+):
+    coffee = project.classes.first()
+    images = ImageFactory.create_batch(100, project=project)
+    for image in images[::2]:
+        annotation_create(image=image, user=owner, label_class=coffee)
+    annotation_create(image=images[96], user=annotator, label_class=coffee)
+    client.force_login(owner)
+    url = reverse("project-gallery", args=[project.pk])
+    second = client.get(url, {"status": "labeled", "page": 2}).context["page"]
+    assert [image.pk for image in second.object_list] == [i.pk for i in images[96::2]]
+    assert [image.annotation_count for image in second.object_list] == [2, 1]
+    assert second.paginator.count == 50
 
 
 # --- Image page -------------------------------------------------------------------------------

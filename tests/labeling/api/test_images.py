@@ -105,11 +105,12 @@ def test_listing_images_takes_the_same_queries_for_few_or_many(
             annotation_create(image=image, user=annotator, label_class=coffee)
 
     add_annotated_images(2)
-    # token, project, role, count, images (label, uploader), annotations (user, class)
-    with django_assert_num_queries(6):
+    # token, project, role, count, the page's ids, images (label, uploader), annotations
+    # (user, class)
+    with django_assert_num_queries(7):
         client.get(url)
     add_annotated_images(8)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         assert len(client.get(url).json()["results"]) == 10
 
 
