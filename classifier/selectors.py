@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from classifier.models import (
@@ -417,7 +417,7 @@ def project_model_summary(*, project: Project) -> dict:
     """The dashboard's model card: {"active" (version or None), "run" (the queued or running
     training, or None), "last_failed" (the newest finished run, when it failed and is newer
     than the active version), "version_count", "image_count", "predicted_count" (images the
-    active version has predicted)}. Two queries, three with an active version."""
+    active version has predicted)}. Two queries, four with an active version."""
     # Small rows: the card needs no metrics. Versions of one project are few.
     versions = list(
         ModelVersion.objects.filter(project=project).defer(
@@ -441,13 +441,11 @@ def project_model_summary(*, project: Project) -> dict:
         "predicted_count": None,
     }
     if active is not None:
+        # Both counted off indexes, without joining the images to their predictions (a
+        # prediction is one image's for one version, so the version's rows are its images).
         summary.update(
-            project.images.aggregate(
-                image_count=Count("pk", distinct=True),
-                predicted_count=Count(
-                    "pk", filter=Q(predictions__model_version=active), distinct=True
-                ),
-            )
+            image_count=Image.objects.filter(project=project).count(),
+            predicted_count=Prediction.objects.filter(model_version=active).count(),
         )
     return summary
 

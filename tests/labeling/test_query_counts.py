@@ -105,7 +105,7 @@ PAGES = {
     "grid": ("project-grid", "ann", 10),
     "labeling page": ("project-label", "cleo", 8),
     "next images": ("project-label-queue", "cleo", 7),
-    "dashboard": ("project-dashboard", "owner", 14),
+    "dashboard": ("project-dashboard", "owner", 16),
 }
 
 
