@@ -10,9 +10,9 @@ measured, not ingest. All images share one small stored file and thumbnail (the 
 link to them) and have made-up sha256s; they were "uploaded" one every 30 seconds by two
 people over the last few days. A realistic project at that size:
 
-- 10,000 images, splits 60/20/20; 60% labeled by the consensus of one to three of five
-  annotators, 5% conflicts, the rest unlabeled (and some of those labeled once by someone,
-  as in a project that needs two annotations per image);
+- 10,000 images, splits 60/20/20, in a project that needs two annotations per image: 60%
+  labeled by two or three of five annotators who agree, 5% conflicts (two who disagree),
+  10% with one annotation so far, the rest with none;
 - a retired and an active model version, each with a prediction of every image (20,000
   Prediction rows), and their two training runs.
 
@@ -112,7 +112,12 @@ def project_populated(count: int):
     annotators = [users.create_user(f"annotator{i}", password="x" * 12) for i in range(ANNOTATORS)]
     for user in [owner, *annotators]:
         Token.objects.create(user=user)
-    project = project_create(name="Ten thousand", created_by=owner, classes=["coffee", "other"])
+    project = project_create(
+        name="Ten thousand",
+        created_by=owner,
+        classes=["coffee", "other"],
+        annotations_per_image=2,
+    )
     for user in annotators:
         membership_set(project=project, user=user, role=Role.ANNOTATOR)
     classes = list(project.classes.order_by("order"))
@@ -127,15 +132,17 @@ def project_populated(count: int):
     images, votes = [], []
     for index in range(count):
         truth = rng.choice(classes)
+        # The consensus as labeling.services computes it, with two votes needed per image.
         roll = rng.random()
-        voters = rng.sample(annotators, rng.randint(1, 3))
-        if roll < 0.60:  # labeled: every vote agrees
+        if roll < 0.60:  # labeled: two or three votes that agree
+            voters = rng.sample(annotators, rng.randint(2, 3))
             status, label, labels = LabelStatus.LABELED, truth, [truth] * len(voters)
         elif roll < 0.65:  # a conflict: two votes that disagree
+            voters = rng.sample(annotators, 2)
             status, label, labels = LabelStatus.CONFLICT, None, classes[:2]
-            voters = voters[:2] if len(voters) >= 2 else rng.sample(annotators, 2)
-        elif roll < 0.75:  # one vote so far, more needed
-            status, label, labels, voters = LabelStatus.UNLABELED, None, [truth], voters[:1]
+        elif roll < 0.75:  # one vote so far, another needed
+            voters = rng.sample(annotators, 1)
+            status, label, labels = LabelStatus.UNLABELED, None, [truth]
         else:
             status, label, labels, voters = LabelStatus.UNLABELED, None, [], []
         created = now - timedelta(seconds=30 * (count - index))
@@ -254,7 +261,7 @@ def pages_to_measure(stack, project, owner, annotator, count: int):
 
 def measure(name: str, fetch, requests: int) -> list:
     print(f"  {name} ...", end=" ", flush=True)
-    started = time.perf_counter()
+    began = time.perf_counter()
     for _ in range(WARM_UP):
         response = fetch()
         if response.status_code != 200:
@@ -267,7 +274,7 @@ def measure(name: str, fetch, requests: int) -> list:
         if response.status_code != 200:
             sys.exit(f"{name}: {response.status_code} {response.text[:500]}")
     p95 = harness.percentile(times, 95)
-    print(f"{time.perf_counter() - started:.0f} s")
+    print(f"{time.perf_counter() - began:.0f} s")
     return [
         name,
         f"{harness.percentile(times, 50):.0f}",

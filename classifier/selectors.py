@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
 from classifier.models import (
@@ -143,14 +143,16 @@ def labeling_queue_most_uncertain_first(images: QuerySet[Image], project: Projec
     active = model_version_active(project=project)
     if active is None:
         return images
-    # Unordered: one prediction per (image, version), looked up on that unique index.
-    confidence = (
-        Prediction.objects.filter(image=OuterRef("pk"), model_version=active)
-        .order_by()
-        .values("confidence")[:1]
-    )
-    return images.annotate(predicted_confidence=Subquery(confidence)).order_by(
-        F("predicted_confidence").asc(nulls_last=True), "created_at", "pk"
+    # A join to the version's predictions (one per image at most), not a subquery per image:
+    # every queued image is ranked, and the database can join them all at once.
+    return (
+        images.annotate(
+            active_prediction=FilteredRelation(
+                "predictions", condition=Q(predictions__model_version=active)
+            )
+        )
+        .annotate(predicted_confidence=F("active_prediction__confidence"))
+        .order_by(F("predicted_confidence").asc(nulls_last=True), "created_at", "pk")
     )
 
 
