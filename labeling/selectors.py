@@ -206,9 +206,9 @@ def project_member_contributions(*, project: Project) -> list[Membership]:
 
 
 # How many of the newest rows project_recent_activity reads; when they do not hold enough
-# complete groups (a burst: thousands labeled or uploaded in a few minutes), ten times as
-# many, then all of them.
-ACTIVITY_WINDOWS = (1_000, 10_000, None)
+# complete groups (a burst: hundreds labeled or uploaded in a few minutes), ten times as
+# many, and so on. Few, because every row read is parsed and grouped in Python.
+ACTIVITY_WINDOWS = (250, 2_500, 25_000, None)
 
 
 def _minute(moment: datetime) -> datetime:
