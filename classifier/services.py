@@ -65,6 +65,14 @@ DEFAULT_HYPERPARAMETERS = {
     "patience": 15,
     "seed": 0,
 }
+# Bounds a worker can honour: numpy's seeds are 32-bit, and a batch or an epoch count past
+# these would only exhaust memory or the job's time limit.
+_HYPERPARAMETER_RANGES = {
+    "batch_size": (1, 4096),
+    "max_epochs": (1, 10_000),
+    "patience": (0, 10_000),
+    "seed": (0, 2**32 - 1),
+}
 _TASK_NAMES = {
     TrainingRun: "classifier.tasks.training_run_execute",
     PredictionJob: "classifier.tasks.prediction_job_execute",
@@ -273,8 +281,11 @@ def _hyperparameters_with_defaults(hyperparameters: dict | None) -> dict:
             merged[key] = int(merged[key])
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"Invalid hyperparameter: {exc}") from exc
-    if not 0 < merged["learning_rate"] < 1 or merged["batch_size"] < 1 or merged["max_epochs"] < 1:
-        raise ValidationError("learning_rate must be in (0, 1); batch_size, max_epochs ≥ 1.")
+    for key, (low, high) in _HYPERPARAMETER_RANGES.items():
+        if not low <= merged[key] <= high:
+            raise ValidationError(f"{key} must be between {low} and {high}.")
+    if not 0 < merged["learning_rate"] < 1:
+        raise ValidationError("learning_rate must be in (0, 1).")
     return merged
 
 

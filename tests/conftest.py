@@ -49,3 +49,13 @@ def pytest_runtest_setup(item):
     if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
         pytest.fail(f"{reason}; CI=true, so browser tests fail instead of skipping", pytrace=False)
     pytest.skip(f"BROWSER TEST NOT RUN: {reason}")
+
+
+def pytest_collection_modifyitems(items):
+    """Schemathesis names one item per API operation ("test[GET /api/projects/]"), but on
+    pytest 9.2 their node ids all come out as the bare function name: give each its
+    operation back, so reports, -k and --lf tell them apart."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith("]"):
+            item._id = item.parent.id.child(item.originalname).with_params(label)

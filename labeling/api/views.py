@@ -8,7 +8,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 
 from labeling import export, ingest, selectors, services
 from labeling.api import serializers as s
+from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
 from labeling.models import Image, LabelClass, Membership, Project, Role
 
@@ -42,11 +42,6 @@ def label_class_named(*, project: Project, name: str) -> LabelClass:
     return label_class
 
 
-class ImagePagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for the API token (created on first use)."""
 
@@ -56,7 +51,7 @@ class TokenView(ObtainAuthToken):
     @extend_schema(
         operation_id="auth_token_create",
         summary="Get your API token",
-        request=s.TokenRequestSerializer,
+        request=s.CredentialsSerializer,
         responses={200: s.TokenSerializer, **errors(400)},
         auth=[],
     )
@@ -87,7 +82,12 @@ class ProjectListView(generics.ListCreateAPIView):
         return selectors.projects_with_counts_visible_to(user=self.request.user)
 
     @extend_schema(
-        summary="List your projects", responses={200: s.ProjectSerializer(many=True), **errors(401)}
+        summary="List your projects",
+        responses={
+            200: s.ProjectSerializer(many=True),
+            **errors(401),
+            404: OpenApiResponse(s.ErrorSerializer, description="No such page"),
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

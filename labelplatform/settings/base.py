@@ -242,7 +242,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Bodies are JSON: form encodings cannot carry the nested objects (split_ratios) and
+    # dropped them silently. The upload views and the token view name their own parsers.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "labeling.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeling.api.exceptions.json_exception_handler",
@@ -255,6 +258,18 @@ SPECTACULAR_SETTINGS = {
     # The docs page loads Swagger UI from our static files, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Request bodies get their own components: files are documented as binary uploads (not
+    # URIs, as in responses) and required text fields as non-blank (minLength 1).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # <id:...> in the URLs (labelplatform.url_converters): a primary key.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labeling.api.schema.optional_query_parameters_allow_empty_value",
+        "labeling.api.schema.request_bodies_may_be_unsupported",
+    ],
     # One named enum per choice set, so clients get stable type names.
     "ENUM_NAME_OVERRIDES": {
         "SplitEnum": "labeling.models.Split",

@@ -95,8 +95,8 @@ def test_the_matrix_covers_every_endpoint_of_the_labeling_api():
         for e in ENDPOINTS.values()
         if e.url.startswith("/api/")
     }
-    covered = {url.replace("{project}", "<int:project_id>") for url in covered}
-    covered = {url.replace("{image}", "<int:image_id>") for url in covered}
+    covered = {url.replace("{project}", "<id:project_id>") for url in covered}
+    covered = {url.replace("{image}", "<id:image_id>") for url in covered}
     assert routes == covered
 
 
