@@ -1,11 +1,13 @@
 """The labeling API: thin views over labeling.services (writes), labeling.ingest and
 labeling.selectors (reads). Access rules: labeling.api.permissions.HasProjectRole."""
 
+from django.contrib.auth.signals import user_logged_in
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -18,6 +20,7 @@ from labeling.api import serializers as s
 from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
 from labeling.models import Image, LabelClass, Membership, Project, Role
+from labelplatform.login_lockout import LoginLockedOut
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Invalid input"),
@@ -43,7 +46,10 @@ def label_class_named(*, project: Project, name: str) -> LabelClass:
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the API token (created on first use)."""
+    """Exchange a username and password for the API token (created on first use).
+
+    A login like the login page's: failures count towards the lockout of that username from
+    this address (labelplatform.login_lockout), and a success clears the count."""
 
     # Credentials only: a logged-in browser session must not make this a CSRF-checked call.
     authentication_classes = []
@@ -52,11 +58,31 @@ class TokenView(ObtainAuthToken):
         operation_id="auth_token_create",
         summary="Get your API token",
         request=s.CredentialsSerializer,
-        responses={200: s.TokenSerializer, **errors(400)},
+        responses={
+            200: s.TokenSerializer,
+            **errors(400),
+            429: OpenApiResponse(
+                s.ErrorSerializer,
+                description="Too many failed logins for this username from this address: "
+                "refused, even with the right password, until the time in Retry-After.",
+            ),
+        },
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except serializers.ValidationError:
+            # django-axes marks the request it was handed when it refuses or locks out.
+            if getattr(request, "axes_locked_out", False):
+                raise LoginLockedOut() from None
+            raise
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        # A token is a login: the lockout's count is cleared and last_login moves on.
+        user_logged_in.send(sender=type(user), request=request, user=user)
+        return Response({"token": token.key})
 
 
 class ProjectScopedView(generics.GenericAPIView):

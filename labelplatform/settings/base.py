@@ -5,6 +5,7 @@ the repository root), with a default that is safe for local use. `local.py` is t
 module; `production.py` tightens security and requires secrets.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "labeling",
     "classifier",
 ]
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Login is required everywhere but the login page (and the API, which answers 401 itself).
     "labelplatform.middleware.LoginRequiredExceptApiMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "labelplatform.urls"
@@ -98,6 +102,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -109,6 +118,24 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+
+# ------------------------------------------------------------------------------
+# Brute force  https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Failed logins are counted per username and client address, whichever way in they take (the
+# login page, the admin's, the API token endpoint): after LOGIN_FAILURE_LIMIT of them that
+# pair is refused for LOGIN_LOCKOUT_MINUTES, even with the right password, while the same user
+# elsewhere and other users here log in as usual. A success before the limit clears the count.
+# See labelplatform.login_lockout.
+# ------------------------------------------------------------------------------
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "labelplatform.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "labelplatform.login_lockout.client_address"
+# Proxies in front of the web process that append the client's address to X-Forwarded-For
+# (production.py: the TLS proxy); 0 trusts the header not at all.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # ------------------------------------------------------------------------------
 # Static files and storage  https://docs.djangoproject.com/en/5.2/ref/settings/#storages
@@ -290,5 +317,9 @@ LOGGING = {
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["stdout"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes' version banner at every start; its lockout warnings still pass.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
