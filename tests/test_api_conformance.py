@@ -31,7 +31,7 @@ from tests.factories import ImageFactory, ProjectFactory, UserFactory
 
 # Generated examples per operation (fuzzing phase; the coverage phase adds its own boundary
 # cases): about a minute for the whole API on 2 cores. API_FUZZ_EXAMPLES=500 digs deeper.
-MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "50"))
 
 
 # Fixed primary keys and token for the rows the calls name, far above any sequence a test run
@@ -53,6 +53,9 @@ schema = schemathesis.openapi.from_wsgi(
             "headers": {"Authorization": f"Token {OWNER_TOKEN}"},
             "parameters": {f"path.{name}": pk for name, pk in IDS.items()},
             "generation": {"max-examples": MAX_EXAMPLES},
+            # The same cases on every run, so CI does not turn red at random; another seed
+            # explores further (a failure prints the seed that found it).
+            "seed": int(os.environ.get("API_FUZZ_SEED", "20261121")),
             "checks": {
                 # "A schema-valid request is accepted" cannot hold here: class names, usernames,
                 # credentials and "every class has labeled images" are domain rules the schema

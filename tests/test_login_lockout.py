@@ -181,3 +181,19 @@ def test_behind_two_proxies_the_outer_ones_entry_is_the_client(settings):
 def test_a_request_that_skipped_the_proxy_is_its_connection(settings):
     settings.TRUSTED_PROXY_COUNT = 1
     assert client_address(request_from("192.0.2.1")) == "192.0.2.1"
+
+
+def test_staff_see_the_locked_out_pairs_in_the_admin_and_can_lift_a_lockout(olivia):
+    fail("login page", "olivia", LIMIT)
+    admin = Client()
+    admin.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+
+    listing = admin.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200
+    assert "olivia" in listing.content.decode()
+
+    locked = AccessAttempt.objects.get(username="olivia")
+    deleted = admin.post(f"/admin/axes/accessattempt/{locked.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    logged_in, _ = attempt("login page", "olivia", "password")
+    assert logged_in

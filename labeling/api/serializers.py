@@ -207,6 +207,14 @@ class ImageUploadSerializer(serializers.Serializer):
         help_text="A class name: recorded as your annotation on every stored image.",
     )
 
+    def to_internal_value(self, data):
+        # DRF reads an empty form field as absent, which would silently mean "auto".
+        if data.get("split") == "":
+            raise serializers.ValidationError(
+                {"split": ["Choose auto, train, validation or test (or leave the field out)."]}
+            )
+        return super().to_internal_value(data)
+
 
 class IngestCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()

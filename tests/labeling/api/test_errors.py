@@ -150,3 +150,13 @@ def test_an_empty_query_parameter_counts_as_absent(client, project):
 @pytest.mark.parametrize("page", ["last", "0", "two"])
 def test_a_page_that_is_not_a_page_number_is_a_404(client, project, page):
     assert_json_error(client.get(f"/api/projects/?page={page}"), 404)
+
+
+def test_an_upload_with_an_empty_split_is_a_400_not_auto(client, project):
+    upload = SimpleUploadedFile("a.png", png_bytes(seed=1))
+    response = client.post(
+        f"/api/projects/{project.pk}/images/", {"files": [upload], "split": ""}, format="multipart"
+    )
+    assert_json_error(response, 400)
+    assert "split" in response.json()["detail"]
+    assert not project.images.exists()
