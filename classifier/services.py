@@ -880,11 +880,13 @@ def prediction_job_start(
     checked = [(upload.name, _ad_hoc_check(upload)) for upload in files]
     if not checked:
         raise ValidationError("Give at least one file.")
-    folder = f"jobs/{uuid.uuid4().hex}"
+    # Flat names, not a folder per job: on a file system a folder would be created for every
+    # request and stay behind, empty, once the job deletes its files.
+    prefix = f"jobs/{uuid.uuid4().hex}"
     inputs = []
     try:
         for index, (name, data) in enumerate(checked):
-            path = default_storage.save(f"{folder}/{index}", ContentFile(data))
+            path = default_storage.save(f"{prefix}-{index}", ContentFile(data))
             inputs.append({"name": name, "path": path})
         with transaction.atomic():
             return _prediction_job_create(
