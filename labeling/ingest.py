@@ -31,8 +31,16 @@ WHAT IS STORED
   reduced to their first frame, BMP stored as PNG. Lossy sources without transparency become
   JPEG (quality 95), everything else PNG. `Image.format`, `width` and `height` describe the
   stored file.
+- A file that carries HTML or script markup inside its bytes (a GIF/HTML polyglot, a
+  `<script>` in a comment or metadata chunk) is re-encoded too, so the stored file holds the
+  pixels only. Files that are markup (SVG, HTML, whatever their extension) do not open as
+  images and are rejected, naming what they look like.
 - The thumbnail is a JPEG whose longest side is settings.THUMBNAIL_SIZE, on white where the
   image is transparent.
+- Stored files are named by their sha256 (labeling.models.image_upload_to), never by the name
+  the user gave. That name is kept for display as `original_name`, cleaned by
+  upload_name_clean (no control or bidirectional-override characters, NFC, at most the
+  field's length); the report names files by the same cleaned name.
 
 GUARANTEES
 - Each file is its own unit: a rejected file leaves no row and no stored file, and the good
@@ -50,6 +58,7 @@ import hashlib
 import io
 import logging
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -82,6 +91,20 @@ AUTO_SPLIT = "auto"
 LOOKUP_BATCH_FILES = 64
 LOOKUP_BATCH_BYTES = 128 * 1024 * 1024
 ZIP_READ_CHUNK = 1024 * 1024
+
+ORIGINAL_NAME_MAX_LENGTH = Image._meta.get_field("original_name").max_length
+# Characters that change how the text around them reads rather than being read: the
+# bidirectional embeddings, overrides and isolates (U+202E shows "cod.exe" as "exe.doc") and
+# the invisible direction marks.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# Controls (NUL, newlines, terminal escapes), lone surrogates (undecodable file-system
+# names), line and paragraph separators.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# HTML that a browser would act on, anywhere in an image's bytes (see _normalisation_reasons).
+_MARKUP = re.compile(rb"<(?:script|html|body|iframe|object|embed|svg[\s>/]|!doctype)", re.I)
+MARKUP_REMOVED = "markup inside the file removed"
 
 
 @dataclass
@@ -143,6 +166,28 @@ class PreparedImage:
     width: int
     height: int
     thumbnail: bytes
+
+
+def upload_name_clean(name: str) -> str:
+    """The name a user gave a file, fit to store and show: NFC (a name typed on macOS and one
+    typed on Linux compare equal), without control, bidirectional-override or separator
+    characters, at most ORIGINAL_NAME_MAX_LENGTH characters (the extension kept, an ellipsis
+    where the middle was), never empty. Paths in it (zip members) are kept: they are shown,
+    never used to store anything."""
+    text = "".join(
+        char
+        for char in unicodedata.normalize("NFC", name)
+        if char not in _BIDI_CONTROLS and unicodedata.category(char) not in _DROPPED_CATEGORIES
+    ).strip()
+    if not text:
+        return "unnamed"
+    if len(text) <= ORIGINAL_NAME_MAX_LENGTH:
+        return text
+    ellipsis = "\N{HORIZONTAL ELLIPSIS}"
+    stem, dot, extension = text.rpartition(".")
+    if dot and 0 < len(extension) <= 16 and "/" not in extension:
+        return f"{stem[: ORIGINAL_NAME_MAX_LENGTH - len(extension) - 2]}{ellipsis}.{extension}"
+    return text[: ORIGINAL_NAME_MAX_LENGTH - 1] + ellipsis
 
 
 def image_ingest(
@@ -250,7 +295,7 @@ def _image_store(
     chosen_split = allocator.assign(stratum) if allocator is not None else split
     image = Image(
         project=project,
-        original_name=name[-255:],
+        original_name=name,  # cleaned by _candidates
         sha256=sha256,
         width=prepared.width,
         height=prepared.height,
@@ -311,10 +356,11 @@ def _images_by_sha256(*, project: Project, sha256s: set[str]) -> dict[str, Image
 
 def _candidates(files: Iterable[IncomingFile], limits: IngestLimits) -> Iterator[_Candidate]:
     for incoming in files:
-        if incoming.name.lower().endswith(".zip"):
-            yield from _zip_candidates(incoming, limits)
+        name = upload_name_clean(incoming.name)
+        if name.lower().endswith(".zip"):
+            yield from _zip_candidates(incoming, name, limits)
         else:
-            yield _file_candidate(incoming, limits)
+            yield _file_candidate(incoming, name, limits)
 
 
 def _batches(candidates: Iterator[_Candidate]) -> Iterator[list[_Candidate]]:
@@ -336,33 +382,35 @@ def _hashed(name: str, data: bytes) -> _Candidate:
     return _Candidate(name, data=data, sha256=hashlib.sha256(data).hexdigest())
 
 
-def _file_candidate(incoming: IncomingFile, limits: IngestLimits) -> _Candidate:
+def _file_candidate(incoming: IncomingFile, name: str, limits: IngestLimits) -> _Candidate:
     stream = incoming.file
     try:
         stream.seek(0, io.SEEK_END)
         size = stream.tell()
         stream.seek(0)
         if size > limits.max_bytes:
-            return _Candidate(incoming.name, error=_too_many_bytes(size, limits))
+            return _Candidate(name, error=_too_many_bytes(size, limits))
         data = stream.read(limits.max_bytes + 1)
     except OSError as exc:
-        return _Candidate(incoming.name, error=f"file could not be read ({exc})")
+        return _Candidate(name, error=f"file could not be read ({exc})")
     if len(data) > limits.max_bytes:
-        return _Candidate(incoming.name, error=_too_many_bytes(len(data), limits))
-    return _hashed(incoming.name, data)
+        return _Candidate(name, error=_too_many_bytes(len(data), limits))
+    return _hashed(name, data)
 
 
-def _zip_candidates(incoming: IncomingFile, limits: IngestLimits) -> Iterator[_Candidate]:
+def _zip_candidates(
+    incoming: IncomingFile, name: str, limits: IngestLimits
+) -> Iterator[_Candidate]:
     try:
         archive = zipfile.ZipFile(incoming.file)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        yield _Candidate(incoming.name, error="not a valid zip archive")
+        yield _Candidate(name, error="not a valid zip archive")
         return
     with archive:
         members = archive.infolist()
         if len(members) > limits.zip_max_members:
             yield _Candidate(
-                incoming.name,
+                name,
                 error=f"zip has {len(members):,} entries, over the limit of "
                 f"{limits.zip_max_members:,}",
             )
@@ -370,7 +418,7 @@ def _zip_candidates(incoming: IncomingFile, limits: IngestLimits) -> Iterator[_C
         declared = sum(member.file_size for member in members)
         if declared > limits.zip_max_uncompressed_bytes:
             yield _Candidate(
-                incoming.name,
+                name,
                 error=f"zip would expand to {_human_bytes(declared)}, over the "
                 f"{_human_bytes(limits.zip_max_uncompressed_bytes)} limit (zip bomb?)",
             )
@@ -379,24 +427,26 @@ def _zip_candidates(incoming: IncomingFile, limits: IngestLimits) -> Iterator[_C
         for member in members:
             if member.is_dir() or _is_system_entry(member.filename):
                 continue
+            # The raw name is checked (traversal, nested zips); the clean one is shown.
+            member_name = upload_name_clean(member.filename)
             if reason := _member_refusal(member, limits):
-                yield _Candidate(member.filename, error=reason)
+                yield _Candidate(member_name, error=reason)
                 continue
             try:
                 data = _member_read(archive, member, limits)
             except RejectedFile as rejection:
-                yield _Candidate(member.filename, error=str(rejection))
+                yield _Candidate(member_name, error=str(rejection))
                 continue
             expanded += len(data)
             if expanded > limits.zip_max_uncompressed_bytes:
                 # Only reachable when headers lie; stop expanding this archive altogether.
                 yield _Candidate(
-                    incoming.name,
+                    name,
                     error=f"zip expands past the "
                     f"{_human_bytes(limits.zip_max_uncompressed_bytes)} limit (zip bomb?)",
                 )
                 return
-            yield _hashed(member.filename, data)
+            yield _hashed(member_name, data)
 
 
 def _is_system_entry(path: str) -> bool:
@@ -493,6 +543,11 @@ def image_prepare(data: bytes, *, limits: IngestLimits) -> PreparedImage:
         # truncated JPEG, SyntaxError, ValueError, zlib and struct errors, ...).
         raise RejectedFile("file is truncated or corrupt") from exc
 
+    # Pillow writes an image's comment into the JPEGs it encodes from it (the thumbnail
+    # too); nothing we write carries one.
+    picture.info.pop("comment", None)
+    if MARKUP_REMOVED in reasons:
+        picture.info.pop("icc_profile", None)  # free text too: the markup may be in there
     if not reasons:
         content, stored_format, stored_size = data, picture.format, (width, height)
     else:
@@ -523,6 +578,13 @@ def _normalisation_reasons(picture: PILImage.Image, data: bytes, *, animated: bo
     # PNG's IHDR bit depth sits at byte 24; Pillow decodes 16-bit RGB(A) to 8 bits silently.
     if picture.format == "PNG" and len(data) > 24 and data[24] == 16:
         reasons.append("16-bit PNG reduced to 8 bits")
+    # A valid image may also be a valid HTML page (markup in a comment, a metadata chunk or
+    # after the image's end). Served as an image with nosniff it stays an image, but a copy
+    # saved from an export or opened from another server might not: re-encoding keeps the
+    # pixels and drops the rest. The patterns are long enough that the compressed data of an
+    # honest photo matches them about once in thousands of files, which costs only that.
+    if _MARKUP.search(data):
+        reasons.append(MARKUP_REMOVED)
     return reasons
 
 
