@@ -13,6 +13,7 @@ INTERFACE (the shape is the contract for callers):
         created: list[Image]
         duplicates: list[tuple[str, Image]]    # (incoming name, the image it duplicates)
         rejected: list[tuple[str, str]]        # (incoming name, why)
+        storage_failure: StorageFailure | None # set when the storage refused a write
 
     def image_ingest(*, project, uploaded_by, files: Iterable[IncomingFile],
                      split: str = "auto", label: LabelClass | None = None,
@@ -52,6 +53,18 @@ GUARANTEES
   by a concurrent upload that wins the race on the unique constraint) is reported as a
   duplicate of that image and not stored twice.
 - After the commit, `labeling.signals.images_created` is sent once with the new image ids.
+
+WHEN THE STORAGE FAILS (disk full, S3 unreachable or refusing: labelplatform.media_storage)
+- The file being written leaves nothing: no row, no image file, no thumbnail (the local
+  backend never leaves a partly written file either).
+- Nothing more is written in this ingest: a storage failure is about the storage, not the
+  file, so the next files would only fail the same way (and fill a disk the database may share
+  to its last byte). Files stored before it stay stored, each a complete unit. The failing
+  file and every later new file are reported as rejected with the failure's message; later
+  duplicates and unreadable files are still reported as such. `report.storage_failure` says
+  what happened (full or unavailable), for the caller to answer 507 or 503.
+- Other errors (the database going away while inserting a row) are raised, after deleting
+  that file's stored files.
 """
 
 import hashlib
@@ -78,6 +91,7 @@ from labeling.models import Image, LabelClass, Project, Split
 from labeling.services import annotation_create
 from labeling.signals import images_created
 from labeling.splits import SplitAllocator, split_allocator_for
+from labelplatform.media_storage import StorageFailure, storage_failure
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +132,7 @@ class IngestReport:
     created: list[Image] = field(default_factory=list)
     duplicates: list[tuple[str, Image]] = field(default_factory=list)  # (name, the original)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    storage_failure: StorageFailure | None = None  # the storage refused a write: see above
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,12 @@ class IngestLimits:
 
 class RejectedFile(Exception):
     """A file that cannot be ingested; the message says why, for the uploader."""
+
+
+class _StorageWriteFailed(Exception):
+    def __init__(self, failure: StorageFailure) -> None:
+        super().__init__(failure.cause)
+        self.failure = failure
 
 
 @dataclass
@@ -234,6 +255,8 @@ def image_ingest(
                 report.duplicates.append((candidate.name, original))
             elif reason := rejected_by_sha256.get(candidate.sha256):
                 report.rejected.append((candidate.name, reason))
+            elif report.storage_failure is not None:
+                report.rejected.append((candidate.name, report.storage_failure.message))
             else:
                 try:
                     prepared = image_prepare(candidate.data, limits=limits)
@@ -241,22 +264,31 @@ def image_ingest(
                     rejected_by_sha256[candidate.sha256] = str(rejection)
                     report.rejected.append((candidate.name, str(rejection)))
                 else:
-                    image, original = _image_store(
-                        project=project,
-                        uploaded_by=uploaded_by,
-                        name=candidate.name,
-                        sha256=candidate.sha256,
-                        prepared=prepared,
-                        split=split,
-                        allocator=allocator,
-                        stratum=stratum,
-                        label=label,
-                    )
-                    if original is not None:
-                        report.duplicates.append((candidate.name, original))
+                    try:
+                        image, original = _image_store(
+                            project=project,
+                            uploaded_by=uploaded_by,
+                            name=candidate.name,
+                            sha256=candidate.sha256,
+                            prepared=prepared,
+                            split=split,
+                            allocator=allocator,
+                            stratum=stratum,
+                            label=label,
+                        )
+                    except _StorageWriteFailed as failed:
+                        logger.error(
+                            "storage refused a write; nothing more is stored in this upload",
+                            extra={"file": candidate.name, "error": failed.failure.cause},
+                        )
+                        report.storage_failure = failed.failure
+                        report.rejected.append((candidate.name, failed.failure.message))
                     else:
-                        created_by_sha256[candidate.sha256] = image
-                        report.created.append(image)
+                        if original is not None:
+                            report.duplicates.append((candidate.name, original))
+                        else:
+                            created_by_sha256[candidate.sha256] = image
+                            report.created.append(image)
             done += 1
             if on_progress is not None:
                 on_progress(done)
@@ -271,6 +303,19 @@ def image_ingest(
             )
         )
     return report
+
+
+def storage_failure_detail(report: IngestReport) -> str:
+    """One sentence for the uploader about an ingest the storage cut short."""
+    failure = report.storage_failure
+    assert failure is not None
+    not_stored = sum(1 for _, reason in report.rejected if reason == failure.message)
+    what = (
+        "The server's storage is full"
+        if failure.full
+        else "The server could not write to its storage"
+    )
+    return f"{what}: {len(report.created)} file(s) stored, {not_stored} not stored."
 
 
 # --------------------------------------------------------------------------------------
@@ -291,7 +336,8 @@ def _image_store(
     label: LabelClass | None,
 ) -> tuple[Image | None, Image | None]:
     """Store the files, then insert the row. Returns (new image, None) or, when a concurrent
-    upload stored the same sha256 first, (None, that image)."""
+    upload stored the same sha256 first, (None, that image). Raises _StorageWriteFailed when
+    the storage refuses a file, after deleting what it had stored."""
     chosen_split = allocator.assign(stratum) if allocator is not None else split
     image = Image(
         project=project,
@@ -309,6 +355,15 @@ def _image_store(
             f"image.{prepared.format.lower()}", ContentFile(prepared.content), save=False
         )
         image.thumbnail.save("thumbnail.jpg", ContentFile(prepared.thumbnail), save=False)
+    except BaseException as error:
+        _stored_files_delete(image)
+        failure = storage_failure(error) if isinstance(error, Exception) else None
+        if failure is None:
+            raise
+        if allocator is not None:
+            allocator.release(stratum, chosen_split)
+        raise _StorageWriteFailed(failure) from error
+    try:
         with transaction.atomic():
             image.save()
             if label is not None:

@@ -44,7 +44,7 @@ from labeling.forms import (
     UploadForm,
     label_class_formset_initial,
 )
-from labeling.ingest import IncomingFile, image_ingest
+from labeling.ingest import IncomingFile, image_ingest, storage_failure_detail
 from labeling.models import Image, LabelClass, Membership, Project, Role, Split
 from labeling.permissions import project_role, role_allows
 from labeling.selectors import (
@@ -242,6 +242,8 @@ def project_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
 
 # --- Upload ------------------------------------------------------------------------------------
 
+UPLOAD_AGAIN_LATER = "Upload the others again later: the ones stored are reported as duplicates."
+
 
 @require_http_methods(["GET", "POST"])
 def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
@@ -278,6 +280,17 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
         label=form.cleaned_data["label"],
     )
     verdicts = _upload_verdicts(report)
+    if report.storage_failure is not None:
+        # Insufficient Storage, or Service Unavailable when the storage failed otherwise; each
+        # file's verdict is still given (the ones stored before the failure stay stored).
+        status = 507 if report.storage_failure.full else 503
+        detail = f"{storage_failure_detail(report)} {UPLOAD_AGAIN_LATER}"
+        if wants_json:
+            return JsonResponse({"detail": detail, **verdicts}, status=status)
+        messages.error(request, detail)
+        return _upload_page(
+            request, project, role, UploadForm(project=project), verdicts=verdicts, status=status
+        )
     if wants_json:
         return JsonResponse(verdicts, status=201 if verdicts["created"] else 200)
     return _upload_page(request, project, role, UploadForm(project=project), verdicts=verdicts)

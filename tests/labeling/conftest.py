@@ -10,7 +10,7 @@ def media_root(settings, tmp_path):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "labelplatform.media_storage.MediaFileSystemStorage",
             "OPTIONS": {"location": str(root), "base_url": "/media/"},
         },
     }
