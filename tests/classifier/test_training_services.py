@@ -110,7 +110,7 @@ def test_start_refuses_unknown_hyperparameters(labeled_project, owner):
 def test_start_refuses_a_fine_tuning_depth_the_backbone_does_not_have(
     labeled_project, owner, blocks
 ):
-    with pytest.raises(ValidationError, match="fine_tune_blocks|Invalid hyperparameter"):
+    with pytest.raises(ValidationError, match=r"fine_tune_blocks|Invalid hyperparameter"):
         services.training_run_start(
             project=labeled_project(),
             requested_by=owner,
