@@ -64,7 +64,14 @@ DEFAULT_HYPERPARAMETERS = {
     "max_epochs": 200,
     "patience": 15,
     "seed": 0,
+    # The slower mode (classifier.ml.fine_tuning): N > 0 also trains the backbone's top N
+    # blocks (of 16, efficientnet_lite0 only) with classifier.ml's own learning rate, epochs and
+    # patience for it. Off by default: on a few hundred photos it costs 20x the time for no
+    # better accuracy (classifier/ml/README.md), but larger or unusual sets may gain from it.
+    "fine_tune_blocks": 0,
 }
+FINE_TUNABLE_BACKBONE = "efficientnet_lite0"
+FINE_TUNE_MAX_BLOCKS = 15
 # Bounds a worker can honour: numpy's seeds are 32-bit, and a batch or an epoch count past
 # these would only exhaust memory or the job's time limit.
 _HYPERPARAMETER_RANGES = {
@@ -277,7 +284,7 @@ def _hyperparameters_with_defaults(hyperparameters: dict | None) -> dict:
     merged = {**DEFAULT_HYPERPARAMETERS, **given}
     try:
         merged["learning_rate"] = float(merged["learning_rate"])
-        for key in ("batch_size", "max_epochs", "patience", "seed"):
+        for key in ("batch_size", "max_epochs", "patience", "seed", "fine_tune_blocks"):
             merged[key] = int(merged[key])
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"Invalid hyperparameter: {exc}") from exc
@@ -286,6 +293,13 @@ def _hyperparameters_with_defaults(hyperparameters: dict | None) -> dict:
             raise ValidationError(f"{key} must be between {low} and {high}.")
     if not 0 < merged["learning_rate"] < 1:
         raise ValidationError("learning_rate must be in (0, 1).")
+    if not 0 <= merged["fine_tune_blocks"] <= FINE_TUNE_MAX_BLOCKS:
+        raise ValidationError(f"fine_tune_blocks must be 0 (off) to {FINE_TUNE_MAX_BLOCKS}.")
+    if merged["fine_tune_blocks"] and settings.CLASSIFIER_BACKBONE != FINE_TUNABLE_BACKBONE:
+        raise ValidationError(
+            f"Fine-tuning needs the {FINE_TUNABLE_BACKBONE} backbone; this platform uses "
+            f"{settings.CLASSIFIER_BACKBONE}."
+        )
     return merged
 
 
@@ -545,37 +559,57 @@ def _training_run_train(run: TrainingRun, progress: _JobProgress) -> None:
     cached_before = Embedding.objects.filter(
         backbone=backbone.name, sha256__in=[row[1] for row in training_set.images]
     ).count()
-    embeddings = embeddings_for(
-        backbone=backbone,
-        items=[(sha, name) for _, sha, name, _, _ in training_set.images],
-        on_batch=lambda done, total: progress.update(progress=1 + int(59 * done / total)),
-    )
-    embedded_at = time.monotonic()
     labels = np.array([row[4] for row in training_set.images], dtype=np.int64)
     splits = np.array([row[3] for row in training_set.images])
-    x = {split: embeddings[splits == split] for split in Split.values}
     y = {split: labels[splits == split] for split in Split.values}
+    if hyperparameters["fine_tune_blocks"]:
+        # The top blocks change, so neither the cached embeddings nor new ones serve: the
+        # photos themselves go through the frozen lower blocks inside fine_tune.
+        cached_before = 0
+        blobs = _files_read(
+            [row[2] for row in training_set.images],
+            on_read=lambda done, total: progress.update(progress=1 + int(19 * done / total)),
+        )
+        images = {split: [b for b, s in zip(blobs, splits, strict=True) if s == split]
+                  for split in Split.values}  # fmt: skip
+        embedded_at = time.monotonic()
+        progress.update(force=True, phase=TrainingPhase.TRAINING, progress=20, epoch=0)
+        head = _fine_tuned_head(backbone, images, y, training_set, hyperparameters, progress)
 
-    progress.update(force=True, phase=TrainingPhase.TRAINING, progress=60, epoch=0)
-    head = train_head(
-        train_x=x[Split.TRAIN],
-        train_y=y[Split.TRAIN],
-        val_x=x[Split.VALIDATION],
-        val_y=y[Split.VALIDATION],
-        num_classes=len(training_set.class_ids),
-        learning_rate=hyperparameters["learning_rate"],
-        batch_size=hyperparameters["batch_size"],
-        max_epochs=hyperparameters["max_epochs"],
-        patience=hyperparameters["patience"],
-        seed=hyperparameters["seed"],
-        on_epoch=_EpochProgress(progress, hyperparameters),
-    )
+        def probabilities_of(split: str):
+            return head.predict_images(backbone, images[split])
+    else:
+        embeddings = embeddings_for(
+            backbone=backbone,
+            items=[(sha, name) for _, sha, name, _, _ in training_set.images],
+            on_batch=lambda done, total: progress.update(progress=1 + int(59 * done / total)),
+        )
+        embedded_at = time.monotonic()
+        x = {split: embeddings[splits == split] for split in Split.values}
+        progress.update(force=True, phase=TrainingPhase.TRAINING, progress=60, epoch=0)
+        head = train_head(
+            train_x=x[Split.TRAIN],
+            train_y=y[Split.TRAIN],
+            val_x=x[Split.VALIDATION],
+            val_y=y[Split.VALIDATION],
+            num_classes=len(training_set.class_ids),
+            learning_rate=hyperparameters["learning_rate"],
+            batch_size=hyperparameters["batch_size"],
+            max_epochs=hyperparameters["max_epochs"],
+            patience=hyperparameters["patience"],
+            seed=hyperparameters["seed"],
+            on_epoch=_EpochProgress(progress, hyperparameters),
+        )
+
+        def probabilities_of(split: str):
+            return head.predict_proba(x[split])
+
     trained_at = time.monotonic()
     epochs_run = len(head.history.get("loss", []))
     progress.update(force=True, phase=TrainingPhase.EVALUATING, progress=95, epoch=epochs_run)
     names = training_set.class_names
-    metrics = evaluate(head.predict_proba(x[Split.TEST]), y[Split.TEST], names)
-    validation = evaluate(head.predict_proba(x[Split.VALIDATION]), y[Split.VALIDATION], names)
+    metrics = evaluate(probabilities_of(Split.TEST), y[Split.TEST], names)
+    validation = evaluate(probabilities_of(Split.VALIDATION), y[Split.VALIDATION], names)
     metrics.update(
         validation_accuracy=validation["accuracy"],
         validation_loss=validation["loss"],
@@ -600,6 +634,37 @@ def _training_run_train(run: TrainingRun, progress: _JobProgress) -> None:
     )
 
 
+def _files_read(names: Sequence[str], *, on_read=None) -> list[bytes]:
+    blobs = []
+    for name in names:
+        blobs.append(_read_file(name))
+        if on_read is not None:
+            on_read(len(blobs), len(names))
+    return blobs
+
+
+def _fine_tuned_head(backbone, images, y, training_set, hyperparameters, progress):
+    from classifier.ml import fine_tune
+    from classifier.ml.fine_tuning import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
+
+    return fine_tune(
+        backbone,
+        train_images=images[Split.TRAIN],
+        train_y=y[Split.TRAIN],
+        val_images=images[Split.VALIDATION],
+        val_y=y[Split.VALIDATION],
+        num_classes=len(training_set.class_ids),
+        trainable_blocks=hyperparameters["fine_tune_blocks"],
+        batch_size=hyperparameters["batch_size"],
+        seed=hyperparameters["seed"],
+        on_epoch=_EpochProgress(
+            progress,
+            {"max_epochs": DEFAULT_MAX_EPOCHS, "patience": DEFAULT_PATIENCE},
+            start_percent=20,
+        ),
+    )
+
+
 class _EpochProgress:
     """on_epoch for train_head (epochs counted from 1): progress 60-95 through training.
 
@@ -608,16 +673,17 @@ class _EpochProgress:
     goes backwards.
     """
 
-    def __init__(self, progress: _JobProgress, hyperparameters: dict):
+    def __init__(self, progress: _JobProgress, hyperparameters: dict, *, start_percent=60):
         self.progress = progress
         self.max_epochs, self.patience = hyperparameters["max_epochs"], hyperparameters["patience"]
-        self.best_loss, self.best_epoch, self.percent = float("inf"), 0, 60
+        self.best_loss, self.best_epoch = float("inf"), 0
+        self.start, self.percent = start_percent, start_percent
 
     def __call__(self, epoch: int, logs: dict) -> None:
         if logs.get("val_loss", float("inf")) < self.best_loss:
             self.best_loss, self.best_epoch = logs["val_loss"], epoch
         expected_end = min(self.max_epochs, max(epoch, self.best_epoch + self.patience))
-        self.percent = max(self.percent, 60 + int(35 * epoch / expected_end))
+        self.percent = max(self.percent, self.start + int((95 - self.start) * epoch / expected_end))
         self.progress.update(epoch=epoch, progress=min(self.percent, 95))
 
 
@@ -891,11 +957,13 @@ def prediction_job_start(
     checked = [(upload.name, _ad_hoc_check(upload)) for upload in files]
     if not checked:
         raise ValidationError("Give at least one file.")
-    folder = f"jobs/{uuid.uuid4().hex}"
+    # Flat names, not a folder per job: on a file system a folder would be created for every
+    # request and stay behind, empty, once the job deletes its files.
+    prefix = f"jobs/{uuid.uuid4().hex}"
     inputs = []
     try:
         for index, (name, data) in enumerate(checked):
-            path = default_storage.save(f"{folder}/{index}", ContentFile(data))
+            path = default_storage.save(f"{prefix}-{index}", ContentFile(data))
             inputs.append({"name": name, "path": path})
         with transaction.atomic():
             return _prediction_job_create(
@@ -998,7 +1066,7 @@ def _prediction_job_predict(job: PredictionJob, progress: _JobProgress) -> dict[
             blobs = [_read_file(item["path"]) for item in batch]
             timings["read_ms"] += (time.perf_counter() - clock) * 1000
             clock = time.perf_counter()
-            probabilities = head.predict_proba(backbone.embed(blobs))
+            probabilities = head.predict_images(backbone, blobs)
             timings["inference_ms"] += (time.perf_counter() - clock) * 1000
             for item, row in zip(batch, probabilities, strict=True):
                 top = int(row.argmax())
@@ -1016,6 +1084,9 @@ def _prediction_job_predict(job: PredictionJob, progress: _JobProgress) -> dict[
             progress.update(done=done, progress=min(99, int(100 * done / max(job.total, 1))))
         return timings
 
+    from classifier.ml import TrainedHead
+
+    reads_embeddings = isinstance(head, TrainedHead)  # a linear head: the embedding cache serves
     done = 0
     for start in range(0, len(job.image_ids), batch_size):
         batch_ids = job.image_ids[start : start + batch_size]
@@ -1027,8 +1098,13 @@ def _prediction_job_predict(job: PredictionJob, progress: _JobProgress) -> dict[
         )
         timings["read_ms"] += (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
-        embeddings = embeddings_for(backbone=backbone, items=[(sha, name) for _, sha, name in rows])
-        probabilities = head.predict_proba(embeddings) if rows else []
+        if not rows:
+            probabilities = []
+        elif reads_embeddings:
+            embeddings = embeddings_for(backbone=backbone, items=[(s, n) for _, s, n in rows])
+            probabilities = head.predict_proba(embeddings)
+        else:  # a fine-tuned head: its own top blocks over the photos' lower-block features
+            probabilities = head.predict_images(backbone, _files_read([n for _, _, n in rows]))
         timings["inference_ms"] += (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         predictions = []

@@ -239,6 +239,10 @@ class IngestReportSerializer(serializers.Serializer):
     rejected = IngestRejectedSerializer(many=True)
 
 
+class IngestStorageFailureSerializer(IngestReportSerializer):
+    detail = serializers.CharField(help_text="What failed, and how many files were not stored.")
+
+
 class StatsRowSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices)
     label = serializers.CharField(allow_null=True, help_text="Class name; null unless labeled.")

@@ -28,6 +28,16 @@ ERRORS = {
     403: OpenApiResponse(s.ErrorSerializer, description="Your role does not allow this"),
     404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not your project"),
 }
+STORAGE_FAILED = {
+    503: OpenApiResponse(
+        s.IngestStorageFailureSerializer,
+        description="The storage could not be written: each file's verdict, and why",
+    ),
+    507: OpenApiResponse(
+        s.IngestStorageFailureSerializer,
+        description="The storage is full: each file's verdict, and why",
+    ),
+}
 
 
 def errors(*codes: int) -> dict:
@@ -215,9 +225,15 @@ class ProjectImagesView(ProjectScopedView):
     @extend_schema(
         summary="Upload images or zips of images (annotators, owners)",
         description="Each file gets a verdict: created, duplicate of a stored image, or "
-        "rejected with the reason. Good files are stored even when others are rejected.",
+        "rejected with the reason. Good files are stored even when others are rejected. "
+        "When the server's storage fails (507 full, 503 otherwise), files stored before the "
+        "failure stay stored and the others are rejected with the reason; send those again.",
         request={"multipart/form-data": s.ImageUploadSerializer},
-        responses={201: s.IngestReportSerializer, **errors(400, 401, 403, 404)},
+        responses={
+            201: s.IngestReportSerializer,
+            **errors(400, 401, 403, 404),
+            **STORAGE_FAILED,
+        },
     )
     def post(self, request, project_id: int):
         upload = s.ImageUploadSerializer(data=request.data)
@@ -252,6 +268,17 @@ class ProjectImagesView(ProjectScopedView):
             "duplicates": [{"name": name, "id": image.pk} for name, image in report.duplicates],
             "rejected": [{"name": name, "error": error} for name, error in report.rejected],
         }
+        if report.storage_failure is not None:
+            data["detail"] = (
+                f"{ingest.storage_failure_detail(report)} Send the others again later: the "
+                "ones stored are reported as duplicates."
+            )
+            return Response(
+                s.IngestStorageFailureSerializer(data).data,
+                status=status.HTTP_507_INSUFFICIENT_STORAGE
+                if report.storage_failure.full
+                else status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         return Response(s.IngestReportSerializer(data).data, status=status.HTTP_201_CREATED)
 
 

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A request that fails because the database is unreachable gets a 503 with Retry-After.
+    "labelplatform.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +96,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections, checked before reuse: a web request or a worker's job does not pay a
+# new connection (3-8 ms on PostgreSQL here), and one the server dropped (a restart) is replaced
+# instead of failing the next request. Workers reuse them too (labelplatform.celery).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------
@@ -177,7 +184,8 @@ if AWS_STORAGE_BUCKET_NAME:
     }
 else:
     _media_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Django's FileSystemStorage, but a write cut short (disk full) leaves no partial file.
+        "BACKEND": "labelplatform.media_storage.MediaFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 STORAGES = {
@@ -247,7 +255,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 # ------------------------------------------------------------------------------
 CLASSIFIER_BACKBONE = env("CLASSIFIER_BACKBONE", default="efficientnet_lite0")
 CLASSIFIER_WEIGHTS_DIR = env("CLASSIFIER_WEIGHTS_DIR", default=str(VAR_DIR / "weights"))
-CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=32)
+# 16 keeps a worker's peak near 850 MB (32: about 970 MB, close to the 1 GB goal) for about the
+# same images per second (bench/memory.py, bench/reprediction_throughput.py).
+CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=16)
 # A re-prediction of a whole project is split into jobs of this many images, so several
 # prediction workers share it and each job's progress means something.
 CLASSIFIER_PREDICTION_JOB_SIZE = env.int("CLASSIFIER_PREDICTION_JOB_SIZE", default=500)

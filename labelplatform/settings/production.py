@@ -67,12 +67,6 @@ X_FRAME_OPTIONS = "DENY"
 MIDDLEWARE = ["labelplatform.health.HealthzMiddleware", *MIDDLEWARE]
 
 # ------------------------------------------------------------------------------
-# Database connections  https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
-# ------------------------------------------------------------------------------
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
-
-# ------------------------------------------------------------------------------
 # Logging: JSON lines on stdout (labelplatform.structured_logging), web and workers alike.
 # Celery leaves the root logger to Django's config, so worker lines are JSON too.
 # ------------------------------------------------------------------------------
