@@ -201,6 +201,8 @@ CELERY_TASK_DEFAULT_QUEUE = "prediction"
 CELERY_TASK_ROUTES = {
     "classifier.tasks.training_*": {"queue": "training"},
     "classifier.tasks.prediction_*": {"queue": "prediction"},
+    # Housekeeping: prediction workers are the ones usually free (a training takes minutes).
+    "classifier.tasks.jobs_*": {"queue": "prediction"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60 + 60)
@@ -242,6 +244,28 @@ CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", d
 # (1 h) so a long run is never delivered twice.
 CLASSIFIER_TRAINING_TIME_LIMIT = env.int("CLASSIFIER_TRAINING_TIME_LIMIT", default=30 * 60)
 CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", default=15 * 60)
+# Reconciliation (classifier.services.jobs_reconcile), every INTERVAL seconds: a queued job
+# whose message was sent more than AFTER seconds ago and is no longer in Redis (restarted
+# without its data) is sent again; running jobs whose worker went silent are settled.
+CLASSIFIER_JOB_RECONCILE_INTERVAL = env.float("CLASSIFIER_JOB_RECONCILE_INTERVAL", default=60)
+CLASSIFIER_JOB_RECONCILE_AFTER = env.float("CLASSIFIER_JOB_RECONCILE_AFTER", default=60)
+# Celery beat (`celery -A labelplatform beat`, started by `make run` and the compose `beat`
+# service) sends it. The in-memory scheduler: an interval schedule has nothing worth keeping
+# across restarts, and no schedule file is written into the checkout or the container.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
+CELERY_BEAT_SCHEDULE = {
+    "classifier-jobs-reconcile": {
+        "task": "classifier.tasks.jobs_reconcile",
+        "schedule": CLASSIFIER_JOB_RECONCILE_INTERVAL,
+        # Not worth running late: a reconciliation that waited longer than the interval is
+        # superseded by the next one.
+        "options": {"expires": CLASSIFIER_JOB_RECONCILE_INTERVAL},
+    },
+}
+# After a broker call that timed out (a hung Redis, a network dropping packets), web requests
+# do not call the broker for this many seconds: jobs asked meanwhile stay queued with a note
+# and are sent by the workers once Redis answers (classifier.broker).
+CLASSIFIER_BROKER_BACKOFF = env.float("CLASSIFIER_BROKER_BACKOFF", default=15)
 
 # ------------------------------------------------------------------------------
 # REST framework  https://www.django-rest-framework.org/api-guide/settings/
