@@ -31,6 +31,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from classifier import broker
 from classifier.models import JobStatus, PredictionJob, TrainingRun
 from labeling.models import Annotation, Image, LabelStatus, Project, Split
 from labelplatform.celery import app as celery_app
@@ -65,6 +66,8 @@ def broker_use(url: str) -> None:
     kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # A broker an earlier test hung may have left a back-off under a port reused since.
+    broker._unresponsive_until.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)
