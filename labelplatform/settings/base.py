@@ -211,19 +211,22 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Enqueueing while Redis is down must fail fast (the row stays "queued" and is re-sent
-# later), not hang the request for the default 20-odd retries.
+# Enqueueing while Redis is down must fail fast (the row stays "queued" with a note and is
+# sent later by the workers), not hang the request for the default 20-odd retries.
 # A Redis that accepts connections but does not answer (hung, or a network dropping packets)
-# would otherwise block a publish forever: socket timeouts bound every broker call (3 s stays
-# above the worker's 1 s BRPOP polls).
+# would otherwise block a publish forever: socket timeouts bound every broker call. 1.5 s is
+# far above any answer of a working Redis and still above the workers' 1 s BRPOP polls
+# (whose replies are read once they have arrived). No retries: each retry of a publish to a
+# hung Redis adds a reconnection whose handshake times out too (4.5 s per publish with one
+# retry, 1.5 s without), and a connection left stale by a Redis restart needs none (redis-py
+# reconnects it when it is taken from the pool). After a slow failure the web stops calling
+# the broker for a while (CLASSIFIER_BROKER_BACKOFF, classifier.broker).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "socket_connect_timeout": 2,
-    "socket_timeout": 3,
+    "max_retries": 0,
+    "socket_connect_timeout": 1.5,
+    "socket_timeout": 1.5,
 }
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 
 # ------------------------------------------------------------------------------
 # Classifier  (classifier.ml; read by workers only)
