@@ -19,16 +19,14 @@ silently.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
 from django.conf import settings
@@ -209,7 +207,7 @@ def jobs_reconcile() -> dict[str, int]:
     counts = dict(jobs_recover_orphans())
     counts["lost_messages_resent"] = _jobs_resend_lost()
     counts["unsent_sent"] = jobs_dispatch_unsent()
-    counts["ad_hoc_folders_deleted"] = _ad_hoc_files_sweep()
+    counts["ad_hoc_files_deleted"] = _ad_hoc_files_sweep()
     if any(counts.values()):
         logger.warning("Reconciled jobs: %s", counts)
     return counts
@@ -220,7 +218,9 @@ def _jobs_resend_lost() -> int:
     waiting = [
         job
         for model in (TrainingRun, PredictionJob)
-        for job in model.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=sent_before)
+        for job in model.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=sent_before).only(
+            "pk", "status", "enqueued_at", "celery_task_id"
+        )
     ]
     if not waiting:
         return 0  # the usual case: no broker read at all
@@ -254,22 +254,23 @@ def _jobs_resend_lost() -> int:
     return resent
 
 
-# Ad-hoc files are saved before their job's row commits: a folder younger than this may
-# belong to a job being created, so the sweep leaves it alone.
+# Ad-hoc files are saved before their job's row commits: a file younger than this may belong
+# to a job being created, so the sweep leaves it alone.
 AD_HOC_FILES_GRACE = timedelta(hours=1)
 
 
 def _ad_hoc_files_sweep() -> int:
-    """Delete folders under jobs/ that no queued or running ad-hoc job needs and that are
-    older than AD_HOC_FILES_GRACE. A finished job deletes its own files; what is left is
-    from a job whose row went (its project deleted) or a request killed between saving the
-    files and committing the job. Returns how many folders went."""
+    """Delete files under jobs/ that no queued or running ad-hoc job needs and that are
+    older than AD_HOC_FILES_GRACE. A job deletes its own files when it finishes (or is run
+    again after its worker died); what is left is from a job whose row went (its project
+    deleted) or a request killed between saving the files and committing the job. Returns
+    how many files went."""
     try:
-        folders, _ = default_storage.listdir("jobs")
+        _, names = default_storage.listdir("jobs")
     except FileNotFoundError:
         return 0
     needed = {
-        item["path"].rsplit("/", 1)[0]
+        item["path"]
         for inputs in PredictionJob.objects.filter(
             kind=PredictionJobKind.AD_HOC, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
         ).values_list("inputs", flat=True)
@@ -277,35 +278,12 @@ def _ad_hoc_files_sweep() -> int:
     }
     old = timezone.now() - AD_HOC_FILES_GRACE
     deleted = 0
-    for folder in folders:
-        path = f"jobs/{folder}"
-        if path in needed:
+    for path in (f"jobs/{name}" for name in names):
+        if path in needed or default_storage.get_modified_time(path) > old:
             continue
-        _, files = default_storage.listdir(path)
-        names = [f"{path}/{name}" for name in files]
-        if not names:
-            # A finished job's emptied folder, or one a request has just made for its files.
-            _local_folder_remove(path, older_than=old)
-            continue
-        if any(default_storage.get_modified_time(name) > old for name in names):
-            continue
-        for name in names:
-            default_storage.delete(name)
-        _local_folder_remove(path)
+        default_storage.delete(path)
         deleted += 1
     return deleted
-
-
-def _local_folder_remove(path: str, *, older_than: datetime | None = None) -> None:
-    # Local storage keeps emptied folders (an object store has no folders to remove).
-    try:
-        local = default_storage.path(path)
-    except NotImplementedError:
-        return
-    with contextlib.suppress(OSError):
-        modified = datetime.fromtimestamp(os.path.getmtime(local), tz=UTC)
-        if older_than is None or modified < older_than:
-            os.rmdir(local)
 
 
 def _worker_lost_message(job: Job) -> str:

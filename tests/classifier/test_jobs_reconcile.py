@@ -184,20 +184,18 @@ def test_nothing_to_do_reads_nothing_from_the_broker(redis, project, reconcile_a
 # --- Ad-hoc files -------------------------------------------------------------------------
 
 
-def ad_hoc_folder(name: str, *, age: timedelta) -> str:
-    folder = f"jobs/{name}"
-    stored = default_storage.save(f"{folder}/0", ContentFile(b"picture"))
+def ad_hoc_file(name: str, *, age: timedelta) -> str:
+    stored = default_storage.save(f"jobs/{name}", ContentFile(b"picture"))
     stamp = time.time() - age.total_seconds()
     os.utime(default_storage.path(stored), (stamp, stamp))
-    os.utime(default_storage.path(folder), (stamp, stamp))
     return stored
 
 
 def test_ad_hoc_files_no_job_needs_are_deleted_once_old(redis, project):
     old = services.AD_HOC_FILES_GRACE + timedelta(minutes=5)
-    orphan = ad_hoc_folder("orphan-of-a-deleted-job", age=old)
-    fresh = ad_hoc_folder("being-uploaded-now", age=timedelta(seconds=1))
-    waiting = ad_hoc_folder("of-a-queued-job", age=old)
+    orphan = ad_hoc_file("of-a-deleted-job-0", age=old)
+    fresh = ad_hoc_file("being-uploaded-now-0", age=timedelta(seconds=1))
+    waiting = ad_hoc_file("of-a-queued-job-0", age=old)
     PredictionJobFactory(
         model_version=ModelVersionFactory(project=project),
         kind=PredictionJobKind.AD_HOC,
@@ -207,9 +205,8 @@ def test_ad_hoc_files_no_job_needs_are_deleted_once_old(redis, project):
 
     counts = services.jobs_reconcile()
 
-    assert counts["ad_hoc_folders_deleted"] == 1
+    assert counts["ad_hoc_files_deleted"] == 1
     assert not default_storage.exists(orphan)
-    assert not os.path.exists(default_storage.path("jobs/orphan-of-a-deleted-job"))
     assert default_storage.exists(fresh)
     assert default_storage.exists(waiting)
     for stored in (fresh, waiting):
