@@ -19,9 +19,7 @@ urlpatterns = [
         views.model_version_activate,
         name="model-version-activate",
     ),
-    path(
-        "training-runs/<int:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"
-    ),
+    path("training-runs/<int:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/fragment/", views.jobs_fragment, name="jobs-fragment"),
     path("workers/", views.workers, name="workers"),
