@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from classifier import broker
 from classifier.models import (
     UNFINISHED_STATUSES,
     Job,
@@ -180,12 +181,16 @@ def workers_status(*, timeout: float = 1.0) -> list[dict]:
     seconds}, "model_versions" [ids]}.
 
     One broadcast of the classifier_status inspect command (classifier.worker); workers
-    that do not answer within `timeout` are not listed. An unreachable broker gives [].
+    that do not answer within `timeout` are not listed. An unreachable broker gives [], at
+    once when it has just timed out (classifier.broker).
     """
     from labelplatform.celery import app
 
+    if broker.broker_unresponsive():
+        return []
     try:
-        replies = app.control.inspect(timeout=timeout)._request("classifier_status") or {}
+        with broker.broker_call():
+            replies = app.control.inspect(timeout=timeout)._request("classifier_status") or {}
     except Exception as exc:
         logger.warning("Could not ask the workers for their status: %s", exc)
         return []

@@ -11,8 +11,10 @@ Two kinds of functions live here:
 
 A job row is created first, then its message is sent (`_job_dispatch`). When the broker is
 unreachable the row stays queued with `dispatch_error` saying so, and is sent again by
-`jobs_dispatch_unsent` (when a worker starts or reconnects, and when the same training is
-asked for again). Nothing is lost silently.
+`jobs_dispatch_unsent` (when a worker starts or reconnects, when the same training is asked
+for again, and at every reconciliation). `jobs_reconcile`, run periodically by Celery beat,
+also sends again the messages Redis lost and settles jobs whose worker died. Nothing is lost
+silently.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from classifier import broker
 from classifier.models import (
     Embedding,
     Job,
@@ -97,16 +100,23 @@ BROKER_UNREACHABLE_NOTE = (
 # --------------------------------------------------------------------------------------
 
 
-def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
+def _job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = False) -> bool:
     """Send the job's message to the broker; record on the row whether that worked.
 
     Claims the row first (enqueued_at from NULL to now) so two callers never send one job
     twice; on failure puts the claim back and stores the reason. Never raises for broker
-    errors: the row is the record. Returns whether the message was sent.
+    errors: the row is the record. Returns whether the message was sent. With
+    `skip_unresponsive` (requests), a broker that just timed out is not tried again
+    (classifier.broker): the row is left unsent with the note, without waiting.
     """
     from labelplatform.celery import app  # the web imports Celery lazily, like the workers
 
     model = type(job)
+    if skip_unresponsive and broker.broker_unresponsive():
+        model.objects.filter(pk=job.pk, status=JobStatus.QUEUED, enqueued_at__isnull=True).update(
+            dispatch_error=BROKER_UNREACHABLE_NOTE.format(error="it did not answer a moment ago")
+        )
+        return False
     # The task id is chosen here and written with the claim: one write per dispatch, not two
     # (a database write is a good part of an ad-hoc prediction's few tens of milliseconds).
     task_id = str(uuid.uuid4())
@@ -126,13 +136,14 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
             if model is TrainingRun
             else settings.CLASSIFIER_PREDICTION_TIME_LIMIT
         )
-        app.send_task(
-            _TASK_NAMES[model],
-            args=[job.pk],
-            task_id=task_id,
-            soft_time_limit=limit,
-            time_limit=limit + 60,
-        )
+        with broker.broker_call():
+            app.send_task(
+                _TASK_NAMES[model],
+                args=[job.pk],
+                task_id=task_id,
+                soft_time_limit=limit,
+                time_limit=limit + 60,
+            )
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         logger.warning("Could not enqueue %s %s: %s", model.__name__, job.pk, exc)
         model.objects.filter(pk=job.pk).update(
@@ -145,7 +156,8 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
 
 
 def _dispatch_on_commit(job: TrainingRun | PredictionJob) -> None:
-    transaction.on_commit(lambda: _job_dispatch(job))
+    # Mostly inside a request, which must not wait on a broker that does not answer.
+    transaction.on_commit(lambda: _job_dispatch(job, skip_unresponsive=True))
 
 
 def jobs_dispatch_unsent() -> int:
@@ -183,6 +195,103 @@ def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
     if requeued:
         jobs_dispatch_unsent()
     return {"training_runs_failed": failed, "prediction_jobs_requeued": requeued}
+
+
+def jobs_reconcile() -> dict[str, int]:
+    """Make sure every unfinished job is on its way to a worker; run periodically (Celery
+    beat, every CLASSIFIER_JOB_RECONCILE_INTERVAL seconds, on a prediction worker).
+
+    - Running jobs whose worker went silent are settled (jobs_recover_orphans): training
+      runs failed, prediction jobs queued and sent again.
+    - Queued jobs sent more than CLASSIFIER_JOB_RECONCILE_AFTER seconds ago whose message
+      the broker no longer holds, neither waiting in a queue nor taken by a worker (Redis
+      restarted without its data, or was flushed), are sent again with a new task id. A
+      message taken between the two reads may be sent twice: harmless, the tasks are
+      idempotent (_job_claim). Nothing is re-sent when the broker cannot be read.
+    - Queued jobs never sent (the broker was down when they were asked for) are sent.
+    - Ad-hoc files nothing needs any more are deleted (_ad_hoc_files_sweep).
+    Returns what it did, as counts.
+    """
+    counts = dict(jobs_recover_orphans())
+    counts["lost_messages_resent"] = _jobs_resend_lost()
+    counts["unsent_sent"] = jobs_dispatch_unsent()
+    counts["ad_hoc_files_deleted"] = _ad_hoc_files_sweep()
+    if any(counts.values()):
+        logger.warning("Reconciled jobs: %s", counts)
+    return counts
+
+
+def _jobs_resend_lost() -> int:
+    sent_before = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_RECONCILE_AFTER)
+    waiting = [
+        job
+        for model in (TrainingRun, PredictionJob)
+        for job in model.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=sent_before).only(
+            "pk", "status", "enqueued_at", "celery_task_id"
+        )
+    ]
+    if not waiting:
+        return 0  # the usual case: no broker read at all
+    queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    in_broker = broker.task_ids_in_broker(queues=queues)
+    if in_broker is None:
+        return 0
+    resent = 0
+    for job in waiting:
+        if job.celery_task_id in in_broker:
+            continue  # still waiting behind others, or in a worker's hands
+        released = (
+            type(job)
+            .objects.filter(
+                pk=job.pk,
+                status=JobStatus.QUEUED,
+                enqueued_at=job.enqueued_at,
+                celery_task_id=job.celery_task_id,
+            )
+            .update(enqueued_at=None)
+        )
+        if released:
+            logger.warning(
+                "The broker lost the message of %s %s (task %s); sending it again",
+                type(job).__name__,
+                job.pk,
+                job.celery_task_id,
+            )
+            job.enqueued_at = None
+            resent += _job_dispatch(job)
+    return resent
+
+
+# Ad-hoc files are saved before their job's row commits: a file younger than this may belong
+# to a job being created, so the sweep leaves it alone.
+AD_HOC_FILES_GRACE = timedelta(hours=1)
+
+
+def _ad_hoc_files_sweep() -> int:
+    """Delete files under jobs/ that no queued or running ad-hoc job needs and that are
+    older than AD_HOC_FILES_GRACE. A job deletes its own files when it finishes (or is run
+    again after its worker died); what is left is from a job whose row went (its project
+    deleted) or a request killed between saving the files and committing the job. Returns
+    how many files went."""
+    try:
+        _, names = default_storage.listdir("jobs")
+    except FileNotFoundError:
+        return 0
+    needed = {
+        item["path"]
+        for inputs in PredictionJob.objects.filter(
+            kind=PredictionJobKind.AD_HOC, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).values_list("inputs", flat=True)
+        for item in inputs
+    }
+    old = timezone.now() - AD_HOC_FILES_GRACE
+    deleted = 0
+    for path in (f"jobs/{name}" for name in names):
+        if path in needed or default_storage.get_modified_time(path) > old:
+            continue
+        default_storage.delete(path)
+        deleted += 1
+    return deleted
 
 
 def _worker_lost_message(job: Job) -> str:

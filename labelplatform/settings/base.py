@@ -228,6 +228,8 @@ CELERY_TASK_DEFAULT_QUEUE = "prediction"
 CELERY_TASK_ROUTES = {
     "classifier.tasks.training_*": {"queue": "training"},
     "classifier.tasks.prediction_*": {"queue": "prediction"},
+    # Housekeeping: prediction workers are the ones usually free (a training takes minutes).
+    "classifier.tasks.jobs_*": {"queue": "prediction"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60 + 60)
@@ -236,19 +238,22 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Enqueueing while Redis is down must fail fast (the row stays "queued" and is re-sent
-# later), not hang the request for the default 20-odd retries.
+# Enqueueing while Redis is down must fail fast (the row stays "queued" with a note and is
+# sent later by the workers), not hang the request for the default 20-odd retries.
 # A Redis that accepts connections but does not answer (hung, or a network dropping packets)
-# would otherwise block a publish forever: socket timeouts bound every broker call (3 s stays
-# above the worker's 1 s BRPOP polls).
+# would otherwise block a publish forever: socket timeouts bound every broker call. 1.5 s is
+# far above any answer of a working Redis and still above the workers' 1 s BRPOP polls
+# (whose replies are read once they have arrived). No retries: each retry of a publish to a
+# hung Redis adds a reconnection whose handshake times out too (4.5 s per publish with one
+# retry, 1.5 s without), and a connection left stale by a Redis restart needs none (redis-py
+# reconnects it when it is taken from the pool). After a slow failure the web stops calling
+# the broker for a while (CLASSIFIER_BROKER_BACKOFF, classifier.broker).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "socket_connect_timeout": 2,
-    "socket_timeout": 3,
+    "max_retries": 0,
+    "socket_connect_timeout": 1.5,
+    "socket_timeout": 1.5,
 }
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 
 # ------------------------------------------------------------------------------
 # Classifier  (classifier.ml; read by workers only)
@@ -269,6 +274,28 @@ CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", d
 # (1 h) so a long run is never delivered twice.
 CLASSIFIER_TRAINING_TIME_LIMIT = env.int("CLASSIFIER_TRAINING_TIME_LIMIT", default=30 * 60)
 CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", default=15 * 60)
+# Reconciliation (classifier.services.jobs_reconcile), every INTERVAL seconds: a queued job
+# whose message was sent more than AFTER seconds ago and is no longer in Redis (restarted
+# without its data) is sent again; running jobs whose worker went silent are settled.
+CLASSIFIER_JOB_RECONCILE_INTERVAL = env.float("CLASSIFIER_JOB_RECONCILE_INTERVAL", default=60)
+CLASSIFIER_JOB_RECONCILE_AFTER = env.float("CLASSIFIER_JOB_RECONCILE_AFTER", default=60)
+# Celery beat (`celery -A labelplatform beat`, started by `make run` and the compose `beat`
+# service) sends it. The in-memory scheduler: an interval schedule has nothing worth keeping
+# across restarts, and no schedule file is written into the checkout or the container.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
+CELERY_BEAT_SCHEDULE = {
+    "classifier-jobs-reconcile": {
+        "task": "classifier.tasks.jobs_reconcile",
+        "schedule": CLASSIFIER_JOB_RECONCILE_INTERVAL,
+        # Not worth running late: a reconciliation that waited longer than the interval is
+        # superseded by the next one.
+        "options": {"expires": CLASSIFIER_JOB_RECONCILE_INTERVAL},
+    },
+}
+# After a broker call that timed out (a hung Redis, a network dropping packets), web requests
+# do not call the broker for this many seconds: jobs asked meanwhile stay queued with a note
+# and are sent by the workers once Redis answers (classifier.broker).
+CLASSIFIER_BROKER_BACKOFF = env.float("CLASSIFIER_BROKER_BACKOFF", default=15)
 
 # ------------------------------------------------------------------------------
 # REST framework  https://www.django-rest-framework.org/api-guide/settings/
