@@ -9,10 +9,11 @@ The two job GETs take `?wait=<seconds>` (at most selectors.WAIT_MAX_SECONDS): th
 comes as soon as the job finishes, so clients need not poll.
 """
 
+import math
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -29,6 +30,7 @@ from classifier.models import ModelVersion, PredictionJob, TrainingRun
 from labeling.api.serializers import ErrorSerializer
 from labeling.models import Image, Project, Role
 from labeling.permissions import project_role, role_allows
+from labelplatform.url_converters import DATABASE_ID_MAX
 
 _ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
@@ -44,7 +46,7 @@ def _errors(*codes: int) -> dict:
 
 WAIT_PARAMETER = OpenApiParameter(
     "wait",
-    OpenApiTypes.FLOAT,
+    {"type": "number", "format": "double", "minimum": 0},
     description=(
         "Wait up to this many seconds (at most "
         f"{selectors.WAIT_MAX_SECONDS}) for the job to finish before answering."
@@ -74,6 +76,8 @@ def _wait_seconds(request) -> float:
         seconds = float(raw)
     except ValueError as exc:
         raise serializers.ValidationError({"wait": ["A number of seconds."]}) from exc
+    if not math.isfinite(seconds):
+        raise serializers.ValidationError({"wait": ["A number of seconds."]})
     if seconds < 0:
         raise serializers.ValidationError({"wait": ["Not negative."]})
     return min(seconds, selectors.WAIT_MAX_SECONDS)
@@ -92,15 +96,21 @@ def _dispatch_note(job) -> str | None:
 
 
 class MetricsSummarySerializer(serializers.Serializer):
-    accuracy = serializers.FloatField(help_text="Test accuracy")
-    validation_accuracy = serializers.FloatField()
-    loss = serializers.FloatField(help_text="Test loss")
-    class_names = serializers.ListField(child=serializers.CharField())
+    """Every key is null when the version's metrics lack it (a version recorded without an
+    evaluation)."""
+
+    accuracy = serializers.FloatField(allow_null=True, help_text="Test accuracy")
+    validation_accuracy = serializers.FloatField(allow_null=True)
+    loss = serializers.FloatField(allow_null=True, help_text="Test loss")
+    class_names = serializers.ListField(child=serializers.CharField(), allow_null=True)
     per_class = serializers.DictField(
-        child=serializers.DictField(), help_text="{class: {precision, recall, f1, support}}"
+        child=serializers.DictField(),
+        allow_null=True,
+        help_text="{class: {precision, recall, f1, support}}",
     )
     confusion_matrix = serializers.ListField(
         child=serializers.ListField(child=serializers.IntegerField()),
+        allow_null=True,
         help_text="Rows: true class, columns: predicted class, in class_names order.",
     )
 
@@ -139,8 +149,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         help_text="Set while the job could not be sent to a worker (the queue was down)."
     )
     created = serializers.DateTimeField(source="created_at")
-    started = serializers.DateTimeField(source="started_at")
-    finished = serializers.DateTimeField(source="finished_at")
+    started = serializers.DateTimeField(source="started_at", allow_null=True)
+    finished = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = TrainingRun
@@ -172,8 +182,8 @@ class PredictionJobSerializer(serializers.ModelSerializer):
         help_text="Set while the job could not be sent to a worker (the queue was down)."
     )
     created = serializers.DateTimeField(source="created_at")
-    started = serializers.DateTimeField(source="started_at")
-    finished = serializers.DateTimeField(source="finished_at")
+    started = serializers.DateTimeField(source="started_at", allow_null=True)
+    finished = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = PredictionJob
@@ -210,20 +220,22 @@ class ImagePredictionSerializer(serializers.Serializer):
     created = serializers.DateTimeField(source="created_at")
 
 
-class TrainingRunRequestSerializer(serializers.Serializer):
+class TrainingRunStartSerializer(serializers.Serializer):
     hyperparameters = serializers.DictField(
         required=False,
         help_text=f"Optional overrides of {sorted(services.DEFAULT_HYPERPARAMETERS)}.",
     )
 
 
-class PredictImagesRequestSerializer(serializers.Serializer):
+class PredictImagesSerializer(serializers.Serializer):
     image_ids = serializers.ListField(
-        child=serializers.IntegerField(), min_length=1, max_length=10_000
+        child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX),
+        min_length=1,
+        max_length=10_000,
     )
 
 
-class PredictFilesRequestSerializer(serializers.Serializer):
+class PredictFilesSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(),
         min_length=1,
@@ -252,7 +264,7 @@ class TrainingRunCreateView(APIView):
             "Queues a training run: 202 with the new run, or 200 with the run already "
             "queued or running (one at a time per project)."
         ),
-        request=TrainingRunRequestSerializer,
+        request=TrainingRunStartSerializer,
         responses={
             202: JobCreatedSerializer,
             200: JobCreatedSerializer,
@@ -261,7 +273,7 @@ class TrainingRunCreateView(APIView):
     )
     def post(self, request, project_id: int):
         project = _project(request, project_id, Role.OWNER)
-        body = TrainingRunRequestSerializer(data=request.data)
+        body = TrainingRunStartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run, created = services.training_run_start(
             project=project,
@@ -326,8 +338,8 @@ class PredictionCreateView(APIView):
             "stored as training data. Annotators and owners."
         ),
         request={
-            "application/json": PredictImagesRequestSerializer,
-            "multipart/form-data": PredictFilesRequestSerializer,
+            "application/json": PredictImagesSerializer,
+            "multipart/form-data": PredictFilesSerializer,
         },
         responses={202: JobCreatedSerializer, **_errors(400, 401, 403, 404)},
     )
@@ -341,7 +353,7 @@ class PredictionCreateView(APIView):
                 files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
             )
         else:
-            body = PredictImagesRequestSerializer(data=request.data)
+            body = PredictImagesSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             job = services.prediction_job_start(
                 project=project,

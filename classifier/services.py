@@ -11,8 +11,10 @@ Two kinds of functions live here:
 
 A job row is created first, then its message is sent (`_job_dispatch`). When the broker is
 unreachable the row stays queued with `dispatch_error` saying so, and is sent again by
-`jobs_dispatch_unsent` (when a worker starts or reconnects, and when the same training is
-asked for again). Nothing is lost silently.
+`jobs_dispatch_unsent` (when a worker starts or reconnects, when the same training is asked
+for again, and at every reconciliation). `jobs_reconcile`, run periodically by Celery beat,
+also sends again the messages Redis lost and settles jobs whose worker died. Nothing is lost
+silently.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from classifier import broker
 from classifier.models import (
     Embedding,
     Job,
@@ -64,6 +67,21 @@ DEFAULT_HYPERPARAMETERS = {
     "max_epochs": 200,
     "patience": 15,
     "seed": 0,
+    # The slower mode (classifier.ml.fine_tuning): N > 0 also trains the backbone's top N
+    # blocks (of 16, efficientnet_lite0 only) with classifier.ml's own learning rate, epochs and
+    # patience for it. Off by default: on a few hundred photos it costs 20x the time for no
+    # better accuracy (classifier/ml/README.md), but larger or unusual sets may gain from it.
+    "fine_tune_blocks": 0,
+}
+FINE_TUNABLE_BACKBONE = "efficientnet_lite0"
+FINE_TUNE_MAX_BLOCKS = 15
+# Bounds a worker can honour: numpy's seeds are 32-bit, and a batch or an epoch count past
+# these would only exhaust memory or the job's time limit.
+_HYPERPARAMETER_RANGES = {
+    "batch_size": (1, 4096),
+    "max_epochs": (1, 10_000),
+    "patience": (0, 10_000),
+    "seed": (0, 2**32 - 1),
 }
 _TASK_NAMES = {
     TrainingRun: "classifier.tasks.training_run_execute",
@@ -82,16 +100,23 @@ BROKER_UNREACHABLE_NOTE = (
 # --------------------------------------------------------------------------------------
 
 
-def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
+def _job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = False) -> bool:
     """Send the job's message to the broker; record on the row whether that worked.
 
     Claims the row first (enqueued_at from NULL to now) so two callers never send one job
     twice; on failure puts the claim back and stores the reason. Never raises for broker
-    errors: the row is the record. Returns whether the message was sent.
+    errors: the row is the record. Returns whether the message was sent. With
+    `skip_unresponsive` (requests), a broker that just timed out is not tried again
+    (classifier.broker): the row is left unsent with the note, without waiting.
     """
     from labelplatform.celery import app  # the web imports Celery lazily, like the workers
 
     model = type(job)
+    if skip_unresponsive and broker.broker_unresponsive():
+        model.objects.filter(pk=job.pk, status=JobStatus.QUEUED, enqueued_at__isnull=True).update(
+            dispatch_error=BROKER_UNREACHABLE_NOTE.format(error="it did not answer a moment ago")
+        )
+        return False
     # The task id is chosen here and written with the claim: one write per dispatch, not two
     # (a database write is a good part of an ad-hoc prediction's few tens of milliseconds).
     task_id = str(uuid.uuid4())
@@ -111,13 +136,14 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
             if model is TrainingRun
             else settings.CLASSIFIER_PREDICTION_TIME_LIMIT
         )
-        app.send_task(
-            _TASK_NAMES[model],
-            args=[job.pk],
-            task_id=task_id,
-            soft_time_limit=limit,
-            time_limit=limit + 60,
-        )
+        with broker.broker_call():
+            app.send_task(
+                _TASK_NAMES[model],
+                args=[job.pk],
+                task_id=task_id,
+                soft_time_limit=limit,
+                time_limit=limit + 60,
+            )
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         logger.warning("Could not enqueue %s %s: %s", model.__name__, job.pk, exc)
         model.objects.filter(pk=job.pk).update(
@@ -130,7 +156,8 @@ def _job_dispatch(job: TrainingRun | PredictionJob) -> bool:
 
 
 def _dispatch_on_commit(job: TrainingRun | PredictionJob) -> None:
-    transaction.on_commit(lambda: _job_dispatch(job))
+    # Mostly inside a request, which must not wait on a broker that does not answer.
+    transaction.on_commit(lambda: _job_dispatch(job, skip_unresponsive=True))
 
 
 def jobs_dispatch_unsent() -> int:
@@ -168,6 +195,103 @@ def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
     if requeued:
         jobs_dispatch_unsent()
     return {"training_runs_failed": failed, "prediction_jobs_requeued": requeued}
+
+
+def jobs_reconcile() -> dict[str, int]:
+    """Make sure every unfinished job is on its way to a worker; run periodically (Celery
+    beat, every CLASSIFIER_JOB_RECONCILE_INTERVAL seconds, on a prediction worker).
+
+    - Running jobs whose worker went silent are settled (jobs_recover_orphans): training
+      runs failed, prediction jobs queued and sent again.
+    - Queued jobs sent more than CLASSIFIER_JOB_RECONCILE_AFTER seconds ago whose message
+      the broker no longer holds, neither waiting in a queue nor taken by a worker (Redis
+      restarted without its data, or was flushed), are sent again with a new task id. A
+      message taken between the two reads may be sent twice: harmless, the tasks are
+      idempotent (_job_claim). Nothing is re-sent when the broker cannot be read.
+    - Queued jobs never sent (the broker was down when they were asked for) are sent.
+    - Ad-hoc files nothing needs any more are deleted (_ad_hoc_files_sweep).
+    Returns what it did, as counts.
+    """
+    counts = dict(jobs_recover_orphans())
+    counts["lost_messages_resent"] = _jobs_resend_lost()
+    counts["unsent_sent"] = jobs_dispatch_unsent()
+    counts["ad_hoc_files_deleted"] = _ad_hoc_files_sweep()
+    if any(counts.values()):
+        logger.warning("Reconciled jobs: %s", counts)
+    return counts
+
+
+def _jobs_resend_lost() -> int:
+    sent_before = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_RECONCILE_AFTER)
+    waiting = [
+        job
+        for model in (TrainingRun, PredictionJob)
+        for job in model.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=sent_before).only(
+            "pk", "status", "enqueued_at", "celery_task_id"
+        )
+    ]
+    if not waiting:
+        return 0  # the usual case: no broker read at all
+    queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    in_broker = broker.task_ids_in_broker(queues=queues)
+    if in_broker is None:
+        return 0
+    resent = 0
+    for job in waiting:
+        if job.celery_task_id in in_broker:
+            continue  # still waiting behind others, or in a worker's hands
+        released = (
+            type(job)
+            .objects.filter(
+                pk=job.pk,
+                status=JobStatus.QUEUED,
+                enqueued_at=job.enqueued_at,
+                celery_task_id=job.celery_task_id,
+            )
+            .update(enqueued_at=None)
+        )
+        if released:
+            logger.warning(
+                "The broker lost the message of %s %s (task %s); sending it again",
+                type(job).__name__,
+                job.pk,
+                job.celery_task_id,
+            )
+            job.enqueued_at = None
+            resent += _job_dispatch(job)
+    return resent
+
+
+# Ad-hoc files are saved before their job's row commits: a file younger than this may belong
+# to a job being created, so the sweep leaves it alone.
+AD_HOC_FILES_GRACE = timedelta(hours=1)
+
+
+def _ad_hoc_files_sweep() -> int:
+    """Delete files under jobs/ that no queued or running ad-hoc job needs and that are
+    older than AD_HOC_FILES_GRACE. A job deletes its own files when it finishes (or is run
+    again after its worker died); what is left is from a job whose row went (its project
+    deleted) or a request killed between saving the files and committing the job. Returns
+    how many files went."""
+    try:
+        _, names = default_storage.listdir("jobs")
+    except FileNotFoundError:
+        return 0
+    needed = {
+        item["path"]
+        for inputs in PredictionJob.objects.filter(
+            kind=PredictionJobKind.AD_HOC, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).values_list("inputs", flat=True)
+        for item in inputs
+    }
+    old = timezone.now() - AD_HOC_FILES_GRACE
+    deleted = 0
+    for path in (f"jobs/{name}" for name in names):
+        if path in needed or default_storage.get_modified_time(path) > old:
+            continue
+        default_storage.delete(path)
+        deleted += 1
+    return deleted
 
 
 def _worker_lost_message(job: Job) -> str:
@@ -269,12 +393,22 @@ def _hyperparameters_with_defaults(hyperparameters: dict | None) -> dict:
     merged = {**DEFAULT_HYPERPARAMETERS, **given}
     try:
         merged["learning_rate"] = float(merged["learning_rate"])
-        for key in ("batch_size", "max_epochs", "patience", "seed"):
+        for key in ("batch_size", "max_epochs", "patience", "seed", "fine_tune_blocks"):
             merged[key] = int(merged[key])
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"Invalid hyperparameter: {exc}") from exc
-    if not 0 < merged["learning_rate"] < 1 or merged["batch_size"] < 1 or merged["max_epochs"] < 1:
-        raise ValidationError("learning_rate must be in (0, 1); batch_size, max_epochs ≥ 1.")
+    for key, (low, high) in _HYPERPARAMETER_RANGES.items():
+        if not low <= merged[key] <= high:
+            raise ValidationError(f"{key} must be between {low} and {high}.")
+    if not 0 < merged["learning_rate"] < 1:
+        raise ValidationError("learning_rate must be in (0, 1).")
+    if not 0 <= merged["fine_tune_blocks"] <= FINE_TUNE_MAX_BLOCKS:
+        raise ValidationError(f"fine_tune_blocks must be 0 (off) to {FINE_TUNE_MAX_BLOCKS}.")
+    if merged["fine_tune_blocks"] and settings.CLASSIFIER_BACKBONE != FINE_TUNABLE_BACKBONE:
+        raise ValidationError(
+            f"Fine-tuning needs the {FINE_TUNABLE_BACKBONE} backbone; this platform uses "
+            f"{settings.CLASSIFIER_BACKBONE}."
+        )
     return merged
 
 
@@ -534,37 +668,57 @@ def _training_run_train(run: TrainingRun, progress: _JobProgress) -> None:
     cached_before = Embedding.objects.filter(
         backbone=backbone.name, sha256__in=[row[1] for row in training_set.images]
     ).count()
-    embeddings = embeddings_for(
-        backbone=backbone,
-        items=[(sha, name) for _, sha, name, _, _ in training_set.images],
-        on_batch=lambda done, total: progress.update(progress=1 + int(59 * done / total)),
-    )
-    embedded_at = time.monotonic()
     labels = np.array([row[4] for row in training_set.images], dtype=np.int64)
     splits = np.array([row[3] for row in training_set.images])
-    x = {split: embeddings[splits == split] for split in Split.values}
     y = {split: labels[splits == split] for split in Split.values}
+    if hyperparameters["fine_tune_blocks"]:
+        # The top blocks change, so neither the cached embeddings nor new ones serve: the
+        # photos themselves go through the frozen lower blocks inside fine_tune.
+        cached_before = 0
+        blobs = _files_read(
+            [row[2] for row in training_set.images],
+            on_read=lambda done, total: progress.update(progress=1 + int(19 * done / total)),
+        )
+        images = {split: [b for b, s in zip(blobs, splits, strict=True) if s == split]
+                  for split in Split.values}  # fmt: skip
+        embedded_at = time.monotonic()
+        progress.update(force=True, phase=TrainingPhase.TRAINING, progress=20, epoch=0)
+        head = _fine_tuned_head(backbone, images, y, training_set, hyperparameters, progress)
 
-    progress.update(force=True, phase=TrainingPhase.TRAINING, progress=60, epoch=0)
-    head = train_head(
-        train_x=x[Split.TRAIN],
-        train_y=y[Split.TRAIN],
-        val_x=x[Split.VALIDATION],
-        val_y=y[Split.VALIDATION],
-        num_classes=len(training_set.class_ids),
-        learning_rate=hyperparameters["learning_rate"],
-        batch_size=hyperparameters["batch_size"],
-        max_epochs=hyperparameters["max_epochs"],
-        patience=hyperparameters["patience"],
-        seed=hyperparameters["seed"],
-        on_epoch=_EpochProgress(progress, hyperparameters),
-    )
+        def probabilities_of(split: str):
+            return head.predict_images(backbone, images[split])
+    else:
+        embeddings = embeddings_for(
+            backbone=backbone,
+            items=[(sha, name) for _, sha, name, _, _ in training_set.images],
+            on_batch=lambda done, total: progress.update(progress=1 + int(59 * done / total)),
+        )
+        embedded_at = time.monotonic()
+        x = {split: embeddings[splits == split] for split in Split.values}
+        progress.update(force=True, phase=TrainingPhase.TRAINING, progress=60, epoch=0)
+        head = train_head(
+            train_x=x[Split.TRAIN],
+            train_y=y[Split.TRAIN],
+            val_x=x[Split.VALIDATION],
+            val_y=y[Split.VALIDATION],
+            num_classes=len(training_set.class_ids),
+            learning_rate=hyperparameters["learning_rate"],
+            batch_size=hyperparameters["batch_size"],
+            max_epochs=hyperparameters["max_epochs"],
+            patience=hyperparameters["patience"],
+            seed=hyperparameters["seed"],
+            on_epoch=_EpochProgress(progress, hyperparameters),
+        )
+
+        def probabilities_of(split: str):
+            return head.predict_proba(x[split])
+
     trained_at = time.monotonic()
     epochs_run = len(head.history.get("loss", []))
     progress.update(force=True, phase=TrainingPhase.EVALUATING, progress=95, epoch=epochs_run)
     names = training_set.class_names
-    metrics = evaluate(head.predict_proba(x[Split.TEST]), y[Split.TEST], names)
-    validation = evaluate(head.predict_proba(x[Split.VALIDATION]), y[Split.VALIDATION], names)
+    metrics = evaluate(probabilities_of(Split.TEST), y[Split.TEST], names)
+    validation = evaluate(probabilities_of(Split.VALIDATION), y[Split.VALIDATION], names)
     metrics.update(
         validation_accuracy=validation["accuracy"],
         validation_loss=validation["loss"],
@@ -589,6 +743,37 @@ def _training_run_train(run: TrainingRun, progress: _JobProgress) -> None:
     )
 
 
+def _files_read(names: Sequence[str], *, on_read=None) -> list[bytes]:
+    blobs = []
+    for name in names:
+        blobs.append(_read_file(name))
+        if on_read is not None:
+            on_read(len(blobs), len(names))
+    return blobs
+
+
+def _fine_tuned_head(backbone, images, y, training_set, hyperparameters, progress):
+    from classifier.ml import fine_tune
+    from classifier.ml.fine_tuning import DEFAULT_MAX_EPOCHS, DEFAULT_PATIENCE
+
+    return fine_tune(
+        backbone,
+        train_images=images[Split.TRAIN],
+        train_y=y[Split.TRAIN],
+        val_images=images[Split.VALIDATION],
+        val_y=y[Split.VALIDATION],
+        num_classes=len(training_set.class_ids),
+        trainable_blocks=hyperparameters["fine_tune_blocks"],
+        batch_size=hyperparameters["batch_size"],
+        seed=hyperparameters["seed"],
+        on_epoch=_EpochProgress(
+            progress,
+            {"max_epochs": DEFAULT_MAX_EPOCHS, "patience": DEFAULT_PATIENCE},
+            start_percent=20,
+        ),
+    )
+
+
 class _EpochProgress:
     """on_epoch for train_head (epochs counted from 1): progress 60-95 through training.
 
@@ -597,16 +782,17 @@ class _EpochProgress:
     goes backwards.
     """
 
-    def __init__(self, progress: _JobProgress, hyperparameters: dict):
+    def __init__(self, progress: _JobProgress, hyperparameters: dict, *, start_percent=60):
         self.progress = progress
         self.max_epochs, self.patience = hyperparameters["max_epochs"], hyperparameters["patience"]
-        self.best_loss, self.best_epoch, self.percent = float("inf"), 0, 60
+        self.best_loss, self.best_epoch = float("inf"), 0
+        self.start, self.percent = start_percent, start_percent
 
     def __call__(self, epoch: int, logs: dict) -> None:
         if logs.get("val_loss", float("inf")) < self.best_loss:
             self.best_loss, self.best_epoch = logs["val_loss"], epoch
         expected_end = min(self.max_epochs, max(epoch, self.best_epoch + self.patience))
-        self.percent = max(self.percent, 60 + int(35 * epoch / expected_end))
+        self.percent = max(self.percent, self.start + int((95 - self.start) * epoch / expected_end))
         self.progress.update(epoch=epoch, progress=min(self.percent, 95))
 
 
@@ -880,11 +1066,13 @@ def prediction_job_start(
     checked = [(upload.name, _ad_hoc_check(upload)) for upload in files]
     if not checked:
         raise ValidationError("Give at least one file.")
-    folder = f"jobs/{uuid.uuid4().hex}"
+    # Flat names, not a folder per job: on a file system a folder would be created for every
+    # request and stay behind, empty, once the job deletes its files.
+    prefix = f"jobs/{uuid.uuid4().hex}"
     inputs = []
     try:
         for index, (name, data) in enumerate(checked):
-            path = default_storage.save(f"{folder}/{index}", ContentFile(data))
+            path = default_storage.save(f"{prefix}-{index}", ContentFile(data))
             inputs.append({"name": name, "path": path})
         with transaction.atomic():
             return _prediction_job_create(
@@ -987,7 +1175,7 @@ def _prediction_job_predict(job: PredictionJob, progress: _JobProgress) -> dict[
             blobs = [_read_file(item["path"]) for item in batch]
             timings["read_ms"] += (time.perf_counter() - clock) * 1000
             clock = time.perf_counter()
-            probabilities = head.predict_proba(backbone.embed(blobs))
+            probabilities = head.predict_images(backbone, blobs)
             timings["inference_ms"] += (time.perf_counter() - clock) * 1000
             for item, row in zip(batch, probabilities, strict=True):
                 top = int(row.argmax())
@@ -1005,6 +1193,9 @@ def _prediction_job_predict(job: PredictionJob, progress: _JobProgress) -> dict[
             progress.update(done=done, progress=min(99, int(100 * done / max(job.total, 1))))
         return timings
 
+    from classifier.ml import TrainedHead
+
+    reads_embeddings = isinstance(head, TrainedHead)  # a linear head: the embedding cache serves
     done = 0
     for start in range(0, len(job.image_ids), batch_size):
         batch_ids = job.image_ids[start : start + batch_size]
@@ -1016,8 +1207,13 @@ def _prediction_job_predict(job: PredictionJob, progress: _JobProgress) -> dict[
         )
         timings["read_ms"] += (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
-        embeddings = embeddings_for(backbone=backbone, items=[(sha, name) for _, sha, name in rows])
-        probabilities = head.predict_proba(embeddings) if rows else []
+        if not rows:
+            probabilities = []
+        elif reads_embeddings:
+            embeddings = embeddings_for(backbone=backbone, items=[(s, n) for _, s, n in rows])
+            probabilities = head.predict_proba(embeddings)
+        else:  # a fine-tuned head: its own top blocks over the photos' lower-block features
+            probabilities = head.predict_images(backbone, _files_read([n for _, _, n in rows]))
         timings["inference_ms"] += (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         predictions = []

@@ -1,7 +1,7 @@
 """Celery tasks: thin, idempotent, take ids and call one service.
 
 Routed by name (settings.CELERY_TASK_ROUTES): training_* to the "training" queue,
-prediction_* to "prediction". Imported by the web process too (autodiscovery), so nothing
+prediction_* and jobs_* to "prediction". Imported by the web process too (autodiscovery), so nothing
 here imports TensorFlow; the services import classifier.ml inside the worker-side functions.
 
 Time limits travel with each message (classifier.services._job_dispatch, from
@@ -22,3 +22,9 @@ def training_run_execute(self, run_id: int) -> None:
 @shared_task(bind=True, name="classifier.tasks.prediction_job_execute")
 def prediction_job_execute(self, job_id: int) -> None:
     services.prediction_job_execute(job_id=job_id, worker=self.request.hostname or "")
+
+
+@shared_task(name="classifier.tasks.jobs_reconcile")
+def jobs_reconcile() -> None:
+    """Sent by Celery beat (settings.CELERY_BEAT_SCHEDULE)."""
+    services.jobs_reconcile()

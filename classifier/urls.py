@@ -2,26 +2,25 @@
 
 from django.urls import path
 
+import labelplatform.url_converters  # noqa: F401  (registers <id:...>)
 from classifier import views
 
 urlpatterns = [
-    path("projects/<int:pk>/models/", views.project_models, name="project-models"),
-    path("projects/<int:pk>/retrain/", views.project_retrain, name="project-retrain"),
-    path("projects/<int:pk>/jobs/", views.project_jobs, name="project-jobs"),
+    path("projects/<id:pk>/models/", views.project_models, name="project-models"),
+    path("projects/<id:pk>/retrain/", views.project_retrain, name="project-retrain"),
+    path("projects/<id:pk>/jobs/", views.project_jobs, name="project-jobs"),
     path(
-        "projects/<int:pk>/jobs/fragment/",
+        "projects/<id:pk>/jobs/fragment/",
         views.project_jobs_fragment,
         name="project-jobs-fragment",
     ),
-    path("projects/<int:pk>/workers/", views.project_workers, name="project-workers"),
+    path("projects/<id:pk>/workers/", views.project_workers, name="project-workers"),
     path(
-        "model-versions/<int:pk>/activate/",
+        "model-versions/<id:pk>/activate/",
         views.model_version_activate,
         name="model-version-activate",
     ),
-    path(
-        "training-runs/<int:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"
-    ),
+    path("training-runs/<id:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/fragment/", views.jobs_fragment, name="jobs-fragment"),
     path("workers/", views.workers, name="workers"),

@@ -104,10 +104,10 @@ def loaded_head(model_version):
             ):
                 _forget_head(version_id)
         if model_version.pk not in _heads:
-            from classifier.ml import TrainedHead
+            from classifier.ml import load_head  # a linear or a fine-tuned head
 
             with model_version.artifact.open("rb") as artifact:
-                _heads[model_version.pk] = TrainedHead.from_bytes(artifact.read())
+                _heads[model_version.pk] = load_head(artifact.read())
             _head_projects[model_version.pk] = model_version.project_id
             logger.info("Loaded head of model version %s (%s)", model_version.pk, model_version)
             while len(_heads) > _MAX_HEADS:

@@ -91,7 +91,10 @@ def dataset_zip_export(*, project: Project) -> ExportStream:
 
 def labels_csv_export(*, project: Project) -> ExportStream:
     """One row per image: ids, split, consensus label and status, and every annotation as
-    `username:class` pairs separated by "; " (usernames contain neither)."""
+    `username:class` pairs separated by "; " (usernames contain neither).
+
+    Text a user chose (file, class and user names) goes through csv_text: a spreadsheet would
+    run a cell starting with =, +, -, @, tab or carriage return as a formula."""
     return ExportStream(
         chunks=_csv_chunks(project),
         filename=f"{_project_slug(project)}-labels.csv",
@@ -191,6 +194,17 @@ def _images_with_annotations(project: Project) -> QuerySet[Image]:
     )
 
 
+# What spreadsheets (Excel, LibreOffice, Google Sheets) read as the start of a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A user's text as a CSV cell that no spreadsheet runs: prefixed with an apostrophe (the
+    usual escape, shown by none of them) when it would start a formula. OWASP's advice for
+    CSV injection."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 def _csv_chunks(project: Project) -> Iterator[bytes]:
     class_folders = class_folder_names(project)
     buffer = io.StringIO()
@@ -202,19 +216,21 @@ def _csv_chunks(project: Project) -> Iterator[bytes]:
         writer.writerow(
             (
                 image.pk,
-                image.original_name,
+                csv_text(image.original_name),
                 image.sha256,
                 image.split,
-                image.label.name if labeled else "",
+                csv_text(image.label.name) if labeled else "",
                 image.label_status,
                 "true" if image.label_reviewed else "false",
                 image.width,
                 image.height,
                 image.format,
                 zip_path(image, class_folders) if labeled else "",
-                "; ".join(
-                    f"{annotation.user.get_username()}:{annotation.label_class.name}"
-                    for annotation in image.annotations.all()
+                csv_text(
+                    "; ".join(
+                        f"{annotation.user.get_username()}:{annotation.label_class.name}"
+                        for annotation in image.annotations.all()
+                    )
                 ),
             )
         )

@@ -13,6 +13,7 @@ INTERFACE (the shape is the contract for callers):
         created: list[Image]
         duplicates: list[tuple[str, Image]]    # (incoming name, the image it duplicates)
         rejected: list[tuple[str, str]]        # (incoming name, why)
+        storage_failure: StorageFailure | None # set when the storage refused a write
 
     def image_ingest(*, project, uploaded_by, files: Iterable[IncomingFile],
                      split: str = "auto", label: LabelClass | None = None,
@@ -31,8 +32,16 @@ WHAT IS STORED
   reduced to their first frame, BMP stored as PNG. Lossy sources without transparency become
   JPEG (quality 95), everything else PNG. `Image.format`, `width` and `height` describe the
   stored file.
+- A file that carries HTML or script markup inside its bytes (a GIF/HTML polyglot, a
+  `<script>` in a comment or metadata chunk) is re-encoded too, so the stored file holds the
+  pixels only. Files that are markup (SVG, HTML, whatever their extension) do not open as
+  images and are rejected, naming what they look like.
 - The thumbnail is a JPEG whose longest side is settings.THUMBNAIL_SIZE, on white where the
   image is transparent.
+- Stored files are named by their sha256 (labeling.models.image_upload_to), never by the name
+  the user gave. That name is kept for display as `original_name`, cleaned by
+  upload_name_clean (no control or bidirectional-override characters, NFC, at most the
+  field's length); the report names files by the same cleaned name.
 
 GUARANTEES
 - Each file is its own unit: a rejected file leaves no row and no stored file, and the good
@@ -44,12 +53,25 @@ GUARANTEES
   by a concurrent upload that wins the race on the unique constraint) is reported as a
   duplicate of that image and not stored twice.
 - After the commit, `labeling.signals.images_created` is sent once with the new image ids.
+
+WHEN THE STORAGE FAILS (disk full, S3 unreachable or refusing: labelplatform.media_storage)
+- The file being written leaves nothing: no row, no image file, no thumbnail (the local
+  backend never leaves a partly written file either).
+- Nothing more is written in this ingest: a storage failure is about the storage, not the
+  file, so the next files would only fail the same way (and fill a disk the database may share
+  to its last byte). Files stored before it stay stored, each a complete unit. The failing
+  file and every later new file are reported as rejected with the failure's message; later
+  duplicates and unreadable files are still reported as such. `report.storage_failure` says
+  what happened (full or unavailable), for the caller to answer 507 or 503.
+- Other errors (the database going away while inserting a row) are raised, after deleting
+  that file's stored files.
 """
 
 import hashlib
 import io
 import logging
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -69,6 +91,7 @@ from labeling.models import Image, LabelClass, Project, Split
 from labeling.services import annotation_create
 from labeling.signals import images_created
 from labeling.splits import SplitAllocator, split_allocator_for
+from labelplatform.media_storage import StorageFailure, storage_failure
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +106,20 @@ LOOKUP_BATCH_FILES = 64
 LOOKUP_BATCH_BYTES = 128 * 1024 * 1024
 ZIP_READ_CHUNK = 1024 * 1024
 
+ORIGINAL_NAME_MAX_LENGTH = Image._meta.get_field("original_name").max_length
+# Characters that change how the text around them reads rather than being read: the
+# bidirectional embeddings, overrides and isolates (U+202E shows "cod.exe" as "exe.doc") and
+# the invisible direction marks.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# Controls (NUL, newlines, terminal escapes), lone surrogates (undecodable file-system
+# names), line and paragraph separators.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# HTML that a browser would act on, anywhere in an image's bytes (see _normalisation_reasons).
+_MARKUP = re.compile(rb"<(?:script|html|body|iframe|object|embed|svg[\s>/]|!doctype)", re.I)
+MARKUP_REMOVED = "markup inside the file removed"
+
 
 @dataclass
 class IncomingFile:
@@ -95,6 +132,7 @@ class IngestReport:
     created: list[Image] = field(default_factory=list)
     duplicates: list[tuple[str, Image]] = field(default_factory=list)  # (name, the original)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    storage_failure: StorageFailure | None = None  # the storage refused a write: see above
 
 
 @dataclass(frozen=True)
@@ -124,6 +162,12 @@ class RejectedFile(Exception):
     """A file that cannot be ingested; the message says why, for the uploader."""
 
 
+class _StorageWriteFailed(Exception):
+    def __init__(self, failure: StorageFailure) -> None:
+        super().__init__(failure.cause)
+        self.failure = failure
+
+
 @dataclass
 class _Candidate:
     """One file's bytes (read within the limits, hashed), or why they could not be read."""
@@ -143,6 +187,28 @@ class PreparedImage:
     width: int
     height: int
     thumbnail: bytes
+
+
+def upload_name_clean(name: str) -> str:
+    """The name a user gave a file, fit to store and show: NFC (a name typed on macOS and one
+    typed on Linux compare equal), without control, bidirectional-override or separator
+    characters, at most ORIGINAL_NAME_MAX_LENGTH characters (the extension kept, an ellipsis
+    where the middle was), never empty. Paths in it (zip members) are kept: they are shown,
+    never used to store anything."""
+    text = "".join(
+        char
+        for char in unicodedata.normalize("NFC", name)
+        if char not in _BIDI_CONTROLS and unicodedata.category(char) not in _DROPPED_CATEGORIES
+    ).strip()
+    if not text:
+        return "unnamed"
+    if len(text) <= ORIGINAL_NAME_MAX_LENGTH:
+        return text
+    ellipsis = "\N{HORIZONTAL ELLIPSIS}"
+    stem, dot, extension = text.rpartition(".")
+    if dot and 0 < len(extension) <= 16 and "/" not in extension:
+        return f"{stem[: ORIGINAL_NAME_MAX_LENGTH - len(extension) - 2]}{ellipsis}.{extension}"
+    return text[: ORIGINAL_NAME_MAX_LENGTH - 1] + ellipsis
 
 
 def image_ingest(
@@ -189,6 +255,8 @@ def image_ingest(
                 report.duplicates.append((candidate.name, original))
             elif reason := rejected_by_sha256.get(candidate.sha256):
                 report.rejected.append((candidate.name, reason))
+            elif report.storage_failure is not None:
+                report.rejected.append((candidate.name, report.storage_failure.message))
             else:
                 try:
                     prepared = image_prepare(candidate.data, limits=limits)
@@ -196,22 +264,31 @@ def image_ingest(
                     rejected_by_sha256[candidate.sha256] = str(rejection)
                     report.rejected.append((candidate.name, str(rejection)))
                 else:
-                    image, original = _image_store(
-                        project=project,
-                        uploaded_by=uploaded_by,
-                        name=candidate.name,
-                        sha256=candidate.sha256,
-                        prepared=prepared,
-                        split=split,
-                        allocator=allocator,
-                        stratum=stratum,
-                        label=label,
-                    )
-                    if original is not None:
-                        report.duplicates.append((candidate.name, original))
+                    try:
+                        image, original = _image_store(
+                            project=project,
+                            uploaded_by=uploaded_by,
+                            name=candidate.name,
+                            sha256=candidate.sha256,
+                            prepared=prepared,
+                            split=split,
+                            allocator=allocator,
+                            stratum=stratum,
+                            label=label,
+                        )
+                    except _StorageWriteFailed as failed:
+                        logger.error(
+                            "storage refused a write; nothing more is stored in this upload",
+                            extra={"file": candidate.name, "error": failed.failure.cause},
+                        )
+                        report.storage_failure = failed.failure
+                        report.rejected.append((candidate.name, failed.failure.message))
                     else:
-                        created_by_sha256[candidate.sha256] = image
-                        report.created.append(image)
+                        if original is not None:
+                            report.duplicates.append((candidate.name, original))
+                        else:
+                            created_by_sha256[candidate.sha256] = image
+                            report.created.append(image)
             done += 1
             if on_progress is not None:
                 on_progress(done)
@@ -226,6 +303,19 @@ def image_ingest(
             )
         )
     return report
+
+
+def storage_failure_detail(report: IngestReport) -> str:
+    """One sentence for the uploader about an ingest the storage cut short."""
+    failure = report.storage_failure
+    assert failure is not None
+    not_stored = sum(1 for _, reason in report.rejected if reason == failure.message)
+    what = (
+        "The server's storage is full"
+        if failure.full
+        else "The server could not write to its storage"
+    )
+    return f"{what}: {len(report.created)} file(s) stored, {not_stored} not stored."
 
 
 # --------------------------------------------------------------------------------------
@@ -246,11 +336,12 @@ def _image_store(
     label: LabelClass | None,
 ) -> tuple[Image | None, Image | None]:
     """Store the files, then insert the row. Returns (new image, None) or, when a concurrent
-    upload stored the same sha256 first, (None, that image)."""
+    upload stored the same sha256 first, (None, that image). Raises _StorageWriteFailed when
+    the storage refuses a file, after deleting what it had stored."""
     chosen_split = allocator.assign(stratum) if allocator is not None else split
     image = Image(
         project=project,
-        original_name=name[-255:],
+        original_name=name,  # cleaned by _candidates
         sha256=sha256,
         width=prepared.width,
         height=prepared.height,
@@ -264,6 +355,15 @@ def _image_store(
             f"image.{prepared.format.lower()}", ContentFile(prepared.content), save=False
         )
         image.thumbnail.save("thumbnail.jpg", ContentFile(prepared.thumbnail), save=False)
+    except BaseException as error:
+        _stored_files_delete(image)
+        failure = storage_failure(error) if isinstance(error, Exception) else None
+        if failure is None:
+            raise
+        if allocator is not None:
+            allocator.release(stratum, chosen_split)
+        raise _StorageWriteFailed(failure) from error
+    try:
         with transaction.atomic():
             image.save()
             if label is not None:
@@ -311,10 +411,11 @@ def _images_by_sha256(*, project: Project, sha256s: set[str]) -> dict[str, Image
 
 def _candidates(files: Iterable[IncomingFile], limits: IngestLimits) -> Iterator[_Candidate]:
     for incoming in files:
-        if incoming.name.lower().endswith(".zip"):
-            yield from _zip_candidates(incoming, limits)
+        name = upload_name_clean(incoming.name)
+        if name.lower().endswith(".zip"):
+            yield from _zip_candidates(incoming, name, limits)
         else:
-            yield _file_candidate(incoming, limits)
+            yield _file_candidate(incoming, name, limits)
 
 
 def _batches(candidates: Iterator[_Candidate]) -> Iterator[list[_Candidate]]:
@@ -336,33 +437,35 @@ def _hashed(name: str, data: bytes) -> _Candidate:
     return _Candidate(name, data=data, sha256=hashlib.sha256(data).hexdigest())
 
 
-def _file_candidate(incoming: IncomingFile, limits: IngestLimits) -> _Candidate:
+def _file_candidate(incoming: IncomingFile, name: str, limits: IngestLimits) -> _Candidate:
     stream = incoming.file
     try:
         stream.seek(0, io.SEEK_END)
         size = stream.tell()
         stream.seek(0)
         if size > limits.max_bytes:
-            return _Candidate(incoming.name, error=_too_many_bytes(size, limits))
+            return _Candidate(name, error=_too_many_bytes(size, limits))
         data = stream.read(limits.max_bytes + 1)
     except OSError as exc:
-        return _Candidate(incoming.name, error=f"file could not be read ({exc})")
+        return _Candidate(name, error=f"file could not be read ({exc})")
     if len(data) > limits.max_bytes:
-        return _Candidate(incoming.name, error=_too_many_bytes(len(data), limits))
-    return _hashed(incoming.name, data)
+        return _Candidate(name, error=_too_many_bytes(len(data), limits))
+    return _hashed(name, data)
 
 
-def _zip_candidates(incoming: IncomingFile, limits: IngestLimits) -> Iterator[_Candidate]:
+def _zip_candidates(
+    incoming: IncomingFile, name: str, limits: IngestLimits
+) -> Iterator[_Candidate]:
     try:
         archive = zipfile.ZipFile(incoming.file)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        yield _Candidate(incoming.name, error="not a valid zip archive")
+        yield _Candidate(name, error="not a valid zip archive")
         return
     with archive:
         members = archive.infolist()
         if len(members) > limits.zip_max_members:
             yield _Candidate(
-                incoming.name,
+                name,
                 error=f"zip has {len(members):,} entries, over the limit of "
                 f"{limits.zip_max_members:,}",
             )
@@ -370,7 +473,7 @@ def _zip_candidates(incoming: IncomingFile, limits: IngestLimits) -> Iterator[_C
         declared = sum(member.file_size for member in members)
         if declared > limits.zip_max_uncompressed_bytes:
             yield _Candidate(
-                incoming.name,
+                name,
                 error=f"zip would expand to {_human_bytes(declared)}, over the "
                 f"{_human_bytes(limits.zip_max_uncompressed_bytes)} limit (zip bomb?)",
             )
@@ -379,24 +482,26 @@ def _zip_candidates(incoming: IncomingFile, limits: IngestLimits) -> Iterator[_C
         for member in members:
             if member.is_dir() or _is_system_entry(member.filename):
                 continue
+            # The raw name is checked (traversal, nested zips); the clean one is shown.
+            member_name = upload_name_clean(member.filename)
             if reason := _member_refusal(member, limits):
-                yield _Candidate(member.filename, error=reason)
+                yield _Candidate(member_name, error=reason)
                 continue
             try:
                 data = _member_read(archive, member, limits)
             except RejectedFile as rejection:
-                yield _Candidate(member.filename, error=str(rejection))
+                yield _Candidate(member_name, error=str(rejection))
                 continue
             expanded += len(data)
             if expanded > limits.zip_max_uncompressed_bytes:
                 # Only reachable when headers lie; stop expanding this archive altogether.
                 yield _Candidate(
-                    incoming.name,
+                    name,
                     error=f"zip expands past the "
                     f"{_human_bytes(limits.zip_max_uncompressed_bytes)} limit (zip bomb?)",
                 )
                 return
-            yield _hashed(member.filename, data)
+            yield _hashed(member_name, data)
 
 
 def _is_system_entry(path: str) -> bool:
@@ -493,6 +598,11 @@ def image_prepare(data: bytes, *, limits: IngestLimits) -> PreparedImage:
         # truncated JPEG, SyntaxError, ValueError, zlib and struct errors, ...).
         raise RejectedFile("file is truncated or corrupt") from exc
 
+    # Pillow writes an image's comment into the JPEGs it encodes from it (the thumbnail
+    # too); nothing we write carries one.
+    picture.info.pop("comment", None)
+    if MARKUP_REMOVED in reasons:
+        picture.info.pop("icc_profile", None)  # free text too: the markup may be in there
     if not reasons:
         content, stored_format, stored_size = data, picture.format, (width, height)
     else:
@@ -523,6 +633,13 @@ def _normalisation_reasons(picture: PILImage.Image, data: bytes, *, animated: bo
     # PNG's IHDR bit depth sits at byte 24; Pillow decodes 16-bit RGB(A) to 8 bits silently.
     if picture.format == "PNG" and len(data) > 24 and data[24] == 16:
         reasons.append("16-bit PNG reduced to 8 bits")
+    # A valid image may also be a valid HTML page (markup in a comment, a metadata chunk or
+    # after the image's end). Served as an image with nosniff it stays an image, but a copy
+    # saved from an export or opened from another server might not: re-encoding keeps the
+    # pixels and drops the rest. The patterns are long enough that the compressed data of an
+    # honest photo matches them about once in thousands of files, which costs only that.
+    if _MARKUP.search(data):
+        reasons.append(MARKUP_REMOVED)
     return reasons
 
 

@@ -23,8 +23,15 @@ from labeling.models import (
 
 # A readable default palette for classes created without a colour (Bootstrap's hues).
 DEFAULT_CLASS_COLORS = [
-    "#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1",
-    "#20c997", "#d63384", "#ffc107", "#0dcaf0",
+    "#0d6efd",
+    "#dc3545",
+    "#198754",
+    "#fd7e14",
+    "#6f42c1",
+    "#20c997",
+    "#d63384",
+    "#ffc107",
+    "#0dcaf0",
 ]
 
 

@@ -7,7 +7,6 @@ too low for a page gets 403.
 """
 
 import json
-import mimetypes
 import time
 from functools import wraps
 
@@ -23,10 +22,11 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labeling import export, services
@@ -42,7 +42,7 @@ from labeling.forms import (
     UploadForm,
     label_class_formset_initial,
 )
-from labeling.ingest import IncomingFile, image_ingest
+from labeling.ingest import IncomingFile, image_ingest, storage_failure_detail
 from labeling.models import Image, LabelClass, Membership, Project, Role, Split
 from labeling.permissions import project_role, role_allows
 from labeling.selectors import (
@@ -242,6 +242,8 @@ def project_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
 
 # --- Upload ------------------------------------------------------------------------------------
 
+UPLOAD_AGAIN_LATER = "Upload the others again later: the ones stored are reported as duplicates."
+
 
 @require_http_methods(["GET", "POST"])
 def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
@@ -252,12 +254,19 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return _upload_page(request, project, role, UploadForm(project=project))
 
-    form = UploadForm(request.POST, project=project)
-    files = request.FILES.getlist("files")
     wants_json = request.accepts("application/json") and not request.accepts("text/html")
-    if not form.is_valid() or not files:
+    try:
+        files = request.FILES.getlist("files")
+    except MultiPartParserError as error:
+        # A malformed body, or a file name of about 900 characters or more: Django refuses
+        # part headers over 1 KB before any view sees them.
+        files, unreadable = [], f"The upload could not be read ({error})."
+    else:
+        unreadable = ""
+    form = UploadForm(request.POST, project=project)
+    if unreadable or not form.is_valid() or not files:
         detail = " ".join(e for errors in form.errors.values() for e in errors)
-        detail = detail or "Choose at least one file."
+        detail = unreadable or detail or "Choose at least one file."
         if wants_json:
             return JsonResponse({"detail": detail}, status=400)
         messages.error(request, detail)
@@ -271,6 +280,17 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
         label=form.cleaned_data["label"],
     )
     verdicts = _upload_verdicts(report)
+    if report.storage_failure is not None:
+        # Insufficient Storage, or Service Unavailable when the storage failed otherwise; each
+        # file's verdict is still given (the ones stored before the failure stay stored).
+        status = 507 if report.storage_failure.full else 503
+        detail = f"{storage_failure_detail(report)} {UPLOAD_AGAIN_LATER}"
+        if wants_json:
+            return JsonResponse({"detail": detail, **verdicts}, status=status)
+        messages.error(request, detail)
+        return _upload_page(
+            request, project, role, UploadForm(project=project), verdicts=verdicts, status=status
+        )
     if wants_json:
         return JsonResponse(verdicts, status=201 if verdicts["created"] else 200)
     return _upload_page(request, project, role, UploadForm(project=project), verdicts=verdicts)
@@ -607,36 +627,79 @@ MEDIA_MAX_AGE = 3600
 # Signed S3 URLs expire (AWS_QUERYSTRING_EXPIRE, default 300 s); the redirect to one must not
 # be cached for longer than that.
 SIGNED_REDIRECT_MAX_AGE = 60
+# A stored file is an image whatever its bytes hold, and is never a document that runs
+# anything: opened on its own, it gets no scripts, no plugins, no same-origin rights.
+MEDIA_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+)
 
 
-def _stored_file_response(field_file, content_type: str | None) -> HttpResponse:
+def _download_name(image: Image, extension: str) -> str:
+    """The name a browser saves the file under: the uploaded name (cleaned at ingest) with the
+    stored file's extension, which may differ (a BMP is stored as PNG)."""
+    base = image.original_name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return f"{stem.strip() or 'image'}.{extension}"
+
+
+def _stored_file_response(field_file, *, content_type: str, filename: str) -> HttpResponse:
+    """The stored file with a Content-Type from the format ingest recorded (never guessed
+    from bytes or names), nosniff, a sandboxing CSP, and the file's name in
+    Content-Disposition, encoded as RFC 6266 asks."""
     storage, name = field_file.storage, field_file.name
+    disposition = content_disposition_header(as_attachment=False, filename=filename)
     if getattr(storage, "querystring_auth", False):
-        # S3 with signed URLs: the browser fetches the object itself, for a few minutes only.
-        response = HttpResponseRedirect(storage.url(name))
+        # S3 with signed URLs: the browser fetches the object itself, for a few minutes only;
+        # the signed URL makes the store answer with our type and name.
+        url = storage.url(
+            name,
+            parameters={
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": disposition,
+            },
+        )
+        response = HttpResponseRedirect(url)
         patch_cache_control(response, private=True, max_age=SIGNED_REDIRECT_MAX_AGE)
         return response
     try:
         handle = storage.open(name, "rb")
     except FileNotFoundError:
         raise Http404("The stored file is missing.") from None
-    response = FileResponse(
-        handle,
-        content_type=content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
-    )
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = disposition
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CONTENT_SECURITY_POLICY
     patch_cache_control(response, private=True, max_age=MEDIA_MAX_AGE)
     return response
+
+
+def _image_content_type(image: Image) -> str:
+    # A format ingest does not store (none today) would be bytes to download, never a page.
+    return _CONTENT_TYPES.get(image.format.upper(), "application/octet-stream")
+
+
+def _original_response(image: Image) -> HttpResponse:
+    extension = export.EXTENSIONS.get(image.format.upper(), "bin")
+    return _stored_file_response(
+        image.file,
+        content_type=_image_content_type(image),
+        filename=_download_name(image, extension),
+    )
 
 
 @require_GET
 def image_file(request: HttpRequest, pk: int) -> HttpResponse:
     image, _ = _image_for(request, pk)
-    return _stored_file_response(image.file, _CONTENT_TYPES.get(image.format.upper()))
+    return _original_response(image)
 
 
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
     image, _ = _image_for(request, pk)
     if not image.thumbnail:
-        return _stored_file_response(image.file, _CONTENT_TYPES.get(image.format.upper()))
-    return _stored_file_response(image.thumbnail, None)
+        return _original_response(image)
+    return _stored_file_response(
+        image.thumbnail,
+        content_type="image/jpeg",  # ingest writes every thumbnail as JPEG
+        filename=_download_name(image, "thumbnail.jpg"),
+    )

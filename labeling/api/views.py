@@ -1,14 +1,15 @@
 """The labeling API: thin views over labeling.services (writes), labeling.ingest and
 labeling.selectors (reads). Access rules: labeling.api.permissions.HasProjectRole."""
 
+from django.contrib.auth.signals import user_logged_in
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -16,14 +17,26 @@ from rest_framework.response import Response
 
 from labeling import export, ingest, selectors, services
 from labeling.api import serializers as s
+from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
 from labeling.models import Image, LabelClass, Membership, Project, Role
+from labelplatform.login_lockout import LoginLockedOut
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Invalid input"),
     401: OpenApiResponse(s.ErrorSerializer, description="Not authenticated"),
     403: OpenApiResponse(s.ErrorSerializer, description="Your role does not allow this"),
     404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not your project"),
+}
+STORAGE_FAILED = {
+    503: OpenApiResponse(
+        s.IngestStorageFailureSerializer,
+        description="The storage could not be written: each file's verdict, and why",
+    ),
+    507: OpenApiResponse(
+        s.IngestStorageFailureSerializer,
+        description="The storage is full: each file's verdict, and why",
+    ),
 }
 
 
@@ -42,14 +55,11 @@ def label_class_named(*, project: Project, name: str) -> LabelClass:
     return label_class
 
 
-class ImagePagination(PageNumberPagination):
-    django_paginator_class = selectors.ImagePaginator
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the API token (created on first use)."""
+    """Exchange a username and password for the API token (created on first use).
+
+    A login like the login page's: failures count towards the lockout of that username from
+    this address (labelplatform.login_lockout), and a success clears the count."""
 
     # Credentials only: a logged-in browser session must not make this a CSRF-checked call.
     authentication_classes = []
@@ -57,12 +67,32 @@ class TokenView(ObtainAuthToken):
     @extend_schema(
         operation_id="auth_token_create",
         summary="Get your API token",
-        request=s.TokenRequestSerializer,
-        responses={200: s.TokenSerializer, **errors(400)},
+        request=s.CredentialsSerializer,
+        responses={
+            200: s.TokenSerializer,
+            **errors(400),
+            429: OpenApiResponse(
+                s.ErrorSerializer,
+                description="Too many failed logins for this username from this address: "
+                "refused, even with the right password, until the time in Retry-After.",
+            ),
+        },
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except serializers.ValidationError:
+            # django-axes marks the request it was handed when it refuses or locks out.
+            if getattr(request, "axes_locked_out", False):
+                raise LoginLockedOut() from None
+            raise
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        # A token is a login: the lockout's count is cleared and last_login moves on.
+        user_logged_in.send(sender=type(user), request=request, user=user)
+        return Response({"token": token.key})
 
 
 class ProjectScopedView(generics.GenericAPIView):
@@ -88,7 +118,12 @@ class ProjectListView(generics.ListCreateAPIView):
         return selectors.projects_with_counts_visible_to(user=self.request.user)
 
     @extend_schema(
-        summary="List your projects", responses={200: s.ProjectSerializer(many=True), **errors(401)}
+        summary="List your projects",
+        responses={
+            200: s.ProjectSerializer(many=True),
+            **errors(401),
+            404: OpenApiResponse(s.ErrorSerializer, description="No such page"),
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -190,9 +225,15 @@ class ProjectImagesView(ProjectScopedView):
     @extend_schema(
         summary="Upload images or zips of images (annotators, owners)",
         description="Each file gets a verdict: created, duplicate of a stored image, or "
-        "rejected with the reason. Good files are stored even when others are rejected.",
+        "rejected with the reason. Good files are stored even when others are rejected. "
+        "When the server's storage fails (507 full, 503 otherwise), files stored before the "
+        "failure stay stored and the others are rejected with the reason; send those again.",
         request={"multipart/form-data": s.ImageUploadSerializer},
-        responses={201: s.IngestReportSerializer, **errors(400, 401, 403, 404)},
+        responses={
+            201: s.IngestReportSerializer,
+            **errors(400, 401, 403, 404),
+            **STORAGE_FAILED,
+        },
     )
     def post(self, request, project_id: int):
         upload = s.ImageUploadSerializer(data=request.data)
@@ -227,6 +268,17 @@ class ProjectImagesView(ProjectScopedView):
             "duplicates": [{"name": name, "id": image.pk} for name, image in report.duplicates],
             "rejected": [{"name": name, "error": error} for name, error in report.rejected],
         }
+        if report.storage_failure is not None:
+            data["detail"] = (
+                f"{ingest.storage_failure_detail(report)} Send the others again later: the "
+                "ones stored are reported as duplicates."
+            )
+            return Response(
+                s.IngestStorageFailureSerializer(data).data,
+                status=status.HTTP_507_INSUFFICIENT_STORAGE
+                if report.storage_failure.full
+                else status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         return Response(s.IngestReportSerializer(data).data, status=status.HTTP_201_CREATED)
 
 

@@ -5,6 +5,7 @@ the repository root), with a default that is safe for local use. `local.py` is t
 module; `production.py` tightens security and requires secrets.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "labeling",
     "classifier",
 ]
@@ -42,6 +44,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A request that fails because the database is unreachable gets a 503 with Retry-After.
+    "labelplatform.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -50,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Login is required everywhere but the login page (and the API, which answers 401 itself).
     "labelplatform.middleware.LoginRequiredExceptApiMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "labelplatform.urls"
@@ -90,6 +96,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections, checked before reuse: a web request or a worker's job does not pay a
+# new connection (3-8 ms on PostgreSQL here), and one the server dropped (a restart) is replaced
+# instead of failing the next request. Workers reuse them too (labelplatform.celery).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------
@@ -98,6 +109,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -109,6 +125,24 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+
+# ------------------------------------------------------------------------------
+# Brute force  https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Failed logins are counted per username and client address, whichever way in they take (the
+# login page, the admin's, the API token endpoint): after LOGIN_FAILURE_LIMIT of them that
+# pair is refused for LOGIN_LOCKOUT_MINUTES, even with the right password, while the same user
+# elsewhere and other users here log in as usual. A success before the limit clears the count.
+# See labelplatform.login_lockout.
+# ------------------------------------------------------------------------------
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "labelplatform.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "labelplatform.login_lockout.client_address"
+# Proxies in front of the web process that append the client's address to X-Forwarded-For
+# (production.py: the TLS proxy); 0 trusts the header not at all.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # ------------------------------------------------------------------------------
 # Static files and storage  https://docs.djangoproject.com/en/5.2/ref/settings/#storages
@@ -150,7 +184,8 @@ if AWS_STORAGE_BUCKET_NAME:
     }
 else:
     _media_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Django's FileSystemStorage, but a write cut short (disk full) leaves no partial file.
+        "BACKEND": "labelplatform.media_storage.MediaFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 STORAGES = {
@@ -193,6 +228,8 @@ CELERY_TASK_DEFAULT_QUEUE = "prediction"
 CELERY_TASK_ROUTES = {
     "classifier.tasks.training_*": {"queue": "training"},
     "classifier.tasks.prediction_*": {"queue": "prediction"},
+    # Housekeeping: prediction workers are the ones usually free (a training takes minutes).
+    "classifier.tasks.jobs_*": {"queue": "prediction"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60 + 60)
@@ -201,26 +238,31 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Enqueueing while Redis is down must fail fast (the row stays "queued" and is re-sent
-# later), not hang the request for the default 20-odd retries.
+# Enqueueing while Redis is down must fail fast (the row stays "queued" with a note and is
+# sent later by the workers), not hang the request for the default 20-odd retries.
 # A Redis that accepts connections but does not answer (hung, or a network dropping packets)
-# would otherwise block a publish forever: socket timeouts bound every broker call (3 s stays
-# above the worker's 1 s BRPOP polls).
+# would otherwise block a publish forever: socket timeouts bound every broker call. 1.5 s is
+# far above any answer of a working Redis and still above the workers' 1 s BRPOP polls
+# (whose replies are read once they have arrived). No retries: each retry of a publish to a
+# hung Redis adds a reconnection whose handshake times out too (4.5 s per publish with one
+# retry, 1.5 s without), and a connection left stale by a Redis restart needs none (redis-py
+# reconnects it when it is taken from the pool). After a slow failure the web stops calling
+# the broker for a while (CLASSIFIER_BROKER_BACKOFF, classifier.broker).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "socket_connect_timeout": 2,
-    "socket_timeout": 3,
+    "max_retries": 0,
+    "socket_connect_timeout": 1.5,
+    "socket_timeout": 1.5,
 }
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 
 # ------------------------------------------------------------------------------
 # Classifier  (classifier.ml; read by workers only)
 # ------------------------------------------------------------------------------
 CLASSIFIER_BACKBONE = env("CLASSIFIER_BACKBONE", default="efficientnet_lite0")
 CLASSIFIER_WEIGHTS_DIR = env("CLASSIFIER_WEIGHTS_DIR", default=str(VAR_DIR / "weights"))
-CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=32)
+# 16 keeps a worker's peak near 850 MB (32: about 970 MB, close to the 1 GB goal) for about the
+# same images per second (bench/memory.py, bench/reprediction_throughput.py).
+CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=16)
 # A re-prediction of a whole project is split into jobs of this many images, so several
 # prediction workers share it and each job's progress means something.
 CLASSIFIER_PREDICTION_JOB_SIZE = env.int("CLASSIFIER_PREDICTION_JOB_SIZE", default=500)
@@ -232,6 +274,28 @@ CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", d
 # (1 h) so a long run is never delivered twice.
 CLASSIFIER_TRAINING_TIME_LIMIT = env.int("CLASSIFIER_TRAINING_TIME_LIMIT", default=30 * 60)
 CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", default=15 * 60)
+# Reconciliation (classifier.services.jobs_reconcile), every INTERVAL seconds: a queued job
+# whose message was sent more than AFTER seconds ago and is no longer in Redis (restarted
+# without its data) is sent again; running jobs whose worker went silent are settled.
+CLASSIFIER_JOB_RECONCILE_INTERVAL = env.float("CLASSIFIER_JOB_RECONCILE_INTERVAL", default=60)
+CLASSIFIER_JOB_RECONCILE_AFTER = env.float("CLASSIFIER_JOB_RECONCILE_AFTER", default=60)
+# Celery beat (`celery -A labelplatform beat`, started by `make run` and the compose `beat`
+# service) sends it. The in-memory scheduler: an interval schedule has nothing worth keeping
+# across restarts, and no schedule file is written into the checkout or the container.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
+CELERY_BEAT_SCHEDULE = {
+    "classifier-jobs-reconcile": {
+        "task": "classifier.tasks.jobs_reconcile",
+        "schedule": CLASSIFIER_JOB_RECONCILE_INTERVAL,
+        # Not worth running late: a reconciliation that waited longer than the interval is
+        # superseded by the next one.
+        "options": {"expires": CLASSIFIER_JOB_RECONCILE_INTERVAL},
+    },
+}
+# After a broker call that timed out (a hung Redis, a network dropping packets), web requests
+# do not call the broker for this many seconds: jobs asked meanwhile stay queued with a note
+# and are sent by the workers once Redis answers (classifier.broker).
+CLASSIFIER_BROKER_BACKOFF = env.float("CLASSIFIER_BROKER_BACKOFF", default=15)
 
 # ------------------------------------------------------------------------------
 # REST framework  https://www.django-rest-framework.org/api-guide/settings/
@@ -242,7 +306,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Bodies are JSON: form encodings cannot carry the nested objects (split_ratios) and
+    # dropped them silently. The upload views and the token view name their own parsers.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "labeling.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeling.api.exceptions.json_exception_handler",
@@ -255,6 +322,18 @@ SPECTACULAR_SETTINGS = {
     # The docs page loads Swagger UI from our static files, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Request bodies get their own components: files are documented as binary uploads (not
+    # URIs, as in responses) and required text fields as non-blank (minLength 1).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # <id:...> in the URLs (labelplatform.url_converters): a primary key.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labeling.api.schema.optional_query_parameters_allow_empty_value",
+        "labeling.api.schema.request_bodies_may_be_unsupported",
+    ],
     # One named enum per choice set, so clients get stable type names.
     "ENUM_NAME_OVERRIDES": {
         "SplitEnum": "labeling.models.Split",
@@ -275,5 +354,9 @@ LOGGING = {
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["stdout"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes' version banner at every start; its lockout warnings still pass.
+        "axes.apps": {"level": "WARNING"},
+    },
 }

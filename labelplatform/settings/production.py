@@ -56,18 +56,15 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 # Only sends the "preload" directive; joining browsers' preload lists is a separate, manual step.
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# The TLS proxy appends the client's address to X-Forwarded-For: the login lockout counts
+# per client, not per proxy (labelplatform.login_lockout.client_address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
 # Container health probes come in as plain HTTP on 127.0.0.1: answered before the host check.
 MIDDLEWARE = ["labelplatform.health.HealthzMiddleware", *MIDDLEWARE]
-
-# ------------------------------------------------------------------------------
-# Database connections  https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
-# ------------------------------------------------------------------------------
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 
 # ------------------------------------------------------------------------------
 # Logging: JSON lines on stdout (labelplatform.structured_logging), web and workers alike.

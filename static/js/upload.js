@@ -166,7 +166,9 @@
         } catch (error) {
           body = null;
         }
-        if (xhr.status < 300 && body && body.created) {
+        if (body && body.created) {
+          // Verdicts per file, also when the server's storage failed mid-batch (507, 503):
+          // the files stored before it are stored, the others say why not.
           finish(body);
         } else {
           const why = (body && body.detail) || `the server answered ${xhr.status}`;

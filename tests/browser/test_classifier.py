@@ -217,9 +217,7 @@ def test_retrain_from_the_dashboard_then_models_image_and_gallery(
     expect(page.locator(".prediction-badge")).to_have_count(Image.objects.count())
     page.select_option("#id_predicted", label="coffee")
     expect(page).to_have_url(re.compile(r"predicted=\d+"))
-    predicted_coffee = Prediction.objects.filter(
-        model_version=active, label__name="coffee"
-    ).count()
+    predicted_coffee = Prediction.objects.filter(model_version=active, label__name="coffee").count()
     expect(page.locator(".prediction-badge")).to_have_count(predicted_coffee)
     for badge in page.locator(".prediction-badge").all():
         assert badge.get_attribute("data-predicted") == "coffee"

@@ -31,6 +31,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from classifier import broker
 from classifier.models import JobStatus, PredictionJob, TrainingRun
 from labeling.models import Annotation, Image, LabelStatus, Project, Split
 from labelplatform.celery import app as celery_app
@@ -65,6 +66,8 @@ def broker_use(url: str) -> None:
     kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # A broker an earlier test hung may have left a back-off under a port reused since.
+    broker._unresponsive_until.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -224,6 +227,62 @@ def worker_start(
     return worker
 
 
+@dataclass
+class BeatProcess:
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def beat_start(*, tmp_path: Path, broker_url: str, extra_env: dict | None = None) -> BeatProcess:
+    """Start `celery beat` as the run command does, sending to `broker_url`."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "labelplatform.settings.test",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": broker_url,
+        "CELERY_BROKER_URL": broker_url,
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    log_path = tmp_path / f"beat-{uuid.uuid4().hex[:6]}.log"
+    command = [sys.executable, "-m", "celery", "-A", "labelplatform", "beat", "--loglevel=INFO"]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
+    beat = BeatProcess(process, log_path)
+    wait_until(lambda: "beat: Starting..." in beat.log(), timeout=60, message="beat to start")
+    return beat
+
+
+@pytest.fixture
+def start_beat(tmp_path) -> Iterator:
+    """start_beat(broker_url=..., extra_env=...) -> BeatProcess; stopped after the test."""
+    started: list[BeatProcess] = []
+
+    def start(**options) -> BeatProcess:
+        beat = beat_start(tmp_path=tmp_path, **options)
+        started.append(beat)
+        return beat
+
+    yield start
+    for beat in started:
+        beat.stop()
+
+
 def _die_with_parent() -> None:
     # Linux: SIGTERM the worker when the test process dies, even killed without teardown,
     # so no stray worker keeps consuming from the broker.
@@ -334,9 +393,24 @@ class PrivateRedis:
         wait_until(answers, timeout=10, message="redis-server to listen")
 
     def stop(self) -> None:
+        """Stop it; its contents are gone (no persistence), as after a restart that lost them."""
         if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server ignores SIGTERM
             self.process.terminate()
             self.process.wait(10)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections are still accepted (by the kernel) but never answered, as
+        with a hung server or a network that drops packets."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, db=0)
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_wait_returns_at_once_for_a_finished_job(trained, owner):
     assert time.monotonic() - started < 0.5
 
 
-@pytest.mark.parametrize("wait", ["soon", "-1"])
+@pytest.mark.parametrize("wait", ["soon", "-1", "nan", "inf"])
 def test_a_wait_that_is_not_a_number_of_seconds_is_a_400(trained, owner, wait):
     run = TrainingRun.objects.get(project=trained)
 
@@ -261,6 +261,45 @@ def test_predicting_without_a_model_is_a_400(labeled_project, owner):
 
     assert response.status_code == 400
     assert "no active model" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("image_id", [0, 2**63, 10**30])
+def test_image_ids_no_row_can_have_are_a_400(owner, image_id):
+    project = ProjectFactory(created_by=owner)
+    ModelVersionFactory(project=project, status=ModelVersionStatus.ACTIVE)
+
+    response = client_for(owner).post(
+        f"/api/projects/{project.pk}/predictions/", {"image_ids": [image_id]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "image_ids" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "named"),
+    [
+        ({"seed": 2**32}, "seed"),
+        ({"batch_size": 10**30}, "batch_size"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"patience": -1}, "patience"),
+        ({"learning_rate": "nan"}, "learning_rate"),
+    ],
+)
+def test_hyperparameters_a_worker_cannot_honour_are_a_400(
+    labeled_project, owner, hyperparameters, named
+):
+    project = labeled_project()
+
+    response = client_for(owner).post(
+        f"/api/projects/{project.pk}/training-runs/",
+        {"hyperparameters": hyperparameters},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert named in response.json()["detail"]
+    assert not TrainingRun.objects.filter(project=project).exists()
 
 
 def test_predicting_nothing_is_a_400(trained, owner):

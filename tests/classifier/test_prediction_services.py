@@ -137,6 +137,18 @@ def test_ad_hoc_files_get_results_and_are_not_kept(trained, owner):
     assert not Prediction.objects.exists()
 
 
+def test_ad_hoc_jobs_leave_nothing_behind_in_storage(trained, owner):
+    jobs_before = default_storage.listdir("jobs") if default_storage.exists("jobs") else ([], [])
+    for name in ("one.png", "two.png"):
+        job = services.prediction_job_start(
+            project=trained, requested_by=owner, files=[ad_hoc(name, (150, 90, 40))]
+        )
+        execute(job)
+
+    # Neither the files nor a folder per job stays (a folder per request would pile up).
+    assert default_storage.listdir("jobs") == jobs_before
+
+
 def test_a_file_that_is_not_an_image_is_refused_before_anything_is_stored(trained, owner):
     with pytest.raises(ValidationError, match=r"notes\.txt: not an image"):
         services.prediction_job_start(

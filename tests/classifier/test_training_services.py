@@ -106,6 +106,31 @@ def test_start_refuses_unknown_hyperparameters(labeled_project, owner):
         )
 
 
+@pytest.mark.parametrize("blocks", [-1, 16, "two"])
+def test_start_refuses_a_fine_tuning_depth_the_backbone_does_not_have(
+    labeled_project, owner, blocks
+):
+    with pytest.raises(ValidationError, match=r"fine_tune_blocks|Invalid hyperparameter"):
+        services.training_run_start(
+            project=labeled_project(),
+            requested_by=owner,
+            hyperparameters={"fine_tune_blocks": blocks},
+        )
+
+
+def test_start_refuses_fine_tuning_with_a_backbone_that_cannot_be_fine_tuned(
+    labeled_project, owner, settings
+):
+    settings.CLASSIFIER_BACKBONE = "tiny"
+    with pytest.raises(ValidationError, match="Fine-tuning needs the efficientnet_lite0"):
+        services.training_run_start(
+            project=labeled_project(),
+            requested_by=owner,
+            hyperparameters={"fine_tune_blocks": 2},
+        )
+    assert not TrainingRun.objects.exists()
+
+
 def test_first_run_produces_an_active_version_with_metrics(labeled_project, owner):
     project = labeled_project()
 

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -38,6 +39,12 @@ def train_through_api(client, project, **hyperparameters) -> dict:
     run = client.get(f"/api/training-runs/{created.json()['id']}/?wait=60").json()
     assert run["status"] == "succeeded", run
     return run
+
+
+def stored_artifacts(project) -> set[str]:
+    folder = f"projects/{project.pk}/models"
+    _, files = default_storage.listdir(folder)
+    return {f"{folder}/{name}" for name in files}
 
 
 def repredictions_finished(project) -> bool:
@@ -190,6 +197,12 @@ def test_a_worker_killed_mid_training_leaves_a_failed_run_and_the_active_version
     assert "training-kill@localhost stopped while running this job" in run.error
     assert ModelVersion.objects.filter(project=project).count() == 1
     assert active.status == ModelVersionStatus.ACTIVE
+    assert stored_artifacts(project) == {active.artifact.name}  # no orphaned artifact file
+    # The next run trains as usual on the restarted worker.
+    again = train_through_api(client, project)
+    assert again["model_version"]["version"] == 2
+    versions = ModelVersion.objects.filter(project=project)
+    assert stored_artifacts(project) == {version.artifact.name for version in versions}
 
 
 def test_a_retrain_asked_while_redis_is_down_runs_once_it_is_back(

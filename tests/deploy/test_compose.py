@@ -52,6 +52,7 @@ def test_the_services(config):
         "web",
         "worker-training",
         "worker-prediction",
+        "beat",
         "flower",
     }
 
@@ -78,6 +79,20 @@ def test_workers_run_jobs_in_the_process_that_loaded_the_model(config):
     # would each need their own load (and TensorFlow must not run before the fork).
     for service in WORKERS:
         assert "--pool=solo" in config["services"][service]["command"], service
+
+
+def test_one_beat_runs_on_the_web_image_and_answers_its_health_check(config):
+    # The periodic reconciliation of jobs (classifier.services.jobs_reconcile): a process of
+    # its own, without TensorFlow, its schedule in memory (settings.CELERY_BEAT_SCHEDULER).
+    beat = config["services"]["beat"]
+    assert beat["build"]["target"] == "web"
+    assert beat["command"][beat["command"].index("-A") + 1 :][:2] == ["labelplatform", "beat"]
+    assert "--enable-remote-control" in beat["command"]
+    assert beat["command"][beat["command"].index("-n") + 1] == "beat@%h"
+    # `$$` is compose's escape: the container's shell expands $HOSTNAME, as %h did.
+    assert "inspect ping -d beat@$$HOSTNAME" in beat["healthcheck"]["test"][1]
+    for name, service in config["services"].items():
+        assert name == "beat" or " -B" not in " ".join(service.get("command") or []), name
 
 
 def test_prediction_workers_can_be_scaled(config):

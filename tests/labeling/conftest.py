@@ -1,5 +1,10 @@
+import errno
+from pathlib import Path
+
 import pytest
 from django.core.files.storage import default_storage
+
+from tests.labeling.storage_faults import storages_failing_after
 
 
 @pytest.fixture
@@ -10,7 +15,7 @@ def media_root(settings, tmp_path):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "labelplatform.media_storage.MediaFileSystemStorage",
             "OPTIONS": {"location": str(root), "base_url": "/media/"},
         },
     }
@@ -32,3 +37,19 @@ def stored_files(media_root):
         return sorted(found)
 
     return list_all
+
+
+@pytest.fixture
+def disk_full_after(settings, media_root):
+    """disk_full_after(saves): the media storage has room for that many files (an image is
+    two: its file, then its thumbnail); the next save fails with ENOSPC (or the error number
+    given) halfway through its bytes."""
+
+    def fill_after(saves: int, error_number: int = errno.ENOSPC) -> Path:
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": storages_failing_after(media_root, saves, error_number),
+        }
+        return media_root
+
+    return fill_after

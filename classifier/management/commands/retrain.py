@@ -33,12 +33,24 @@ class Command(BaseCommand):
         parser.add_argument("--max-epochs", type=int)
         parser.add_argument("--patience", type=int)
         parser.add_argument("--seed", type=int)
+        parser.add_argument(
+            "--fine-tune-blocks",
+            type=int,
+            help="The slower mode: also train the backbone's top N blocks (efficientnet_lite0)",
+        )
 
     def handle(self, *args, project: str, timeout: float, no_wait: bool, **options):
         target = self._project(project)
         hyperparameters = {
             key: options[key]
-            for key in ("learning_rate", "batch_size", "max_epochs", "patience", "seed")
+            for key in (
+                "learning_rate",
+                "batch_size",
+                "max_epochs",
+                "patience",
+                "seed",
+                "fine_tune_blocks",
+            )
             if options.get(key) is not None
         }
         try:

@@ -7,7 +7,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from tqdm import tqdm
 
-from labeling.ingest import AUTO_SPLIT, IncomingFile, IngestReport, image_ingest
+from labeling.ingest import (
+    AUTO_SPLIT,
+    IncomingFile,
+    IngestReport,
+    image_ingest,
+    storage_failure_detail,
+)
 from labeling.management.arguments import project_from_argument, user_from_argument
 from labeling.models import LabelClass, Project, Split
 from labeling.permissions import can_annotate
@@ -175,8 +181,19 @@ class Command(BaseCommand):
                 report.duplicates += folder_report.duplicates
                 report.rejected += folder_report.rejected
                 stored_by_class[folder.label.name] += len(folder_report.created)
+                if folder_report.storage_failure is not None:
+                    # Nothing more can be stored: the later folders are not read at all.
+                    report.storage_failure = folder_report.storage_failure
+                    break
 
         self._summarise(project, root, layout, report, stored_by_class, options["verbosity"])
+        if report.storage_failure is not None:
+            attempted = len(report.created) + len(report.duplicates) + len(report.rejected)
+            raise CommandError(
+                f"{storage_failure_detail(report)} {total - attempted} file(s) in later class "
+                "folders were not read. Free space (or fix the storage) and run the same "
+                "command again: the images already stored are reported as duplicates."
+            )
 
     def _summarise(self, project, root, layout, report, stored_by_class, verbosity):
         write = self.stdout.write

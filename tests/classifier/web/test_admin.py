@@ -236,6 +236,15 @@ def test_the_retrain_action_queues_a_run_per_project(admin_client, trainable):
     assert any("Empty: Every class needs labeled training images" in text for text in texts)
 
 
+def test_the_fine_tuning_action_queues_a_run_in_the_slower_mode(admin_client, trainable, settings):
+    settings.CLASSIFIER_BACKBONE = "efficientnet_lite0"  # the one fine-tuning needs
+    response = action(admin_client, "project", "fine_tune_selected", [trainable.pk],
+                      app="labeling")  # fmt: skip
+    run = TrainingRun.objects.get(project=trainable, status=JobStatus.QUEUED)
+    assert run.hyperparameters["fine_tune_blocks"] == 2
+    assert any("Coffee: retraining queued" in text for text in messages_of(response))
+
+
 def test_the_project_list_shows_the_active_model(admin_client, versions):
     content = admin_client.get(reverse("admin:labeling_project_changelist")).content.decode()
     assert "v2 (97.5% test)" in content

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from tests.factories import ImageFactory, png_bytes
 from tests.labeling.api.conftest import assert_json_error
@@ -99,3 +100,63 @@ def test_a_method_an_endpoint_lacks_is_still_a_404_for_an_outsider(api_as, proje
 def test_an_unknown_image_is_a_404(client):
     assert_json_error(client.get("/api/images/12345/"), 404)
     assert_json_error(client.patch("/api/images/12345/", {"split": "test"}, format="json"), 404)
+
+
+@pytest.mark.parametrize("huge", ["9223372036854775808", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "url", ["/api/projects/{}/", "/api/images/{}/", "/api/training-runs/{}/?wait=1"]
+)
+def test_an_id_no_row_can_have_is_a_404_not_a_database_error(client, url, huge):
+    assert_json_error(client.get(url.format(huge)), 404)
+
+
+def test_the_largest_id_a_row_can_have_is_looked_up(client):
+    assert_json_error(client.get("/api/projects/9223372036854775807/"), 404)
+
+
+def test_an_unknown_api_url_is_a_json_404(client):
+    assert_json_error(client.get("/api/nothing-here/"), 404)
+
+
+def test_an_id_no_row_can_have_is_the_404_page_on_the_site(owner):
+    web = Client()
+    web.force_login(owner)
+    response = web.get("/projects/9223372036854775808/")
+    assert response.status_code == 404
+    assert "Nothing here" in response.content.decode()
+
+
+def test_a_form_encoded_body_is_a_415_where_the_api_reads_json(client):
+    response = client.post(
+        "/api/projects/", {"name": "Birds", "classes": ["robin", "wren"]}, format="multipart"
+    )
+    assert_json_error(response, 415)
+
+
+@pytest.mark.parametrize("page_size", ["0", "-3", "many", "1e3"])
+def test_a_page_size_that_is_not_a_positive_number_is_a_400(client, project, page_size):
+    response = client.get(f"/api/projects/{project.pk}/images/?page_size={page_size}")
+    assert_json_error(response, 400)
+    assert "page_size" in response.json()["detail"]
+
+
+def test_an_empty_query_parameter_counts_as_absent(client, project):
+    ImageFactory(project=project)
+    response = client.get(f"/api/projects/{project.pk}/images/?page=&page_size=&status=")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("page", ["last", "0", "two"])
+def test_a_page_that_is_not_a_page_number_is_a_404(client, project, page):
+    assert_json_error(client.get(f"/api/projects/?page={page}"), 404)
+
+
+def test_an_upload_with_an_empty_split_is_a_400_not_auto(client, project):
+    upload = SimpleUploadedFile("a.png", png_bytes(seed=1))
+    response = client.post(
+        f"/api/projects/{project.pk}/images/", {"files": [upload], "split": ""}, format="multipart"
+    )
+    assert_json_error(response, 400)
+    assert "split" in response.json()["detail"]
+    assert not project.images.exists()

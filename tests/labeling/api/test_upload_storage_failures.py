@@ -1,0 +1,70 @@
+"""Uploads through the API when the storage fails: 507 (full) or 503 (unavailable) in the
+API's error format, with every file's verdict (see tests/labeling/test_storage_full.py)."""
+
+import boto3
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from moto import mock_aws
+
+from labeling.models import Image
+from tests.labeling import upload_corpus as corpus
+from tests.labeling.api.conftest import assert_json_error
+from tests.labeling.storage_faults import FULL, UNAVAILABLE, files_below
+
+
+def api_upload(client, project, files: dict[str, bytes]):
+    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files.items()]}
+    return client.post(f"/api/projects/{project.pk}/images/", payload, format="multipart")
+
+
+def test_the_api_answers_507_in_its_error_format_with_each_files_verdict(
+    api_as, project, annotator, disk_full_after
+):
+    media = disk_full_after(1)
+
+    response = api_upload(api_as(annotator), project, {"cup.jpg": corpus.jpeg(seed=1)})
+
+    assert_json_error(response, 507)
+    body = response.json()
+    assert body["detail"] == (
+        "The server's storage is full: 0 file(s) stored, 1 not stored. Send the others again "
+        "later: the ones stored are reported as duplicates."
+    )
+    assert body["created"] == [] and body["rejected"] == [{"name": "cup.jpg", "error": FULL}]
+    assert Image.objects.count() == 0
+    assert files_below(media) == []
+
+
+@pytest.fixture
+def missing_bucket(settings, monkeypatch):
+    """Media on S3 (moto's fake), in a bucket that does not exist: every write is refused."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="some-other-bucket")
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "labelplatform.object_storage.S3MediaStorage",
+                "OPTIONS": {"bucket_name": "labelplatform-missing", "file_overwrite": False},
+            },
+        }
+        yield client
+
+
+def test_an_object_store_refusing_the_write_is_a_503_through_the_api(
+    api_as, project, annotator, missing_bucket
+):
+    response = api_upload(api_as(annotator), project, {"cup.jpg": corpus.jpeg(seed=1)})
+
+    assert_json_error(response, 503)
+    body = response.json()
+    assert body["detail"].startswith("The server could not write to its storage: 0 file(s)")
+    assert body["rejected"] == [{"name": "cup.jpg", "error": UNAVAILABLE}]
+    assert Image.objects.count() == 0
+    assert "Contents" not in missing_bucket.list_objects_v2(Bucket="some-other-bucket")
