@@ -82,6 +82,7 @@ _HYPERPARAMETER_RANGES = {
     "max_epochs": (1, 10_000),
     "patience": (0, 10_000),
     "seed": (0, 2**32 - 1),
+    "fine_tune_blocks": (0, FINE_TUNE_MAX_BLOCKS),
 }
 _TASK_NAMES = {
     TrainingRun: "classifier.tasks.training_run_execute",
@@ -402,8 +403,6 @@ def _hyperparameters_with_defaults(hyperparameters: dict | None) -> dict:
             raise ValidationError(f"{key} must be between {low} and {high}.")
     if not 0 < merged["learning_rate"] < 1:
         raise ValidationError("learning_rate must be in (0, 1).")
-    if not 0 <= merged["fine_tune_blocks"] <= FINE_TUNE_MAX_BLOCKS:
-        raise ValidationError(f"fine_tune_blocks must be 0 (off) to {FINE_TUNE_MAX_BLOCKS}.")
     if merged["fine_tune_blocks"] and settings.CLASSIFIER_BACKBONE != FINE_TUNABLE_BACKBONE:
         raise ValidationError(
             f"Fine-tuning needs the {FINE_TUNABLE_BACKBONE} backbone; this platform uses "

@@ -178,7 +178,7 @@ def test_a_worker_killed_mid_training_leaves_a_failed_run_and_the_active_version
     # Early stopping that never stops: the run is still training when it is killed.
     response = client.post(
         f"/api/projects/{project.pk}/training-runs/",
-        {"hyperparameters": {"max_epochs": 100_000, "patience": 100_000}},
+        {"hyperparameters": {"max_epochs": 10_000, "patience": 10_000}},
         format="json",
     )
     run = TrainingRun.objects.get(pk=response.json()["id"])
