@@ -309,10 +309,14 @@ def model_version_report(*, version: ModelVersion, classes: list[LabelClass]) ->
 
 
 def _jobs_listed(jobs: QuerySet) -> list:
-    """Unfinished jobs (all of them), then the newest finished ones."""
+    """Unfinished jobs (all of them), then the newest finished ones.
+
+    Two reads: a job that finishes between them is in both, and is listed once, as the first
+    read saw it (the page's next refresh shows it finished)."""
     unfinished = list(jobs.filter(status__in=UNFINISHED_STATUSES))
-    finished = list(jobs.exclude(status__in=UNFINISHED_STATUSES)[:JOBS_FINISHED_SHOWN])
-    return unfinished + finished
+    listed = {job.pk for job in unfinished}
+    finished = jobs.exclude(status__in=UNFINISHED_STATUSES)[:JOBS_FINISHED_SHOWN]
+    return unfinished + [job for job in finished if job.pk not in listed]
 
 
 def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> dict:

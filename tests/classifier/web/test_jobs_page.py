@@ -4,6 +4,7 @@ the Retrain and Cancel buttons."""
 import time
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -88,6 +89,23 @@ def test_unfinished_jobs_are_listed_however_many_finished_ones_are_newer(
     listed = client.get(jobs_url(project)).context["prediction_jobs"]
     assert listed[0] == old
     assert len(listed) == 21  # the unfinished one and the 20 newest finished
+
+
+def test_a_run_finishing_while_the_page_reads_is_listed_once(client, viewer, project):
+    run = TrainingRunFactory(project=project, status=JobStatus.RUNNING)
+
+    def finish_after_the_unfinished_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "classifier_trainingrun" in sql and run.status == JobStatus.RUNNING:
+            run.status = JobStatus.SUCCEEDED  # as a worker would, between the page's two reads
+            TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.SUCCEEDED)
+        return result
+
+    client.force_login(viewer)
+    with connection.execute_wrapper(finish_after_the_unfinished_read):
+        listed = client.get(jobs_url(project)).context["training_runs"]
+
+    assert [job.pk for job in listed] == [run.pk]
 
 
 def test_the_jobs_pages_cost_a_fixed_number_of_queries(
