@@ -43,6 +43,19 @@ FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/5"
 _session: dict[str, str] = {}
 
 
+@pytest.fixture(autouse=True)
+def _forget_heads_loaded_in_this_process():
+    """Tests that run the worker's code in this process leave heads cached by model-version id,
+    and SQLite hands out the same ids again after a test's rollback: a later test's version 1
+    must not be served an earlier test's head (of another size, from another backbone)."""
+    yield
+    from classifier import worker as worker_runtime
+
+    with worker_runtime._lock:
+        worker_runtime._heads.clear()
+        worker_runtime._head_projects.clear()
+
+
 def session_broker_url() -> str:
     """The broker of this test session (see the session_broker fixture)."""
     return _session["broker_url"]
