@@ -3,15 +3,14 @@ which file, where it looked, and what the web and the workers must share (a work
 machine with storage of its own is the likeliest cause; see
 tests/deploy/test_separate_machines.py for that case end to end)."""
 
-import boto3
 import pytest
 from django.core.files.storage import default_storage
-from moto import mock_aws
 
 from classifier import services
 from classifier.models import JobStatus
 from labeling.models import Split
 from tests.classifier.conftest import FAST_TRAINING, add_labeled
+from tests.fake_s3 import media_on_fake_s3
 
 pytestmark = pytest.mark.django_db
 
@@ -21,21 +20,7 @@ BUCKET = "labelplatform-missing-files"
 @pytest.fixture
 def media_in_a_bucket(settings, monkeypatch):
     """Media on S3 (moto's in-process fake)."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": {
-                "BACKEND": "storages.backends.s3.S3Storage",
-                "OPTIONS": {"bucket_name": BUCKET, "default_acl": "private"},
-            },
-        }
+    with media_on_fake_s3(settings, monkeypatch, bucket=BUCKET, default_acl="private"):
         yield BUCKET
 
 

@@ -3,12 +3,11 @@
 import io
 import zipfile
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from labeling.export import dataset_zip_export
 from labeling.ingest import IncomingFile, image_ingest
+from tests.fake_s3 import media_on_fake_s3
 from tests.labeling import upload_corpus as corpus
 
 BUCKET = "labelplatform-test"
@@ -16,23 +15,9 @@ BUCKET = "labelplatform-test"
 
 @pytest.fixture
 def s3_bucket(settings, monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": {
-                "BACKEND": "storages.backends.s3.S3Storage",
-                "OPTIONS": {"bucket_name": BUCKET, "default_acl": "private",
-                            "file_overwrite": False},
-            },
-        }  # fmt: skip
+    with media_on_fake_s3(
+        settings, monkeypatch, bucket=BUCKET, default_acl="private", file_overwrite=False
+    ) as client:
         yield client
 
 

@@ -1,12 +1,11 @@
 """Uploads through the API when the storage fails: 507 (full) or 503 (unavailable) in the
 API's error format, with every file's verdict (see tests/labeling/test_storage_full.py)."""
 
-import boto3
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from moto import mock_aws
 
 from labeling.models import Image
+from tests.fake_s3 import media_on_fake_s3
 from tests.labeling import upload_corpus as corpus
 from tests.labeling.api.conftest import assert_json_error
 from tests.labeling.storage_faults import FULL, UNAVAILABLE, files_below
@@ -38,22 +37,15 @@ def test_the_api_answers_507_in_its_error_format_with_each_files_verdict(
 @pytest.fixture
 def missing_bucket(settings, monkeypatch):
     """Media on S3 (moto's fake), in a bucket that does not exist: every write is refused."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
+    with media_on_fake_s3(
+        settings,
+        monkeypatch,
+        bucket="labelplatform-missing",
+        create=False,
+        backend="labelplatform.object_storage.S3MediaStorage",
+        file_overwrite=False,
+    ) as client:
         client.create_bucket(Bucket="some-other-bucket")
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": {
-                "BACKEND": "labelplatform.object_storage.S3MediaStorage",
-                "OPTIONS": {"bucket_name": "labelplatform-missing", "file_overwrite": False},
-            },
-        }
         yield client
 
 
