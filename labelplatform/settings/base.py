@@ -260,6 +260,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 # ------------------------------------------------------------------------------
 CLASSIFIER_BACKBONE = env("CLASSIFIER_BACKBONE", default="efficientnet_lite0")
 CLASSIFIER_WEIGHTS_DIR = env("CLASSIFIER_WEIGHTS_DIR", default=str(VAR_DIR / "weights"))
+# Backbones besides classifier.ml's own, as name -> dotted path of a loader (weights_dir in, a
+# classifier.ml.Network out), registered by a worker before it loads one. The test settings
+# add the tests' tiny random network; in the environment: NAME=module.loader,NAME2=...
+CLASSIFIER_EXTRA_BACKBONES = env.dict("CLASSIFIER_EXTRA_BACKBONES", default={})
 # 16 keeps a worker's peak near 850 MB (32: about 970 MB, close to the 1 GB goal) for about the
 # same images per second (bench/memory.py, bench/reprediction_throughput.py).
 CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=16)

@@ -1,12 +1,19 @@
-"""The test suite: fast password hashing, media in a temporary folder per run."""
+"""The test suite: fast password hashing, media in a temporary folder per run, the tests'
+tiny backbone."""
 
 import tempfile
 from pathlib import Path
 
 from labelplatform.settings.base import *  # noqa: F403
-from labelplatform.settings.base import STORAGES, env
+from labelplatform.settings.base import CLASSIFIER_EXTRA_BACKBONES, STORAGES, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The tests' small random backbone (tests/classifier/tiny_backbone.py), for the workers they
+# start as much as for the test process.
+CLASSIFIER_EXTRA_BACKBONES = {
+    "tiny": "tests.classifier.tiny_backbone.load",
+    **CLASSIFIER_EXTRA_BACKBONES,
+}
 MEDIA_ROOT = env("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="labelplatform-test-media-"))
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT

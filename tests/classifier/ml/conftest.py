@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.classifier import tiny_backbone
+
 
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory):
@@ -19,6 +21,12 @@ def efficientnet(weights_dir):
     from classifier.ml import load_backbone
 
     return load_backbone("efficientnet_lite0", weights_dir=weights_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_registered():
+    """The tests' tiny random network is not one of classifier.ml's: register it."""
+    tiny_backbone.register()
 
 
 @pytest.fixture(scope="session")

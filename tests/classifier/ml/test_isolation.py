@@ -47,6 +47,8 @@ def test_using_the_package_loads_no_django():
     result = run_python(
         "import sys, tempfile, numpy as np\n"
         "from classifier.ml import load_backbone, train_head\n"
+        "from tests.classifier import tiny_backbone\n"
+        "tiny_backbone.register()\n"
         "b = load_backbone('tiny', weights_dir=tempfile.mkdtemp())\n"
         "from PIL import Image; import io\n"
         "buf = io.BytesIO(); Image.new('RGB', (8, 8), 'red').save(buf, 'PNG')\n"

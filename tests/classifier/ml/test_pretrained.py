@@ -62,8 +62,8 @@ def test_later_loads_read_the_weights_cache_not_the_checkpoint(
     assert backbone.classify_imagenet(coffee) == efficientnet.classify_imagenet(coffee)
 
 
-def test_the_real_backbone_runs_in_capped_batches_too(weights_dir, monkeypatch):
-    backbone = load_backbone("efficientnet_lite0", weights_dir=weights_dir, max_batch_size=8)
+def test_the_real_backbone_runs_in_capped_batches_too(efficientnet, monkeypatch):
+    backbone = efficientnet.with_max_batch_size(8)
     sizes = []
     run_batch = backbone._run_batch
     monkeypatch.setattr(
