@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from classifier import selectors, services
+from classifier.ml.hyperparameters import FINE_TUNE_DEFAULT_BLOCKS
 from classifier.models import (
     UNFINISHED_STATUSES,
     Embedding,
@@ -117,7 +118,7 @@ def retrain(request: HttpRequest, project: Project, hyperparameters: dict | None
 # --- Projects and images: labeling's admin, with the classifier's buttons and columns -------
 
 # The admin's fine-tuning action trains the top two blocks, classifier.ml's tested default.
-FINE_TUNE_BLOCKS = 2
+FINE_TUNE_BLOCKS = FINE_TUNE_DEFAULT_BLOCKS
 
 
 admin.site.unregister(Project)

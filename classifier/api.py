@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from classifier import selectors, services
+from classifier.ml.hyperparameters import NAMES as HYPERPARAMETER_NAMES
 from classifier.models import ModelVersion, PredictionJob, TrainingRun
 from labeling.api.serializers import ErrorSerializer
 from labeling.models import Image, Project, Role
@@ -223,7 +224,7 @@ class ImagePredictionSerializer(serializers.Serializer):
 class TrainingRunStartSerializer(serializers.Serializer):
     hyperparameters = serializers.DictField(
         required=False,
-        help_text=f"Optional overrides of {sorted(services.DEFAULT_HYPERPARAMETERS)}.",
+        help_text=f"Optional overrides of {sorted(HYPERPARAMETER_NAMES)}.",
     )
 
 

@@ -6,14 +6,12 @@ class ClassifierConfig(AppConfig):
     verbose_name = "Classifier"
 
     def ready(self) -> None:
-        # Connections only; nothing here loads TensorFlow (classifier.ml is imported inside
-        # the worker-side functions).
-        from classifier import image_filters, selectors, services, worker
+        # Connections only; nothing here loads TensorFlow (worker processes load
+        # classifier.worker through labelplatform.celery).
+        from classifier import image_filters, selectors, services
         from labeling import selectors as labeling_selectors
         from labeling.signals import images_created
-        from labelplatform.celery import app
 
         images_created.connect(services._new_images_predict, dispatch_uid="classifier-predict-new")
         labeling_selectors.labeling_queue_order_by(selectors.labeling_queue_most_uncertain_first)
-        worker.install(app)
         image_filters.register()

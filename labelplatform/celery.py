@@ -1,16 +1,32 @@
-"""The Celery app. Configured from Django settings (CELERY_* names); tasks are found in
-each app's tasks.py. Queues: "training" (one job at a time) and "prediction"."""
+"""The Celery app. Configured from Django settings (CELERY_* names). Queues: "training" (one job
+at a time) and "prediction".
+
+Which process loads what: the web and Celery beat only send messages, by task name, so they
+load no task code at all (beat's schedule names `classifier.tasks.jobs_reconcile`). A `celery
+worker` loads the classifier's worker package (its tasks, pipelines and model cache, with
+TensorFlow) from the `celeryd_init` signal below, which only the worker program sends.
+"""
 
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import celeryd_init, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelplatform.settings.local")
 
 app = Celery("labelplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@celeryd_init.connect
+def classifier_worker_install(sender, instance, **kwargs) -> None:
+    # Sent once Django is set up and before the worker builds its consumer: the tasks get
+    # registered, the model-loading receivers and the consumer step installed.
+    from classifier import worker
+
+    worker.install(instance.app)
+
 
 # Celery's Django fixup closes every database connection before and after each task, so each
 # job opened a new one: 3-8 ms on PostgreSQL, a good part of an ad-hoc prediction's overhead.

@@ -9,7 +9,7 @@ from celery.fixups.django import DjangoWorkerFixup
 from celery.signals import task_postrun, task_prerun
 from django.db import connection
 
-from classifier.tasks import prediction_job_execute
+from classifier.worker.tasks import prediction_job_execute
 from labelplatform.celery import app
 
 # Rows are not needed; the connection must not sit in the test's wrapping transaction, which

@@ -49,11 +49,10 @@ def _forget_heads_loaded_in_this_process():
     and SQLite hands out the same ids again after a test's rollback: a later test's version 1
     must not be served an earlier test's head (of another size, from another backbone)."""
     yield
-    from classifier import worker as worker_runtime
-
-    with worker_runtime._lock:
-        worker_runtime._heads.clear()
-        worker_runtime._head_projects.clear()
+    # Only where a test loaded the worker code (with TensorFlow): not imported for nothing.
+    loaded_models = sys.modules.get("classifier.worker.loaded_models")
+    if loaded_models is not None:
+        loaded_models.heads_forget()
 
 
 def session_broker_url() -> str:

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from classifier import selectors, services
 from classifier.models import JobStatus, ModelVersionStatus, TrainingRun
+from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Role
 from tests.classifier.conftest import FAST_TRAINING
 from tests.classifier.factories import ModelVersionFactory, PredictionFactory
@@ -34,7 +35,7 @@ def trained(labeled_project, owner):
     run, _ = services.training_run_start(
         project=project, requested_by=owner, hyperparameters=FAST_TRAINING
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     return project
 
 
@@ -204,7 +205,7 @@ def test_annotators_predict_stored_images(trained, annotator):
     )
 
     assert response.status_code == 202
-    services.prediction_job_execute(job_id=response.json()["id"])
+    prediction_job_execute(job_id=response.json()["id"])
     body = client_for(annotator).get(f"/api/prediction-jobs/{response.json()['id']}/").json()
     assert body["status"] == "succeeded"
     (result,) = body["results"]
@@ -232,7 +233,7 @@ def test_ad_hoc_files_are_predicted_and_named_in_the_results(trained, owner):
     )
 
     assert response.status_code == 202, response.json()
-    services.prediction_job_execute(job_id=response.json()["id"])
+    prediction_job_execute(job_id=response.json()["id"])
     body = client_for(owner).get(f"/api/prediction-jobs/{response.json()['id']}/").json()
     assert body["results"][0]["name"] == "mug.png"
     assert body["kind"] == "ad_hoc"

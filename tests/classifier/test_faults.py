@@ -31,6 +31,7 @@ from classifier.models import (
     PredictionJobKind,
     TrainingRun,
 )
+from classifier.worker import training_run_execute
 from labeling.models import Annotation, Image
 from tests.classifier.conftest import FAST_TRAINING, REPOSITORY, broker_use, wait_until
 from tests.factories import ImageFactory, png_bytes
@@ -47,7 +48,7 @@ def active_version_trained_here(project, owner) -> ModelVersion:
     run, _ = services.training_run_start(
         project=project, requested_by=owner, hyperparameters=FAST_TRAINING
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
     return ModelVersion.objects.get(project=project, status=ModelVersionStatus.ACTIVE)

@@ -11,6 +11,7 @@ import pytest
 from classifier import services
 from classifier.ml import FineTunedHead, load_head
 from classifier.models import JobStatus, ModelVersionStatus, Prediction
+from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Split
 from tests.classifier.test_real_backbone import PHOTOS, photos, upload
 
@@ -39,7 +40,7 @@ def fine_tuned_version(small_photo_project, owner):
     run, _ = services.training_run_start(
         project=small_photo_project, requested_by=owner, hyperparameters={"fine_tune_blocks": 1}
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
     return run.model_version
@@ -68,7 +69,7 @@ def test_a_fine_tuned_version_predicts_stored_images(fine_tuned_version, owner):
     job = services.prediction_job_start(
         project=project, requested_by=owner, image_ids=[image.pk for image in test_images]
     )
-    services.prediction_job_execute(job_id=job.pk, worker="test@here")
+    prediction_job_execute(job_id=job.pk, worker="test@here")
 
     predicted = dict(
         Prediction.objects.filter(model_version=fine_tuned_version).values_list(
@@ -91,7 +92,7 @@ def test_a_fine_tuned_version_predicts_ad_hoc_photos(
     finally:
         for ad_hoc in files:
             ad_hoc.file.close()
-    services.prediction_job_execute(job_id=job.pk, worker="test@here")
+    prediction_job_execute(job_id=job.pk, worker="test@here")
     job.refresh_from_db()
 
     assert job.status == JobStatus.SUCCEEDED, job.error

@@ -41,7 +41,7 @@ def reconcile_after(settings):
 def sent_job(project, **fields) -> PredictionJob:
     """A queued prediction job whose message went to the broker, `age` seconds ago."""
     job = PredictionJobFactory(model_version=ModelVersionFactory(project=project), **fields)
-    assert services._job_dispatch(job)
+    assert services.jobs.job_dispatch(job)
     job.refresh_from_db()
     return job
 
@@ -82,7 +82,7 @@ def test_a_queued_job_whose_message_redis_lost_is_sent_again(redis, project, rec
 
 def test_a_lost_training_run_is_sent_again_to_the_training_queue(redis, project, reconcile_after):
     run = TrainingRunFactory(project=project, status=JobStatus.QUEUED)
-    assert services._job_dispatch(run)
+    assert services.jobs.job_dispatch(run)
     sent_ago(run, reconcile_after + 5)
     redis.client().flushdb()
 
@@ -225,7 +225,7 @@ def test_the_reconciliation_is_routed_to_the_prediction_queue_and_scheduled(sett
 
 def test_a_training_run_row_is_never_resent_once_it_runs(redis, project, reconcile_after):
     run = TrainingRunFactory(project=project, status=JobStatus.QUEUED)
-    assert services._job_dispatch(run)
+    assert services.jobs.job_dispatch(run)
     sent_ago(run, reconcile_after + 5)
     redis.client().flushdb()
     TrainingRun.objects.filter(pk=run.pk).update(

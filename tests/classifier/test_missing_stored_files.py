@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 
 from classifier import services
 from classifier.models import JobStatus
+from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Split
 from tests.classifier.conftest import FAST_TRAINING, add_labeled
 from tests.fake_s3 import media_on_fake_s3
@@ -34,7 +35,7 @@ def test_a_training_whose_image_is_not_in_the_storage_fails_naming_file_and_fold
         project=project, requested_by=owner, hyperparameters=FAST_TRAINING
     )
 
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
 
     run.refresh_from_db()
     assert run.status == JobStatus.FAILED
@@ -52,13 +53,13 @@ def test_a_prediction_whose_image_is_not_in_the_bucket_fails_naming_file_and_buc
     run, _ = services.training_run_start(
         project=project, requested_by=owner, hyperparameters=FAST_TRAINING
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     # A new image (no cached embedding, so the worker must read its file), then lost.
     [image, _] = add_labeled(project, count=1, split=Split.TEST)
     default_storage.delete(image.file.name)
     job = services.prediction_job_start(project=project, requested_by=owner, image_ids=[image.pk])
 
-    services.prediction_job_execute(job_id=job.pk, worker="test@here")
+    prediction_job_execute(job_id=job.pk, worker="test@here")
 
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED

@@ -15,6 +15,7 @@ from classifier.models import (
     PredictionJob,
     PredictionJobKind,
 )
+from classifier.worker import prediction_job_execute, training_run_execute
 from labeling import selectors as labeling_selectors
 from labeling.models import LabelStatus, Split
 from labeling.signals import images_created
@@ -31,14 +32,14 @@ def trained(labeled_project, owner):
     run, _ = services.training_run_start(
         project=project, requested_by=owner, hyperparameters=FAST_TRAINING
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.error
     return project
 
 
 def execute(job: PredictionJob) -> PredictionJob:
-    services.prediction_job_execute(job_id=job.pk, worker="test@here")
+    prediction_job_execute(job_id=job.pk, worker="test@here")
     job.refresh_from_db()
     return job
 
@@ -167,7 +168,7 @@ def test_activating_an_older_version_is_the_rollback(
     run, _ = services.training_run_start(
         project=trained, requested_by=owner, hyperparameters=FAST_TRAINING
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     v2 = trained.model_versions.get(version=2)
     if v2.status != ModelVersionStatus.ACTIVE:
         services.model_version_activate(model_version=v2, activated_by=owner)
@@ -196,7 +197,7 @@ def test_activation_cancels_queued_repredictions_of_other_versions(trained, owne
     run, _ = services.training_run_start(
         project=trained, requested_by=owner, hyperparameters=FAST_TRAINING
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     v2 = trained.model_versions.get(version=2)
     services.model_version_activate(model_version=v1, activated_by=owner)  # no-op if active
     services.model_version_activate(model_version=v2, activated_by=owner)

@@ -21,6 +21,8 @@ from classifier.models import (
     TrainingPhase,
     TrainingRun,
 )
+from classifier.worker import training_run_execute
+from classifier.worker.jobs import JobProgress
 from labeling.models import Split
 from tests.classifier.conftest import FAST_TRAINING, add_labeled
 from tests.classifier.factories import ModelVersionFactory, TrainingRunFactory
@@ -33,7 +35,7 @@ def train(project, owner, **hyperparameters) -> TrainingRun:
     run, _ = services.training_run_start(
         project=project, requested_by=owner, hyperparameters={**FAST_TRAINING, **hyperparameters}
     )
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
     run.refresh_from_db()
     return run
 
@@ -210,11 +212,30 @@ def test_a_retrain_that_beats_the_active_version_replaces_it_and_repredicts(
     assert repredict.total == project.images.count()
 
 
+def test_a_retrain_that_replaces_the_active_version_cancels_its_queued_repredictions(
+    labeled_project, owner
+):
+    # The same promotion as a user's activation (classifier.services.versions): the retired
+    # version's re-prediction, still waiting for a worker, is not run for nothing.
+    project = labeled_project()
+    first = train(project, owner).model_version
+    waiting = services.project_predictions_refresh(model_version=first)
+    ModelVersion.objects.filter(pk=first.pk).update(validation_accuracy=-1.0)
+
+    second = train(project, owner).model_version
+
+    assert second.status == ModelVersionStatus.ACTIVE
+    for job in waiting:
+        job.refresh_from_db()
+        assert job.status == JobStatus.CANCELLED
+        assert job.error == "Superseded: v2 was activated."
+
+
 def test_a_redelivered_message_for_a_finished_run_does_nothing(labeled_project, owner):
     project = labeled_project()
     run = train(project, owner)
 
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    training_run_execute(run_id=run.pk, worker="test@here")
 
     assert ModelVersion.objects.filter(project=project).count() == 1
     run.refresh_from_db()
@@ -229,7 +250,7 @@ def test_a_redelivered_message_for_a_run_of_a_dead_worker_fails_it(labeled_proje
     )  # fmt: skip
 
     # The same node name again: the worker that ran it was killed and came back.
-    services.training_run_execute(run_id=run.pk, worker="training@host")
+    training_run_execute(run_id=run.pk, worker="training@host")
 
     run.refresh_from_db()
     assert run.status == JobStatus.FAILED
@@ -243,7 +264,7 @@ def test_a_message_for_a_run_another_live_worker_is_running_is_left_alone(labele
         heartbeat_at=timezone.now(),
     )  # fmt: skip
 
-    services.training_run_execute(run_id=run.pk, worker="training@me")
+    training_run_execute(run_id=run.pk, worker="training@me")
 
     run.refresh_from_db()
     assert (run.status, run.worker) == (JobStatus.RUNNING, "training@other")
@@ -254,15 +275,15 @@ def test_a_run_cancelled_while_training_writes_no_version(labeled_project, owner
     run, _ = services.training_run_start(
         project=project, requested_by=owner, hyperparameters=FAST_TRAINING
     )
-    real_update = services._JobProgress.update
+    real_update = JobProgress.update
 
     def cancel_at_training(self, **fields):
         if fields.get("phase") == TrainingPhase.TRAINING:
             services.training_run_cancel(run=TrainingRun.objects.get(pk=run.pk))
         real_update(self, **fields)
 
-    monkeypatch.setattr(services._JobProgress, "update", cancel_at_training)
-    services.training_run_execute(run_id=run.pk, worker="test@here")
+    monkeypatch.setattr(JobProgress, "update", cancel_at_training)
+    training_run_execute(run_id=run.pk, worker="test@here")
 
     run.refresh_from_db()
     assert run.status == JobStatus.CANCELLED

@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from labelplatform.middleware import DATABASE_RETRY_AFTER_SECONDS
+from tests.classifier import tiny_backbone
 from tests.classifier.conftest import (
     CLASS_COLORS,
     FAST_TRAINING,
@@ -158,6 +159,8 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
             CELERY_BROKER_URL=None,
             MEDIA_ROOT=str(folder / "media"),
             CLASSIFIER_BACKBONE="tiny",
+            # Production settings know only classifier.ml's backbones: add the tests' one.
+            CLASSIFIER_EXTRA_BACKBONES=f"tiny={tiny_backbone.LOADER}",
             CLASSIFIER_WEIGHTS_DIR=str(folder / "weights"),
             PYTHONUNBUFFERED="1",
             TF_CPP_MIN_LOG_LEVEL="2",

@@ -29,6 +29,7 @@ from rest_framework.authtoken.models import Token
 
 from classifier.models import JobStatus, ModelVersion, Prediction, PredictionJob
 from labeling.models import Image, Split
+from tests.classifier import tiny_backbone
 from tests.classifier.conftest import (
     CLASS_COLORS,
     FAST_TRAINING,
@@ -217,6 +218,8 @@ def deploy(tmp_path) -> Iterator:
             CELERY_BROKER_URL=None,
             MEDIA_ROOT=str(folder / "media"),
             CLASSIFIER_BACKBONE="tiny",
+            # Production settings know only classifier.ml's backbones: add the tests' one.
+            CLASSIFIER_EXTRA_BACKBONES=f"tiny={tiny_backbone.LOADER}",
             CLASSIFIER_WEIGHTS_DIR=str(folder / "weights"),
             PYTHONUNBUFFERED="1",
             TF_CPP_MIN_LOG_LEVEL="2",

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from classifier.ml.hyperparameters import NAMES as HYPERPARAMETERS
 from classifier.models import JobStatus, ModelVersion, TrainingRun
 from classifier.services import training_run_start
 from labeling.models import Project
@@ -27,31 +28,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-wait", action="store_true", help="Queue the run and return at once"
         )
-        # Overrides of classifier.services.DEFAULT_HYPERPARAMETERS for this run.
-        parser.add_argument("--learning-rate", type=float)
-        parser.add_argument("--batch-size", type=int)
-        parser.add_argument("--max-epochs", type=int)
-        parser.add_argument("--patience", type=int)
-        parser.add_argument("--seed", type=int)
-        parser.add_argument(
-            "--fine-tune-blocks",
-            type=int,
-            help="The slower mode: also train the backbone's top N blocks (efficientnet_lite0)",
-        )
+        # Overrides of the defaults (classifier.ml.hyperparameters) for this run, one option
+        # per hyperparameter; the training service checks the values.
+        helps = {
+            "fine_tune_blocks": (
+                "The slower mode: also train the backbone's top N blocks (efficientnet_lite0)"
+            )
+        }
+        for name in HYPERPARAMETERS:
+            parser.add_argument(
+                f"--{name.replace('_', '-')}",
+                type=float if name == "learning_rate" else int,
+                help=helps.get(name),
+            )
 
     def handle(self, *args, project: str, timeout: float, no_wait: bool, **options):
         target = self._project(project)
         hyperparameters = {
-            key: options[key]
-            for key in (
-                "learning_rate",
-                "batch_size",
-                "max_epochs",
-                "patience",
-                "seed",
-                "fine_tune_blocks",
-            )
-            if options.get(key) is not None
+            key: options[key] for key in HYPERPARAMETERS if options.get(key) is not None
         }
         try:
             run, created = training_run_start(

@@ -1,20 +1,14 @@
-"""What a Celery worker process holds in memory, and when it loads it.
+"""The worker's one model cache: backbones and heads, loaded once per process and kept.
 
 - The backbone (settings.CLASSIFIER_BACKBONE) is loaded, and its graph traced, once per
-  process before the first job: in each pool child at `worker_process_init` for the prefork
-  pool (TensorFlow in the parent before the fork hangs the children), at `worker_init` in the
-  main process for the solo and threads pools (what scripts/run.py starts).
+  process before the first job (classifier.worker.lifecycle says when). classifier.ml keeps no
+  cache of its own: this is the only one.
 - Heads of model versions are loaded from storage on first use and kept per process. Every
   prediction job names its version, and when it loads one the worker drops heads of versions
   that are no longer their project's active one (one indexed query), so activating a version
   swaps the head without restarting anything.
-- When the worker is ready it settles jobs a killed worker left "running"; on every
-  (re)connection to the broker it sends jobs whose message never reached it.
-- `classifier_status` (a remote-control inspect command) reports each worker's queues,
-  backbone and loaded versions, for the Jobs page (classifier.selectors.workers_status).
-
-Importing this module is cheap and TensorFlow-free: the web process imports it too (through
-the app's ready()), where none of the signals below ever fire.
+- Backbones besides classifier.ml's own (settings.CLASSIFIER_EXTRA_BACKBONES: the tests' tiny
+  random network) are registered with classifier.ml before the first load.
 """
 
 from __future__ import annotations
@@ -25,10 +19,13 @@ import threading
 import time
 from collections import OrderedDict
 
-from celery import bootsteps
-from celery.signals import worker_init, worker_process_init, worker_ready
-from celery.worker.control import inspect_command
+import numpy
 from django.conf import settings
+from django.utils.module_loading import import_string
+
+from classifier.ml import Backbone, TrainedHead, load_backbone, load_head, register_backbone
+from classifier.ml.fine_tuning import FineTunedHead
+from classifier.models import ModelVersion, ModelVersionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +34,19 @@ logger = logging.getLogger(__name__)
 _MAX_HEADS = 32
 
 _lock = threading.Lock()
-_backbones: dict[str, object] = {}
+_backbones: dict[str, Backbone] = {}
 _backbone_load_seconds: dict[str, float] = {}
-_heads: OrderedDict[int, object] = OrderedDict()  # model version id → TrainedHead
-_head_projects: dict[int, int] = {}  # model version id → project id
+_heads: OrderedDict[int, TrainedHead | FineTunedHead] = OrderedDict()  # version id -> head
+_head_projects: dict[int, int] = {}  # model version id -> project id
 
 
-def loaded_backbone(name: str | None = None):
+def loaded_backbone(name: str | None = None) -> Backbone:
     """The backbone, loaded on first call and kept for the life of the process."""
     name = name or settings.CLASSIFIER_BACKBONE
     with _lock:
         if name not in _backbones:
-            from classifier.ml import load_backbone
-
+            for extra, loader in settings.CLASSIFIER_EXTRA_BACKBONES.items():
+                register_backbone(extra, import_string(loader))
             started = time.monotonic()
             backbone = load_backbone(
                 name,
@@ -59,8 +56,6 @@ def loaded_backbone(name: str | None = None):
             # The first inference traces the graph (3 s for efficientnet_lite0): done here,
             # before the first job, so no request waits for it. One trace serves every batch
             # size.
-            import numpy
-
             size = backbone.input_size
             backbone.embed_pixels(numpy.zeros((1, size, size, 3), dtype=numpy.uint8))
             _backbones[name] = backbone
@@ -74,7 +69,7 @@ def loaded_backbone(name: str | None = None):
         return _backbones[name]
 
 
-def loaded_head(model_version):
+def loaded_head(model_version: ModelVersion) -> TrainedHead | FineTunedHead:
     """The version's trained head, read from storage on first use and cached.
 
     On first use, also drops cached heads of the version's project that are no longer active
@@ -82,8 +77,6 @@ def loaded_head(model_version):
     activation the next job of the project names the new version, a first use, so stale heads
     go at once, and a job served from the cache makes no query here.
     """
-    from classifier.models import ModelVersion, ModelVersionStatus
-
     with _lock:
         head = _heads.get(model_version.pk)
         if head is not None:
@@ -104,10 +97,8 @@ def loaded_head(model_version):
             ):
                 _forget_head(version_id)
         if model_version.pk not in _heads:
-            from classifier.ml import load_head  # a linear or a fine-tuned head
-
             with model_version.artifact.open("rb") as artifact:
-                _heads[model_version.pk] = load_head(artifact.read())
+                _heads[model_version.pk] = load_head(artifact.read())  # linear or fine-tuned
             _head_projects[model_version.pk] = model_version.project_id
             logger.info("Loaded head of model version %s (%s)", model_version.pk, model_version)
             while len(_heads) > _MAX_HEADS:
@@ -121,6 +112,13 @@ def _forget_head(version_id: int) -> None:
     _head_projects.pop(version_id, None)
 
 
+def heads_forget() -> None:
+    """Drop every cached head (the tests, whose database hands out the same ids again)."""
+    with _lock:
+        _heads.clear()
+        _head_projects.clear()
+
+
 def loaded_state() -> dict:
     """What this process holds: {"pid", "backbones": {name: load seconds}, "model_versions"}."""
     with _lock:
@@ -129,67 +127,3 @@ def loaded_state() -> dict:
             "backbones": dict(_backbone_load_seconds),
             "model_versions": list(_heads),
         }
-
-
-def _pool_is_prefork(worker) -> bool:
-    from celery import concurrency
-
-    pool = concurrency.get_implementation(worker.pool_cls)
-    return pool.__module__ == "celery.concurrency.prefork"
-
-
-@worker_init.connect
-def _load_in_main_process(sender, **kwargs) -> None:
-    if _pool_is_prefork(sender):
-        return  # loaded in each child (worker_process_init): never before the fork
-    loaded_backbone()
-
-
-@worker_process_init.connect
-def _load_in_pool_child(**kwargs) -> None:
-    loaded_backbone()
-
-
-@worker_ready.connect
-def _recover_orphans(sender, **kwargs) -> None:
-    from classifier.services import jobs_recover_orphans
-
-    try:
-        settled = jobs_recover_orphans(worker=sender.hostname)
-        logger.info("Settled orphaned jobs: %s", settled)
-    except Exception:
-        logger.exception("Could not settle orphaned jobs")
-
-
-class UnsentJobsDispatch(bootsteps.StartStopStep):
-    """Consumer step: send jobs queued while the broker was down, on every (re)connection."""
-
-    requires = ("celery.worker.consumer.connection:Connection",)
-
-    def start(self, consumer) -> None:
-        from classifier.services import jobs_dispatch_unsent
-
-        try:
-            sent = jobs_dispatch_unsent()
-            if sent:
-                logger.info("Sent %s job(s) queued while the broker was unreachable", sent)
-        except Exception:
-            logger.exception("Could not send unsent jobs")
-
-
-def install(app) -> None:
-    """Add the consumer step to the Celery app (once; called from ClassifierConfig.ready)."""
-    if UnsentJobsDispatch not in app.steps["consumer"]:
-        app.steps["consumer"].add(UnsentJobsDispatch)
-
-
-@inspect_command()
-def classifier_status(state, **kwargs) -> dict:
-    """Queues, pool, backbone and loaded model versions of this worker (the Jobs page)."""
-    consumer = state.consumer
-    queues = (
-        [queue.name for queue in consumer.task_consumer.queues] if consumer.task_consumer else []
-    )
-    # Under the prefork pool this is the parent's state; the models live in the children.
-    pool = type(consumer.pool).__module__.rsplit(".", 1)[-1] if consumer.pool else ""
-    return {"hostname": consumer.hostname, "queues": queues, "pool": pool, **loaded_state()}
