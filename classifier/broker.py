@@ -82,11 +82,7 @@ def task_ids_in_broker(*, queues: Iterable[str]) -> set[str] | None:
             return None
         channel = connection.default_channel
         client = channel.client  # prefixes keys itself when global_keyprefix is set
-        keys = {
-            channel._q_for_pri(queue, priority)
-            for queue in queues
-            for priority in channel.priority_steps
-        }
+        keys = {key for queue in queues for key in redis_queue_keys(channel, queue)}
         found: set[str] = set()
         for key in keys:
             start = 0
@@ -97,6 +93,18 @@ def task_ids_in_broker(*, queues: Iterable[str]) -> set[str] | None:
             found.add(_task_id(json.loads(raw)[0]))
     found.discard("")
     return found
+
+
+def redis_queue_keys(channel, queue: str) -> set[str]:
+    """The Redis lists in which kombu's Redis transport keeps `queue`'s messages, one per
+    priority step (`channel`: a kombu.transport.redis.Channel).
+
+    kombu has no public API for these names, so this is the one place that reads them from a
+    private method, Channel._q_for_pri (kombu 5): the queue's name for priority 0 and
+    `<queue><sep><step>` for the other steps. tests/classifier/test_broker.py publishes a
+    message at every priority and fails when the lists it lands in are not these.
+    """
+    return {channel._q_for_pri(queue, priority) for priority in channel.priority_steps}
 
 
 def _task_id(message: dict) -> str:
