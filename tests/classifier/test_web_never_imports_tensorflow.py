@@ -1,12 +1,15 @@
-"""The web process never imports TensorFlow or Keras.
+"""The web process never imports TensorFlow, Keras or the classifier's worker package.
 
-A fresh Python (so no other test's imports count) imports every module of the project
-outside classifier/ml, sets up a small database with a project, images, a model version,
-predictions, jobs, annotations and embeddings, requests every URL (ids filled in with 1, the
-first row of everything: admin changelists and change pages, the pages, the API) as a staff
-user, exercises the classifier API's writes and the classifier pages' and admin's buttons,
-actions and filters, and then reports which modules of TensorFlow or Keras were loaded: there
-must be none. No URL may answer with a server error either.
+A fresh Python (so no other test's imports count) sets Django up (admin autodiscovery
+included), imports every module of the project outside classifier/ml and classifier/worker
+(every URL module among them), loads the WSGI application gunicorn serves, sets up a small
+database with a project, images, a model version, predictions, jobs, annotations and
+embeddings, requests every URL (ids filled in with 1, the first row of everything: admin
+changelists and change pages, the pages, the API) as a staff user, exercises the classifier
+API's writes and the classifier pages' and admin's buttons, actions and filters, sends a few
+requests through the WSGI application itself, and then reports which modules of TensorFlow,
+Keras or classifier.worker were loaded: there must be none. No URL may answer with a server
+error either. (Celery beat and the worker: test_worker_package_boundary.py.)
 """
 
 import json
@@ -33,23 +36,26 @@ SCRIPT = textwrap.dedent(
 
     call_command("migrate", verbosity=0)
 
+    # Not parts of the web process: the TensorFlow corner, the worker package, migrations, and
+    # the settings modules other than the one in use (production's refuses to load without
+    # its secrets). Skipped before import: pkgutil.walk_packages would import every package
+    # it walks into, the worker package among them.
+    skipped = ("classifier.ml", "classifier.worker", "labelplatform.settings")
     imported = []
-    for package in ("labelplatform", "labeling", "classifier"):
-        module = importlib.import_module(package)
-        for info in pkgutil.walk_packages(module.__path__, package + "."):
-            # Settings modules are alternatives to the one in use (production's refuses to
-            # load without its secrets), not parts of the web process.
-            if (
-                info.name.startswith(("classifier.ml", "labelplatform.settings."))
-                or ".migrations." in info.name
-            ):
+
+    def walk(package):
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            if info.name.startswith(skipped) or info.name.endswith(".migrations"):
                 continue
-            # Other settings modules than the one in use need their own environment
-            # (production refuses to import without SECRET_KEY); they are configuration.
-            if info.name.startswith("labelplatform.settings."):
-                continue
-            importlib.import_module(info.name)
+            module = importlib.import_module(info.name)
             imported.append(info.name)
+            if info.ispkg:
+                walk(module)
+
+    for package in ("labelplatform", "labeling", "classifier"):
+        walk(importlib.import_module(package))
+
+    from labelplatform.wsgi import application  # what gunicorn serves
 
     from django.contrib.auth import get_user_model
     from classifier.models import (
@@ -154,9 +160,24 @@ SCRIPT = textwrap.dedent(
     for name, response in writes.items():
         statuses[name] = response.status_code
 
+    # A few requests the way gunicorn makes them: through the WSGI application.
+    from wsgiref.util import setup_testing_defaults
+
+    def through_wsgi(path):
+        environ = {"PATH_INFO": path, "HTTP_HOST": "testserver"}
+        setup_testing_defaults(environ)
+        answer = []
+        body = application(environ, lambda status, headers: answer.append(status))
+        b"".join(body)
+        return int(answer[0].split()[0])
+
+    for path in ("/", "/accounts/login/", "/admin/login/", "/api/projects/", "/static/x.css"):
+        statuses["wsgi " + path] = through_wsgi(path)
+
     loaded = sorted(
         name for name in sys.modules
         if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "tensorboard")
+        or name == "classifier.worker" or name.startswith("classifier.worker.")
     )
     print(json.dumps({"imported": imported, "statuses": statuses, "loaded": loaded}))
     """
@@ -194,7 +215,7 @@ def web_process_report(tmp_path_factory) -> dict:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-def test_the_web_process_never_imports_tensorflow_or_keras(web_process_report):
+def test_the_web_process_never_imports_tensorflow_keras_or_the_worker(web_process_report):
     assert web_process_report["loaded"] == []
 
 
@@ -203,10 +224,16 @@ def test_the_check_covered_the_project_and_the_classifier_api(web_process_report
     for module in (
         "classifier.api",
         "classifier.services",
-        "classifier.tasks",
-        "classifier.worker",
+        "classifier.services.jobs",
+        "classifier.services.training",
+        "classifier.services.versions",
+        "classifier.services.predictions",
+        "classifier.urls",
+        "labeling.urls",
+        "labelplatform.urls",
+        "labelplatform.wsgi",
     ):
-        assert module in imported
+        assert module in imported, module
     assert statuses["/api/training-runs/1/"] == 200
     assert statuses["/api/projects/1/model-versions/"] == 200
     assert statuses["/api/images/1/predictions/"] == 200
@@ -235,6 +262,9 @@ def test_the_check_covered_the_project_and_the_classifier_api(web_process_report
         assert statuses[write] == 302, write
     for read in ("gallery prediction filters", "jobs fragment", "workers panel"):
         assert statuses[read] == 200, read
+    assert statuses["wsgi /"] == 302  # anonymous: to the login page
+    assert statuses["wsgi /accounts/login/"] == 200
+    assert statuses["wsgi /admin/login/"] == 200
 
 
 def test_no_url_fails_with_a_server_error(web_process_report):
