@@ -98,7 +98,7 @@ def training_set_check(*, project: Project) -> None:
             )
 
 
-def training_hyperparameters(overrides: dict | None) -> dict:
+def _hyperparameters_checked(overrides: dict | None) -> dict:
     """The run's hyperparameters: the defaults with `overrides` applied, checked
     (classifier.ml.hyperparameters). ValidationError with the reason when they are not
     ones a worker can honour."""
@@ -143,7 +143,7 @@ def training_run_start(
         project=project,
         requested_by=requested_by,
         hyperparameters={
-            **training_hyperparameters(hyperparameters),
+            **_hyperparameters_checked(hyperparameters),
             "backbone": settings.CLASSIFIER_BACKBONE,
         },
     )
