@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -43,6 +44,7 @@ sys.path.insert(0, str(REPOSITORY / "bench"))
 import harness  # noqa: E402
 import numpy as np  # noqa: E402
 
+from classifier.ml.logistic import DEFAULT_C_GRID  # noqa: E402
 from tests import coffee_or_not  # noqa: E402
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
@@ -197,10 +199,11 @@ def split_embeddings(cache, selection, mode: str, shas: dict[Path, str]):
             plain, mirrored = cache[shas[path]]
             rows.append(plain if mode == "plain" else (plain + mirrored) / 2)
         out[split] = (np.stack(rows), np.array([label for _, label in items]))
+        out[f"{split}_names"] = [f"{path.parent.name}/{path.name}" for path, _ in items]
     return out
 
 
-def fit_and_score(head_kind: str, data) -> dict:
+def fit_and_score(head_kind: str, data, c_grid: tuple[float, ...]) -> dict:
     """Fit one head on train (+ validation), calibrate on validation, score on test."""
     from classifier.ml import train_head
     from classifier.ml.calibration import expected_calibration_error, fit_temperature, softmax
@@ -220,13 +223,16 @@ def fit_and_score(head_kind: str, data) -> dict:
             val_x=val_x,
             val_y=val_y,
             num_classes=2,
+            c_grid=c_grid,
             refit=head_kind == "logistic+refit",
         )
         head, temperature, c = fit.head, fit.temperature, fit.c
     seconds = time.perf_counter() - started
     test_logits = logits(head, test_x)
     raw, calibrated = softmax(test_logits), softmax(test_logits, temperature)
+    wrong = np.flatnonzero(raw.argmax(axis=1) != test_y)
     return {
+        "wrong": [data["test_names"][i] for i in wrong],
         "accuracy": float((raw.argmax(axis=1) == test_y).mean()),
         "ece_before": expected_calibration_error(raw, test_y, bins=ECE_BINS),
         "ece_after": expected_calibration_error(calibrated, test_y, bins=ECE_BINS),
@@ -281,6 +287,7 @@ def summarise(results: list[dict]) -> dict:
         "fit_ms_median": 1000 * float(np.median([r["fit_seconds"] for r in results])),
         "c_chosen": {str(c): cs.count(c) for c in sorted(set(cs))},
         "accuracies": [float(a) for a in accuracy],
+        "wrong": [r["wrong"] for r in results],
     }
 
 
@@ -289,6 +296,11 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=20, help="random selections (20)")
     parser.add_argument("--backbones", default=",".join(BACKBONES))
     parser.add_argument("--heads", default=",".join(HEADS))
+    parser.add_argument(
+        "--c-grid",
+        default=",".join(str(c) for c in DEFAULT_C_GRID),
+        help="the C values the logistic head chooses from on validation",
+    )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--weights-dir", default=os.environ.get("CLASSIFIER_WEIGHTS_DIR"))
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
@@ -301,6 +313,7 @@ def main() -> None:
 
     backbones = args.backbones.split(",")
     heads = args.heads.split(",")
+    c_grid = tuple(float(c) for c in args.c_grid.split(","))
     load_before = harness.load_average()
     print(f"load average {load_before}; {args.splits} splits of 150/50/50 photos per class")
     workers = {}
@@ -325,7 +338,7 @@ def main() -> None:
                 data = split_embeddings(cache, selection, mode, shas)
                 for head_kind in heads:
                     results.setdefault((name, mode, head_kind), []).append(
-                        fit_and_score(head_kind, data)
+                        fit_and_score(head_kind, data, c_grid)
                     )
             print(f"{name} {mode}: done; load average {harness.load_average()}", flush=True)
     oof_rows, oof_seconds = out_of_fold_seconds(
@@ -413,6 +426,12 @@ def main() -> None:
             s = summary.get((name, mode, "logistic"))
             if s:
                 print(f"C chosen on validation, {name} {mode}: {s['c_chosen']}")
+    print()
+    for name in backbones:
+        wrong = [w for r in results.get((name, "plain", "logistic"), []) for w in r["wrong"]]
+        if wrong:
+            counts = ", ".join(f"{photo} {n}x" for photo, n in Counter(wrong).most_common(6))
+            print(f"most often wrong in test, {name} plain logistic: {counts}")
     print(
         f"out-of-fold probabilities, 5 folds over {oof_rows} embeddings ({backbones[0]}): "
         f"{1000 * oof_seconds:.0f} ms (median of 5)"

@@ -1,17 +1,18 @@
 """The fast head: an L2-regularised multinomial logistic regression on the embeddings.
 
-The Keras head (`head.train_head`) runs up to 200 epochs of Adam to reach what is a convex
-problem's optimum; a quasi-Newton solver reaches it in a few dozen steps. scikit-learn's
-`LogisticRegression` (L-BFGS, multinomial; BSD, well kept) fits 300 embeddings of 1280 values
-in 4-15 ms here against the Keras head's several seconds, at the same or better test accuracy
-(bench/model_selection.py; classifier/ml/README.md has the figures). It was chosen over a few
-lines of scipy L-BFGS because it was also faster (8-10 ms against 16-29 ms on the same
-problem) and is maintained by others; in a worker that has TensorFlow loaded, importing it
-costs 0.3 s and 10 MB once.
+The Keras head (`head.train_head`) runs up to 200 epochs of Adam towards what is a convex
+problem's optimum; a quasi-Newton solver gets there in a few dozen steps. scikit-learn's
+`LogisticRegression` (L-BFGS, multinomial; BSD, well kept) does it for 300 embeddings in tens
+of milliseconds, four regularisation strengths and the temperature included, against the
+Keras head's seconds, and reaches a better test accuracy on every backbone
+(bench/model_selection.py; the figures are in classifier/ml/README.md). It was chosen over a
+few lines of scipy L-BFGS because it was also about twice as fast on the same objective and is
+maintained by others; in a worker that has TensorFlow loaded (which imports scipy already),
+importing it adds 0.1-0.3 s and 10 MB once (bench/logistic_solvers.py).
 
 Fits run with one BLAS thread: on a 2-core machine shared with TensorFlow and other workers,
-OpenBLAS's two threads made the same fit 2-100x slower (20-2,000 ms), and one thread also
-makes the result independent of the machine's thread count.
+OpenBLAS's two threads made the same fit 7-30x slower, and one thread also makes the result
+independent of the machine's thread count.
 
 The result is a `TrainedHead` (kernel, bias): prediction, the .npz artifact without pickles and
 everything that reads heads work unchanged. Its hyperparameters say which head it is.
@@ -29,9 +30,9 @@ from classifier.ml.head import TrainedHead, _check_labels
 
 HEAD_KIND = "logistic-regression"
 # C is scikit-learn's inverse regularisation strength (C * summed log-loss + |W|^2 / 2). On the
-# coffee-or-not photos (30 splits, 3 backbones) test accuracy is flat from 0.1 to 3 and drops
-# from 10 on (the model starts to fit the few ambiguous photos); validation loss picks 1 or 3
-# in most splits. Ties go to the smaller C (stronger regularisation).
+# coffee-or-not photos (bench/model_selection.py, 50 splits) validation loss picks 1 or 3 in
+# most splits; a grid up to 100 picked 100 in 7 of 50 on Lite2 and lost accuracy. Ties go to
+# the smaller C (stronger regularisation).
 DEFAULT_C_GRID = (0.1, 0.3, 1.0, 3.0)
 DEFAULT_C = 1.0  # where no validation split chooses (out-of-fold fits)
 MAX_ITERATIONS = 1000
