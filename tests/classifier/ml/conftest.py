@@ -43,3 +43,15 @@ def noisy_colour_images(rgb: tuple[int, int, int], count: int, *, seed: int, siz
         noise = rng.integers(-60, 61, size=(size, size, 3))
         images.append(encode(np.clip(base + noise, 0, 255).astype(np.uint8)))
     return images
+
+
+def batch_sizes_recorded(backbone, monkeypatch) -> list[int]:
+    """A list that fills with the size of every batch `backbone` runs from now on."""
+    sizes: list[int] = []
+    run_batch = backbone._run_batch
+    monkeypatch.setattr(
+        backbone,
+        "_run_batch",
+        lambda fn, pixels: sizes.append(len(pixels)) or run_batch(fn, pixels),
+    )
+    return sizes

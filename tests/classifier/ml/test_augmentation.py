@@ -6,7 +6,7 @@ from skimage import data
 
 from classifier.ml import load_backbone
 from classifier.ml.augmentation import embed, mirror, mirror_averaged_embeddings
-from tests.classifier.ml.conftest import encode
+from tests.classifier.ml.conftest import batch_sizes_recorded, encode
 
 
 def test_mirror_flips_left_and_right_only():
@@ -59,13 +59,7 @@ def test_runs_each_photo_with_its_mirror_in_batches_within_the_cap(
     weights_dir, photos, monkeypatch
 ):
     backbone = load_backbone("efficientnet_lite0", weights_dir=weights_dir, max_batch_size=4)
-    sizes = []
-    run_batch = backbone._run_batch
-    monkeypatch.setattr(
-        backbone,
-        "_run_batch",
-        lambda fn, pixels: sizes.append(len(pixels)) or run_batch(fn, pixels),
-    )
+    sizes = batch_sizes_recorded(backbone, monkeypatch)
     images = [photos["coffee"], photos["cat"]] * 3
 
     averaged = mirror_averaged_embeddings(backbone, images)

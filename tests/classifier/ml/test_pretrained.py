@@ -11,7 +11,7 @@ from skimage import data
 
 from classifier.ml import backbones as backbones_module
 from classifier.ml import load_backbone
-from tests.classifier.ml.conftest import encode, noisy_colour_images
+from tests.classifier.ml.conftest import batch_sizes_recorded, encode, noisy_colour_images
 
 pytestmark = pytest.mark.slow
 
@@ -64,13 +64,7 @@ def test_later_loads_read_the_weights_cache_not_the_checkpoint(
 
 def test_the_real_backbone_runs_in_capped_batches_too(weights_dir, monkeypatch):
     backbone = load_backbone("efficientnet_lite0", weights_dir=weights_dir, max_batch_size=8)
-    sizes = []
-    run_batch = backbone._run_batch
-    monkeypatch.setattr(
-        backbone,
-        "_run_batch",
-        lambda fn, pixels: sizes.append(len(pixels)) or run_batch(fn, pixels),
-    )
+    sizes = batch_sizes_recorded(backbone, monkeypatch)
 
     backbone.embed(noisy_colour_images((120, 80, 40), 20, seed=1, size=300))
 
