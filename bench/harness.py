@@ -43,7 +43,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-from tests import coffee_or_not  # noqa: E402  (the photos' folder, as the tests find it)
+from tests.support import coffee_or_not  # noqa: E402  (the photos' folder, as the tests find it)
 
 DEFAULT_DATA = coffee_or_not.data_dir()  # COFFEE_OR_NOT_DIR, or ../shared/data/coffee-or-not
 READY_TIMEOUT_SECONDS = 300.0

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from tests import coffee_or_not
+from tests.support import coffee_or_not
 
 
 def main() -> None:

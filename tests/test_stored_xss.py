@@ -42,7 +42,7 @@ from tests.hostile import (
     WORKER,
     Hostile,
 )
-from tests.labeling.upload_corpus import png, text_named_jpg
+from tests.support.upload_corpus import png, text_named_jpg
 
 
 @pytest.fixture

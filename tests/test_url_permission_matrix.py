@@ -46,7 +46,6 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role, Split
-from tests.classifier.conftest import broker_use, free_port, labeled_image
 from tests.classifier.factories import (
     ModelVersionFactory,
     PredictionFactory,
@@ -54,6 +53,9 @@ from tests.classifier.factories import (
     TrainingRunFactory,
 )
 from tests.factories import ImageFactory, MembershipFactory, UserFactory, png_bytes
+from tests.support.broker import broker_use
+from tests.support.labeled_images import labeled_image
+from tests.support.processes import free_port
 
 CALLERS = ("owner", "annotator", "viewer", "outsider", "anonymous", "staff")
 PASSWORD = "password"  # tests.factories.UserFactory's

@@ -16,8 +16,9 @@ from classifier.models import JobStatus, ModelVersion, Prediction, PredictionJob
 from labeling.models import Image, Split
 from labelplatform.celery import app as celery_app
 from tests.browser.support import photos_store, wait_until
-from tests.classifier.conftest import broker_use, queues_purge, worker_start
 from tests.factories import ProjectFactory, UserFactory
+from tests.support.broker import broker_use, queues_purge
+from tests.support.workers import worker_start
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 

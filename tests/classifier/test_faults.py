@@ -32,8 +32,11 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling.models import Annotation, Image
-from tests.classifier.conftest import FAST_TRAINING, REPOSITORY, broker_use, wait_until
 from tests.factories import ImageFactory, png_bytes
+from tests.support import REPOSITORY
+from tests.support.broker import broker_use
+from tests.support.labeled_images import FAST_TRAINING
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

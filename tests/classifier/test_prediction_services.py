@@ -18,8 +18,8 @@ from classifier.models import (
 from labeling import selectors as labeling_selectors
 from labeling.models import LabelStatus, Split
 from labeling.signals import images_created
-from tests.classifier.conftest import FAST_TRAINING, labeled_image
 from tests.factories import ImageFactory, ProjectFactory, png_bytes
+from tests.support.labeled_images import FAST_TRAINING, labeled_image
 
 pytestmark = pytest.mark.django_db
 

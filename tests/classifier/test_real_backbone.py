@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 from classifier.models import JobStatus, ModelVersionStatus, Prediction, PredictionJob
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Split
-from tests.classifier.conftest import broker_use, wait_until
+from tests.support.broker import broker_use
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

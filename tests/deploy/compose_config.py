@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.production_process import REPOSITORY
+from tests.support import REPOSITORY
 
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
 ENV_EXAMPLE = REPOSITORY / ".env.example"

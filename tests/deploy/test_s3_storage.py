@@ -16,10 +16,10 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from labeling.ingest import IncomingFile, image_ingest
-from tests.deploy.moto_server import moto_server
 from tests.deploy.presigned_url import presigned_url_expiry, presigned_url_signature_is_valid
-from tests.deploy.production_process import run_in_production
 from tests.factories import ImageFactory, png_bytes
+from tests.support.fake_s3 import moto_server
+from tests.support.production import run_in_production
 
 ACCESS_KEY = "labelplatform-test"
 SECRET_KEY = "labelplatform-test-secret"

@@ -29,19 +29,15 @@ from rest_framework.authtoken.models import Token
 
 from classifier.models import JobStatus, ModelVersion, Prediction, PredictionJob
 from labeling.models import Image, Split
-from tests.classifier.conftest import (
-    CLASS_COLORS,
-    FAST_TRAINING,
-    PrivateRedis,
-    _die_with_parent,
-    database_url,
-    free_port,
-    wait_until,
-)
 from tests.deploy.compose_config import resolved_config
-from tests.deploy.moto_server import moto_enforce_credentials, moto_server
-from tests.deploy.production_process import REPOSITORY, production_environment
 from tests.factories import png_bytes
+from tests.support import REPOSITORY
+from tests.support.fake_s3 import moto_enforce_credentials, moto_server
+from tests.support.labeled_images import CLASS_COLORS, FAST_TRAINING
+from tests.support.processes import die_with_parent, free_port, wait_until
+from tests.support.production import production_environment
+from tests.support.redis_server import PrivateRedis
+from tests.support.workers import database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -228,7 +224,7 @@ def deploy(tmp_path) -> Iterator:
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # no stray machine if the test process is killed
+                preexec_fn=die_with_parent,  # no stray machine if the test process is killed
             )  # fmt: skip
         machine = Machine(name, process, log_path, tmp_path / name / "media")
         machines[name] = machine

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.production_process import REPOSITORY, production_environment, run_in_production
+from tests.support import REPOSITORY
+from tests.support.production import production_environment, run_in_production
 
 
 def _free_port() -> int:

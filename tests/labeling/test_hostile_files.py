@@ -24,8 +24,8 @@ from rest_framework.test import APIClient
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image
 from tests.factories import ImageFactory
-from tests.labeling import upload_corpus as corpus
 from tests.labeling.test_media import S3_STORAGES
+from tests.support import upload_corpus as corpus
 
 SVG_WITH_SCRIPT = (
     b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'

@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from labeling.ingest import IncomingFile, image_ingest, upload_name_clean
 from labeling.models import Annotation, Image, LabelStatus
 from tests.factories import ImageFactory, ProjectFactory, UserFactory
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
 
 LONG_STEM = "a" * 1000
 ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"

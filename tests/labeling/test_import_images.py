@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from labeling.models import Annotation, Image, LabelStatus, Role, Split
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
 
 pytestmark = pytest.mark.usefixtures("media_root")
 

@@ -21,8 +21,6 @@ from django.urls import reverse
 
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image
-from tests.conftest import not_available_here
-from tests.labeling import upload_corpus as corpus
 from tests.labeling.storage_faults import (
     FULL,
     UNAVAILABLE,
@@ -30,6 +28,8 @@ from tests.labeling.storage_faults import (
     small_tmpfs,
     stored_files_of,
 )
+from tests.support import upload_corpus as corpus
+from tests.support.availability import not_available_here
 
 
 def ingest(project, user, files: dict[str, bytes], **options):

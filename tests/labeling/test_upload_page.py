@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from labeling.models import Annotation, Image, Split
-from tests.labeling.upload_corpus import jpeg, png, text_named_jpg
+from tests.support.upload_corpus import jpeg, png, text_named_jpg
 
 
 def upload(client, project, files, *, accept="application/json", **options):

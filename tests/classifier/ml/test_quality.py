@@ -1,8 +1,8 @@
 """The quality bar, end to end on real photos: the real backbone, a trained head, the test split.
 
 150 train, 50 validation and 50 test photos per class from coffee-or-not (see
-tests/coffee_or_not.py for the fixed selection); the head with its default hyperparameters must
-reach at least 0.97 test accuracy.
+tests/support/coffee_or_not.py for the fixed selection); the head with its default
+hyperparameters must reach at least 0.97 test accuracy.
 """
 
 import time
@@ -10,7 +10,7 @@ import time
 import pytest
 
 from classifier.ml import evaluate, train_head
-from tests import coffee_or_not
+from tests.support import coffee_or_not
 
 pytestmark = pytest.mark.slow
 

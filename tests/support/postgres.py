@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support.processes import free_port
 
 
 def postgres_bin_dir() -> Path | None:
@@ -53,12 +54,6 @@ def _run_as_prefix() -> tuple[list[str], str | None]:
     if setpriv := shutil.which("setpriv"):
         return [setpriv, "--reuid=postgres", "--regid=postgres", "--init-groups"], "postgres"
     raise RuntimeError("running as root and neither runuser nor setpriv is there")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

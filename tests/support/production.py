@@ -4,9 +4,8 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+from tests.support import REPOSITORY
 
 
 def production_environment(**overrides: str | None) -> dict[str, str]:
