@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -42,13 +40,14 @@ def _forget_heads_loaded_in_this_process():
 
 @pytest.fixture(scope="session", autouse=True)
 def session_broker(tmp_path_factory) -> Iterator[str]:
+    """The broker of this session: REDIS_URL (the test command's, private to its run), else a
+    redis-server of the session's own (see tests/support/redis_server.py for which binary)."""
     url, server = os.environ.get("REDIS_URL"), None
-    if not url and (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()):
+    if not url:
         server = PrivateRedis(folder=tmp_path_factory.mktemp("redis"))
         server.start()
         url = server.url
-    # Where Redis is when no redis-server binary can be started (database 5 of the local one).
-    session_broker_set(url or "redis://127.0.0.1:6379/5")
+    session_broker_set(url)
     yield url
     if server:
         server.stop()

