@@ -45,7 +45,9 @@ if str(REPOSITORY) not in sys.path:
 
 from tests.support import coffee_or_not  # noqa: E402  (the photos' folder, as the tests find it)
 
-DEFAULT_DATA = coffee_or_not.data_dir()  # COFFEE_OR_NOT_DIR, or ../shared/data/coffee-or-not
+# COFFEE_OR_NOT_DIR, or ../shared/data/coffee-or-not beside the checkout; None when missing
+# (the scripts then exit saying how to point at the photos).
+DEFAULT_DATA = coffee_or_not.data_dir()
 READY_TIMEOUT_SECONDS = 300.0
 STOP_TIMEOUT_SECONDS = 20.0
 
@@ -121,7 +123,7 @@ class Photo:
     data: bytes
 
 
-def photos(count: int, data_dir: Path = DEFAULT_DATA, *, skip: int = 0) -> list[Photo]:
+def photos(count: int, data_dir: Path | None = DEFAULT_DATA, *, skip: int = 0) -> list[Photo]:
     """`count` distinct photos from the class folders, classes taken in turn.
 
     The folder holds 817 .jpg photos; past them come variations of the same photos, re-encoded as
@@ -130,6 +132,7 @@ def photos(count: int, data_dir: Path = DEFAULT_DATA, *, skip: int = 0) -> list[
     many rounds as `count` needs. `skip` leaves out the first photos of that order (e.g. ones
     already in a project).
     """
+    data_dir = data_dir or coffee_or_not.data_dir_or_exit()
     folders = sorted(path for path in data_dir.iterdir() if path.is_dir())
     by_class = [sorted(folder.glob("*.jpg")) for folder in folders]
     if not any(by_class):
@@ -517,7 +520,7 @@ def training_run(api, stack: Stack, project, *, hyperparameters: dict | None = N
 
 
 def project_trained(
-    stack: Stack, *, name: str, count: int, unlabeled: int = 0, data: Path = DEFAULT_DATA
+    stack: Stack, *, name: str, count: int, unlabeled: int = 0, data: Path | None = DEFAULT_DATA
 ):
     """A project of `count` labeled photos (and `unlabeled` more) with a trained, active
     version whose background re-prediction has finished: (project, API session of its owner,

@@ -30,9 +30,10 @@ from tests.support import coffee_or_not
 
 def photos(count: int) -> list[bytes]:
     """`count` coffee-or-not photos as encoded bytes, cycling through the folder in name order."""
-    files = sorted(coffee_or_not.data_dir().glob("*/*.jpg"))
+    folder = coffee_or_not.data_dir_or_exit()
+    files = sorted(folder.glob("*/*.jpg"))
     if not files:
-        sys.exit(f"no photos under {coffee_or_not.data_dir()} (set COFFEE_OR_NOT_DIR)")
+        sys.exit(f"no photos under {folder} (set COFFEE_OR_NOT_DIR)")
     cache: dict[Path, bytes] = {}
     return [cache.setdefault(f, f.read_bytes()) for f in islice(cycle(files), count)]
 

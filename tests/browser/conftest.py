@@ -20,8 +20,9 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.browser.support import DESKTOP, PHOTOS, SCREENSHOTS, TIMEOUT_MS
+from tests.browser.support import DESKTOP, SCREENSHOTS, TIMEOUT_MS
 from tests.classifier.conftest import session_broker  # noqa: F401  (the worker tests' broker)
+from tests.support.coffee_or_not import data_dir_or_not_available, photos_by_class
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -96,7 +97,4 @@ def screenshot() -> Callable[[Page, str], Path]:
 @pytest.fixture(scope="session")
 def photos() -> dict[str, list[Path]]:
     """The real photos, {"coffee": [...], "other": [...]}, each list sorted by name."""
-    found = {kind: sorted((PHOTOS / kind).glob("*.jpg")) for kind in ("coffee", "other")}
-    if not all(found.values()):
-        pytest.fail(f"The photos are missing: expected {PHOTOS}/{{coffee,other}}/*.jpg")
-    return found
+    return photos_by_class(data_dir_or_not_available(what="browser test"))

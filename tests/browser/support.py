@@ -1,19 +1,13 @@
-"""What the browser tests share besides fixtures: devices, paths, photo storing, waiting."""
+"""What the browser tests share besides fixtures: devices, screenshots, photo order, waiting."""
 
-import os
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
-from labeling.ingest import IncomingFile, IngestReport, image_ingest
+from tests.support import REPOSITORY
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # The README's screenshots; every run overwrites them, so they show the pages as they are.
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
-PHOTOS = Path(
-    os.environ.get("COFFEE_PHOTOS_DIR", REPO_ROOT.parent / "shared" / "data" / "coffee-or-not")
-)
+SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
 
 DESKTOP = {"viewport": {"width": 1366, "height": 860}}
 PHONE = {
@@ -25,15 +19,6 @@ PHONE = {
 
 # Expectations wait this long (ms) before failing; the machine is shared and slow at times.
 TIMEOUT_MS = 15_000
-
-
-def photos_store(*, project, user, paths: list[Path], **options) -> IngestReport:
-    """Stores photos through the real ingest (split and label options as image_ingest's)."""
-    with ExitStack() as files:
-        incoming = [
-            IncomingFile(name=p.name, file=files.enter_context(p.open("rb"))) for p in paths
-        ]
-        return image_ingest(project=project, uploaded_by=user, files=incoming, **options)
 
 
 def interleaved(photos: dict[str, list[Path]], count: int, start: int = 0) -> list[Path]:

@@ -15,9 +15,10 @@ from playwright.sync_api import expect
 from classifier.models import JobStatus, ModelVersion, Prediction, PredictionJob, TrainingRun
 from labeling.models import Image, Split
 from labelplatform.celery import app as celery_app
-from tests.browser.support import photos_store, wait_until
+from tests.browser.support import wait_until
 from tests.factories import ProjectFactory, UserFactory
 from tests.support.broker import broker_use, queues_purge
+from tests.support.coffee_or_not import photos_store
 from tests.support.workers import worker_start
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]

@@ -11,9 +11,7 @@ from tests.support import coffee_or_not
 
 @pytest.fixture(scope="module")
 def few_photos():
-    if not coffee_or_not.data_dir().is_dir():
-        pytest.skip(f"the coffee-or-not photos are not at {coffee_or_not.data_dir()}")
-    selection = coffee_or_not.select()
+    selection = coffee_or_not.select(coffee_or_not.data_dir_or_not_available())
 
     def take(split, per_class):
         items = [i for i in selection[split] if i[1] == 0][:per_class]

@@ -17,9 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def photos():
-    if not coffee_or_not.data_dir().is_dir():
-        pytest.skip(f"the coffee-or-not photos are not at {coffee_or_not.data_dir()}")
-    return coffee_or_not.select()
+    return coffee_or_not.select(coffee_or_not.data_dir_or_not_available(what="quality test"))
 
 
 def test_the_selection_is_150_50_50_per_class_with_cats_among_other(photos):
