@@ -2,7 +2,8 @@
 # Both create the virtualenv (.venv, Python 3.11) and install from pyproject.toml on a fresh
 # machine, and again only when pyproject.toml changes (the stamp files below).
 #   make run                    web on http://127.0.0.1:8000/ (PORT=8001 make run for another)
-#   make test                   the whole suite (ARGS="-k consensus -x" to narrow it)
+#   make test                   the whole suite (ARGS="-k consensus -x" to narrow it); leaves the
+#                               checkout clean (UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/)
 #   make lint / make format     ruff
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv

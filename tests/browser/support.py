@@ -1,13 +1,21 @@
 """What the browser tests share besides fixtures: devices, screenshots, photo order, waiting."""
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.support import REPOSITORY
 
-# The README's screenshots; every run overwrites them, so they show the pages as they are.
-SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
+# The README's screenshots. A test run writes its screenshots to a temporary folder and leaves
+# these alone, unless asked to refresh them: UPDATE_SCREENSHOTS=1 make test.
+DOCS_SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
+UPDATE_SCREENSHOTS = "UPDATE_SCREENSHOTS"
+
+
+def screenshots_update_asked() -> bool:
+    return os.environ.get(UPDATE_SCREENSHOTS, "").strip().lower() in {"1", "true", "yes"}
+
 
 DESKTOP = {"viewport": {"width": 1366, "height": 860}}
 PHONE = {

@@ -1,7 +1,7 @@
 """The classifier in a real browser, against a real Celery worker: press Retrain in the
 Django admin and on the dashboard, watch the Jobs page follow the run to its end without a
 reload, then the Models page's charts, the image page's predictions and the gallery's
-prediction filters. Takes the README's screenshots of those pages.
+prediction filters. Takes the README's screenshots of those pages (see the screenshot fixture).
 
 The worker is a real `celery worker` subprocess (classifier tests' worker_start) on the tiny
 backbone: these tests are about the pages and the plumbing, not the model's quality.
