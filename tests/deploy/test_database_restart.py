@@ -27,14 +27,17 @@ import pytest
 import requests
 
 from labelplatform.middleware import DATABASE_RETRY_AFTER_SECONDS
-from tests.deploy.compose_config import resolved_config
 from tests.factories import png_bytes
 from tests.support import REPOSITORY
 from tests.support.availability import not_available_here
 from tests.support.labeled_images import CLASS_COLORS, FAST_TRAINING
 from tests.support.postgres import PrivatePostgres, postgres_bin_dir
-from tests.support.processes import die_with_parent, free_port, wait_until
-from tests.support.production import production_environment
+from tests.support.processes import free_port, wait_until
+from tests.support.production import (
+    compose_service_command,
+    production_environment,
+    production_process_start,
+)
 from tests.support.redis_server import PrivateRedis
 
 pytestmark = pytest.mark.worker
@@ -172,23 +175,13 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
 
-        services = resolved_config()["services"]
         port = free_port()
         logs = {"web": folder / "web.log", "worker": folder / "worker.log"}
-        commands = {
-            "web": [str(Path(sys.executable).with_name("gunicorn")),
-                    *services["web"]["command"][1:]],
-            "worker": [str(Path(sys.executable).with_name("celery")),
-                       *services["worker-training"]["command"][1:]],
-        }  # fmt: skip
-        for name, command in commands.items():
+        services = {"web": "web", "worker": "worker-training"}
+        for name, service in services.items():
             env = {**environment, "PORT": str(port), "WEB_CONCURRENCY": "1"}
-            with logs[name].open("wb") as log:
-                process = subprocess.Popen(
-                    command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    preexec_fn=die_with_parent,
-                )  # fmt: skip
-            processes.append(process)
+            command = compose_service_command(service)
+            processes.append(production_process_start(command, env=env, log_path=logs[name]))
         web, worker = processes
         platform = Platform(database, f"http://127.0.0.1:{port}", web, worker, logs)
 

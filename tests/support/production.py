@@ -1,11 +1,15 @@
-"""Run the project in a child process under production settings, as a container would."""
+"""Run the project in a child process under production settings, as a container would: a
+management command, or a service started with docker-compose.yml's own command line."""
 
 import os
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support import REPOSITORY
+from tests.support.compose import resolved_config
+from tests.support.processes import die_with_parent
 
 
 def production_environment(**overrides: str | None) -> dict[str, str]:
@@ -46,3 +50,23 @@ def run_in_production(*args: str, **overrides: str | None) -> subprocess.Complet
         text=True,
         timeout=180,
     )
+
+
+def compose_service_command(service: str) -> list[str]:
+    """docker-compose.yml's command for `service` (gunicorn or celery with their options), run
+    with this virtualenv's executable of the same name."""
+    command = resolved_config()["services"][service]["command"]
+    assert command[0] in ("gunicorn", "celery"), command
+    return [str(Path(sys.executable).with_name(command[0])), *command[1:]]
+
+
+def production_process_start(
+    command: list[str], *, env: dict[str, str], log_path: Path
+) -> subprocess.Popen:
+    """Start `command` from the repository root with `env`, its output into `log_path`; it
+    dies with the test process (no stray web server or worker if the tests are killed)."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )  # fmt: skip
