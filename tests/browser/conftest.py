@@ -17,8 +17,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.support import (
@@ -26,6 +24,7 @@ from tests.browser.support import (
     DOCS_SCREENSHOTS,
     TIMEOUT_MS,
     screenshots_update_asked,
+    session_cookie,
 )
 from tests.classifier.conftest import session_broker  # noqa: F401  (the worker tests' broker)
 from tests.support.coffee_or_not import data_dir_or_not_available, photos_by_class
@@ -72,17 +71,6 @@ def page_for(browser, live_server) -> Iterator[Callable[..., Page]]:
 
         yield open_page
         assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def session_cookie(user, url: str) -> dict:
-    """A logged-in session for `user`, as a cookie for the live server."""
-    client = Client()
-    client.force_login(user)
-    return {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "url": url,
-    }
 
 
 @pytest.fixture(scope="session")

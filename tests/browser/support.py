@@ -5,6 +5,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
+from django.test import Client
+
 from tests.support import REPOSITORY
 
 # The README's screenshots. A test run writes its screenshots to a temporary folder and leaves
@@ -43,3 +46,14 @@ def wait_until(condition: Callable[[], object], *, timeout: float = TIMEOUT_MS /
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the condition")
         time.sleep(0.05)
+
+
+def session_cookie(user, url: str) -> dict:
+    """A logged-in session for `user`, as a cookie for the live server."""
+    client = Client()
+    client.force_login(user)
+    return {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": url,
+    }

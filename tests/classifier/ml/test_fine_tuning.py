@@ -5,8 +5,8 @@ import pytest
 from skimage import data
 
 from classifier.ml import FineTunedHead, TrainedHead, fine_tune, load_head, train_head
-from tests.classifier.ml.conftest import encode, noisy_colour_images
 from tests.support import coffee_or_not
+from tests.support.pixels import encode, noisy_colour_images
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,10 @@ from labeling.models import LabelStatus
 from tests.classifier.factories import (
     PredictionFactory,
     PredictionJobFactory,
+    make_version,
 )
-from tests.classifier.web.conftest import make_version, messages_of
 from tests.factories import ImageFactory, ProjectFactory
+from tests.support.responses import messages_of
 
 MODELS = ["modelversion", "trainingrun", "predictionjob", "prediction", "embedding"]
 

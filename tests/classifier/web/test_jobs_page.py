@@ -12,8 +12,8 @@ from classifier.models import JobStatus, TrainingRun
 from classifier.services import BROKER_UNREACHABLE_NOTE
 from labeling.models import LabelStatus
 from tests.classifier.factories import PredictionJobFactory, TrainingRunFactory
-from tests.classifier.web.conftest import messages_of
 from tests.factories import ImageFactory, ProjectFactory
+from tests.support.responses import messages_of
 
 
 def jobs_url(project) -> str:

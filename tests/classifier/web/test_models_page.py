@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from classifier.models import JobStatus, ModelVersionStatus, PredictionJob, TrainingRun
-from tests.classifier.web.conftest import make_version, messages_of
+from tests.classifier.factories import make_version
+from tests.support.responses import messages_of
 
 
 def models_url(project, **query) -> str:
