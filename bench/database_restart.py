@@ -29,7 +29,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-from bench.harness import Stack, load_average, median, table  # noqa: E402
+from harness import Stack, load_average, median, table  # noqa: E402  (bench/, as the others)
+
 from tests.support.postgres import PrivatePostgres, postgres_bin_dir  # noqa: E402
 
 

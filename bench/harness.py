@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,6 +60,14 @@ def load_average() -> str:
     """The 1-minute load average and the CPU count: on a shared machine, the context of a
     figure."""
     return f"{os.getloadavg()[0]:.1f}/{os.cpu_count()} CPUs"
+
+
+def job_moments(job) -> tuple[datetime, datetime, datetime]:
+    """When a finished job (a TrainingRun or PredictionJob row) was created, started and
+    finished; RuntimeError for one that never ran."""
+    if job.started_at is None or job.finished_at is None:
+        raise RuntimeError(f"{type(job).__name__} {job.pk} never ran ({job.status})")
+    return job.created_at, job.started_at, job.finished_at
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -160,8 +169,8 @@ def _variant(data: bytes, variation: int) -> bytes:
     size, mirrored every other one. Deterministic: the same variation gives the same bytes."""
     from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(data)) as picture:
-        picture = picture.convert("RGB")
+    with Image.open(io.BytesIO(data)) as opened:
+        picture = opened.convert("RGB")
         margin = 4 * (variation // 2)
         if margin:
             width, height = picture.size

@@ -20,6 +20,7 @@ import tempfile
 import time
 from itertools import cycle, islice
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -100,7 +101,7 @@ def main() -> None:
     rss_after_load = peak_rss_mb()
     images = photos(args.images)
 
-    result = {
+    result: dict[str, Any] = {
         "backbone": backbone.name,
         "cpus": os.cpu_count(),
         "load_average_before": os.getloadavg()[0],

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from classifier import selectors, services
 from classifier.models import ModelVersion, TrainingRun
 from labeling.models import Project, Role
-from labeling.permissions import project_role, role_allows
+from labeling.permissions import project_role, role_allows, user_authenticated
 
 # --- Access ------------------------------------------------------------------------------------
 
@@ -77,7 +77,8 @@ def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
     """Make a version its project's active one (also the rollback). Owners and staff."""
     version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
     project, _ = _project_for(request, version.project_id, Role.OWNER)
-    services.model_version_activate(model_version=version, activated_by=request.user)
+    user = user_authenticated(request.user)
+    services.model_version_activate(model_version=version, activated_by=user)
     messages.success(
         request,
         f"Version {version.version} is now active. Its predictions of the project's images "
@@ -93,7 +94,8 @@ def project_retrain(request: HttpRequest, pk: int) -> HttpResponse:
     project, _ = _project_for(request, pk, Role.OWNER)
     jobs_url = reverse("project-jobs", args=[project.pk])
     try:
-        run, created = services.training_run_start(project=project, requested_by=request.user)
+        user = user_authenticated(request.user)
+        run, created = services.training_run_start(project=project, requested_by=user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return _redirect_back(request, reverse("project-dashboard", args=[project.pk]))
@@ -125,7 +127,7 @@ def training_run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _jobs_context(request: HttpRequest, project: Project | None, role: str | None) -> dict:
-    jobs = selectors.jobs_for_page(user=request.user, project=project)
+    jobs = selectors.jobs_for_page(user=user_authenticated(request.user), project=project)
     return {
         "project": project,
         "role": role,
@@ -174,7 +176,7 @@ WORKERS_REPLY_TIMEOUT = 0.5
 
 def _workers_panel(request: HttpRequest, project: Project | None) -> HttpResponse:
     workers = selectors.workers_with_versions(
-        user=request.user, timeout=WORKERS_REPLY_TIMEOUT, project=project
+        user=user_authenticated(request.user), timeout=WORKERS_REPLY_TIMEOUT, project=project
     )
     return render(
         request,

@@ -1,9 +1,14 @@
 """Projects, their label classes and members, images and the annotations on them."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Split(models.TextChoices):
@@ -37,7 +42,7 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    members = models.ManyToManyField(
+    members: "models.ManyToManyField[User, Membership]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
 

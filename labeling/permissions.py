@@ -4,14 +4,15 @@ Roles: owner (everything, incl. members, classes, splits, review, retraining), a
 (upload, label), viewer (read). Staff users act as owners everywhere; non-members see nothing.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 
 from labeling.models import Membership, Project, Role
 
 _RANK = {Role.VIEWER: 1, Role.ANNOTATOR: 2, Role.OWNER: 3}
 
 
-def project_role(*, user: AbstractBaseUser | AnonymousUser, project: Project | int) -> str | None:
+def project_role(*, user: User | AnonymousUser, project: Project | int) -> str | None:
     """The user's role in the project, "owner" for staff, None for outsiders."""
     if not user.is_authenticated:
         return None
@@ -24,6 +25,15 @@ def project_role(*, user: AbstractBaseUser | AnonymousUser, project: Project | i
         .values_list("role", flat=True)
         .first()
     )
+
+
+def user_authenticated(user: User | AnonymousUser) -> User:
+    """`request.user` of a view that requires a signed-in user (login_required, DRF's
+    IsAuthenticated), as the User it is there; PermissionDenied (403) for an anonymous one,
+    which those views have already turned away."""
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
 
 
 def role_allows(role: str | None, needed: str) -> bool:

@@ -36,7 +36,7 @@ def image_predictions_panel(image, classes) -> dict:
     }
 
 
-_STATUS_COLORS = {
+_STATUS_COLORS: dict[str, str] = {
     JobStatus.QUEUED: "secondary",
     JobStatus.RUNNING: "primary",
     JobStatus.SUCCEEDED: "success",

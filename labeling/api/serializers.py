@@ -108,7 +108,7 @@ class ProjectDetailSerializer(ProjectSerializer):
 
     @extend_schema_field(MembershipSerializer(many=True))
     def get_members(self, project: Project) -> list[dict]:
-        return MembershipSerializer(self.context["members"], many=True).data
+        return MembershipSerializer(self.context["members"], many=True).data  # type: ignore[return-value]
 
 
 class ProjectCreateSerializer(serializers.Serializer):
@@ -122,9 +122,13 @@ class ProjectCreateSerializer(serializers.Serializer):
     annotations_per_image = serializers.IntegerField(min_value=1, max_value=100, default=1)
 
 
+# `type: ignore[assignment]` on the fields named "label" (the API's key): the DRF stubs type
+# Field.label, which such a field shadows, as a string (djangorestframework-stubs#78). And
+# `type: ignore[return-value]` in get_members: with many=True a serializer's data is a list,
+# which the stubs cannot tell.
 class AnnotationSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", read_only=True)
-    label = serializers.CharField(source="label_class.name", read_only=True)
+    label = serializers.CharField(source="label_class.name", read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = Annotation
@@ -133,13 +137,13 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 
 class AnnotationCreateSerializer(serializers.Serializer):
-    label = serializers.CharField(help_text="A class name of the image's project.")
+    label = serializers.CharField(help_text="A class name of the image's project.")  # type: ignore[assignment]
 
 
 class ImageSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="The image file (members only).")
     thumbnail_url = serializers.SerializerMethodField()
-    label = serializers.CharField(
+    label = serializers.CharField(  # type: ignore[assignment]
         source="label.name",
         read_only=True,
         allow_null=True,
@@ -189,7 +193,7 @@ class ImageSplitSerializer(serializers.Serializer):
 
 class ImageFilterSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices, required=False)
-    label = serializers.CharField(required=False, help_text="A class name (consensus label).")
+    label = serializers.CharField(required=False, help_text="A class name (consensus label).")  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=LabelStatus.choices, required=False)
 
 
@@ -201,7 +205,7 @@ class ImageUploadSerializer(serializers.Serializer):
         help_text="One or many images, or .zip files of images.",
     )
     split = serializers.ChoiceField(choices=SPLIT_CHOICES_WITH_AUTO, default="auto")
-    label = serializers.CharField(
+    label = serializers.CharField(  # type: ignore[assignment]
         required=False,
         allow_blank=True,
         help_text="A class name: recorded as your annotation on every stored image.",
@@ -220,7 +224,7 @@ class IngestCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sha256 = serializers.CharField()
     split = serializers.ChoiceField(choices=SplitChoice.choices)
-    label = serializers.CharField(allow_null=True)
+    label = serializers.CharField(allow_null=True)  # type: ignore[assignment]
 
 
 class IngestDuplicateSerializer(serializers.Serializer):
@@ -245,7 +249,7 @@ class IngestStorageFailureSerializer(IngestReportSerializer):
 
 class StatsRowSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices)
-    label = serializers.CharField(allow_null=True, help_text="Class name; null unless labeled.")
+    label = serializers.CharField(allow_null=True, help_text="Class name; null unless labeled.")  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=LabelStatus.choices)
     count = serializers.IntegerField()
 

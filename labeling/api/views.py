@@ -20,6 +20,7 @@ from labeling.api import serializers as s
 from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
 from labeling.models import Image, LabelClass, Membership, Project, Role
+from labeling.permissions import user_authenticated
 from labelplatform.login_lockout import LoginLockedOut
 
 ERRORS = {
@@ -104,7 +105,8 @@ class ProjectScopedView(generics.GenericAPIView):
     def get_project(self) -> Project:
         if not hasattr(self, "_project"):
             self._project = get_object_or_404(
-                selectors.projects_visible_to(user=self.request.user), pk=self.kwargs["project_id"]
+                selectors.projects_visible_to(user=user_authenticated(self.request.user)),
+                pk=self.kwargs["project_id"],
             )
         return self._project
 
@@ -343,7 +345,8 @@ class ImageScopedView(generics.GenericAPIView):
 
     def get_image(self) -> Image:
         if not hasattr(self, "_image"):
-            images = selectors.images_visible_to(user=self.request.user).select_related("project")
+            user = user_authenticated(self.request.user)
+            images = selectors.images_visible_to(user=user).select_related("project")
             self._image = get_object_or_404(images, pk=self.kwargs["image_id"])
         return self._image
 

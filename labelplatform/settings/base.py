@@ -7,6 +7,7 @@ module; `production.py` tightens security and requires secrets.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -160,6 +161,7 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+_media_storage: dict[str, Any]
 if AWS_STORAGE_BUCKET_NAME:
     _media_storage = {
         # django-storages' S3Storage, signing browser URLs for AWS_S3_PUBLIC_ENDPOINT_URL

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
+import kombu
 import kombu.pools
 
 from classifier import broker
@@ -31,15 +32,14 @@ def session_broker_url() -> str:
 
 def broker_use(url: str) -> None:
     """Point this process's Celery app (the web side of the tests) at `url`."""
-    celery_app.conf.broker_url = url
-    celery_app.conf.broker_write_url = None
-    celery_app.conf.broker_read_url = None
+    celery_app.conf.update(broker_url=url, broker_write_url=None, broker_read_url=None)
     # kombu keeps pools in global registries keyed by broker URL: closing the app's pool
     # alone would leave a closed pool there, handed back ("Acquire on closed pool") the
     # next time this URL is used. reset() closes them and empties the registries.
     kombu.pools.reset()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    # Celery has no public way to drop the pools it caches; the next use makes new ones.
+    celery_app._pool = None  # type: ignore[attr-defined]
+    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
     # A broker an earlier test hung may have left a back-off under a port reused since.
     broker._unresponsive_until.clear()
 
@@ -47,6 +47,6 @@ def broker_use(url: str) -> None:
 def queues_purge() -> None:
     """Drop messages a previous, interrupted test session left in the test broker."""
     with celery_app.connection_for_write() as connection:
-        for queue in ("training", "prediction"):
+        for name in ("training", "prediction"):
             with contextlib.suppress(Exception):  # the queue does not exist yet
-                connection.default_channel.queue_purge(queue)
+                kombu.Queue(name).bind(connection.default_channel).purge()

@@ -19,14 +19,16 @@ def labeled_image(project: Project, *, label: str, split: str, seed: int) -> Ima
     color = CLASS_COLORS.get(label, (120, 120, 120))
     jitter = tuple(min(255, c + (seed * 7) % 30) for c in color)
     label_class = project.classes.get(name=label)
-    image = ImageFactory(
+    creator = project.created_by
+    assert creator is not None, "the project's creator labels its images"
+    image = ImageFactory.create(
         project=project,
         content=png_bytes(color=jitter, seed=seed),
         split=split,
         label=label_class,
         label_status=LabelStatus.LABELED,
     )
-    Annotation.objects.create(image=image, user=project.created_by, label_class=label_class)
+    Annotation.objects.create(image=image, user=creator, label_class=label_class)
     return image
 
 
