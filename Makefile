@@ -4,7 +4,7 @@
 #   make run                    web on http://127.0.0.1:8000/ (PORT=8001 make run for another)
 #   make test                   the whole suite (ARGS="-k consensus -x" to narrow it); leaves the
 #                               checkout clean (UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/)
-#   make lint / make format     ruff
+#   make lint / make format     ruff, and mypy with the Django plugin (configured in pyproject.toml)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -42,6 +42,7 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 format: install-dev
 	$(VENV)/bin/ruff format .
