@@ -10,7 +10,7 @@
   a management command, or a service with docker-compose.yml's command (`compose`).
 - `fake_s3`: S3 for the tests: moto in this process, or moto's server as a process of its own.
 - `availability`: a tool this machine lacks skips the test here and fails it under CI=true.
-- `photos`: the real coffee-or-not photos (COFFEE_OR_NOT_DIR) and their fixed selections.
+- `coffee_or_not`: the real photos (COFFEE_OR_NOT_DIR), their fixed selections, storing them.
 - `labeled_images`: synthetic labeled images the tiny backbone separates, and fast training.
 - `upload_corpus`: files for upload tests, built on the fly (good, tricky and bad ones).
 - `pixels`: pictures from pixel arrays for the ML tests (noisy colour images).
