@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from kombu.utils.url import maybe_sanitize_url  # noqa: E402
 
 from scripts.broker import EmbeddedRedis, RedisUnreachable, redis_ping  # noqa: E402
+from scripts.run_access_log import ACCESS_LOG_FORMAT  # noqa: E402
 
 DEFAULT_PORT = 8000
 STOP_TIMEOUT_SECONDS = 20.0
@@ -75,7 +76,11 @@ def services(*, port: int) -> list[Service]:
                 "--bind", f"0.0.0.0:{port}",
                 "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                 "--timeout", "120", "--graceful-timeout", "10",
+                # One short line per page or API request, none for static and image files
+                # served successfully: see scripts/run_access_log.py.
                 "--access-logfile", "-",
+                "--access-logformat", ACCESS_LOG_FORMAT,
+                "--logger-class", "scripts.run_access_log.RunCommandLogger",
                 # This supervisor controls it by signals; the default control socket in
                 # ~/.gunicorn/ would collide between two runs on one machine.
                 "--no-control-socket",
