@@ -35,7 +35,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(PY) scripts/run.py
+	@$(PY) scripts/run.py
 
 test: install-dev
 	$(PY) scripts/test.py $(ARGS)

@@ -1,7 +1,8 @@
 """The classifier in a real browser, against a real Celery worker: press Retrain in the
 Django admin and on the dashboard, watch the Jobs page follow the run to its end without a
 reload, then the Models page's charts, the image page's predictions and the gallery's
-prediction filters. Takes the README's screenshots of those pages (see the screenshot fixture).
+prediction filters. Takes the README's screenshots of those pages and of the admin (see the
+screenshot fixture).
 
 The worker is a real `celery worker` subprocess (classifier tests' worker_start) on the tiny
 backbone: these tests are about the pages and the plumbing, not the model's quality.
@@ -149,6 +150,13 @@ def test_retrain_from_the_admin_and_watch_the_jobs_page(
     page.goto("/admin/classifier/modelversion/")
     expect(page.locator("#result_list")).to_contain_text("Active")
 
+    # The admin's image list (navigation sidebar folded): thumbnails, labels, predictions.
+    page.goto(f"/admin/labeling/image/?project__id__exact={coffee_project.pk}")
+    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+    page.reload()
+    expect(page.locator("#result_list img").first).to_be_visible()
+    screenshot(page, "admin")
+
 
 @pytest.mark.slow
 def test_retrain_from_the_dashboard_then_models_image_and_gallery(
@@ -223,3 +231,4 @@ def test_retrain_from_the_dashboard_then_models_image_and_gallery(
     expect(page.locator(".prediction-badge")).to_have_count(predicted_coffee)
     for badge in page.locator(".prediction-badge").all():
         assert badge.get_attribute("data-predicted") == "coffee"
+    screenshot(page, "gallery")
