@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,7 +29,7 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling.models import Image, LabelClass, LabelStatus, Project, Split
-from labeling.selectors import projects_visible_to
+from labeling.selectors import images_needing_label_by, projects_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -134,27 +135,37 @@ def prediction_job_results(*, job: PredictionJob) -> list[dict]:
     ]
 
 
-def labeling_queue_most_uncertain_first(images: QuerySet[Image], project: Project):
-    """Registered with labeling.selectors.labeling_queue_order_by (classifier.apps).
+def images_to_label_next(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    exclude_ids: Collection[int] = (),
+    limit: int = 3,
+) -> list[Image]:
+    """The next few images for the user to label on the labeling page, leaving out
+    `exclude_ids` (the ones they skipped this session, or already have on screen).
 
-    Once the project has an active version, the queue offers the images it is least sure
-    of first (lowest top probability); images it has not predicted yet come after them,
-    oldest first. Without a model, the queue keeps its order.
+    labeling's queue (labeling.selectors.images_needing_label_by), ordered for active
+    learning: once the project has an active version, the images it is least sure of first
+    (lowest top probability), then the images it has not predicted yet, oldest first.
+    Without a model, the queue keeps its order (oldest first). The page fetches a few at
+    once so it can preload the next image before it is asked for.
     """
+    images = images_needing_label_by(project=project, user=user).select_related("label")
     active = model_version_active(project=project)
-    if active is None:
-        return images
-    # A join to the version's predictions (one per image at most), not a subquery per image:
-    # every queued image is ranked, and the database can join them all at once.
-    return (
-        images.annotate(
-            active_prediction=FilteredRelation(
-                "predictions", condition=Q(predictions__model_version=active)
+    if active is not None:
+        # A join to the version's predictions (one per image at most), not a subquery per
+        # image: every queued image is ranked, and the database can join them all at once.
+        images = (
+            images.annotate(
+                active_prediction=FilteredRelation(
+                    "predictions", condition=Q(predictions__model_version=active)
+                )
             )
+            .annotate(predicted_confidence=F("active_prediction__confidence"))
+            .order_by(F("predicted_confidence").asc(nulls_last=True), "created_at", "pk")
         )
-        .annotate(predicted_confidence=F("active_prediction__confidence"))
-        .order_by(F("predicted_confidence").asc(nulls_last=True), "created_at", "pk")
-    )
+    return list(images.exclude(pk__in=exclude_ids)[:limit])
 
 
 def job_wait(*, job: Job, seconds: float) -> Job:

@@ -40,25 +40,12 @@ def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.distinct()
 
 
-# How another app orders the labeling queue: the classifier registers "most uncertain first
-# once a model exists" (classifier.apps). Labeling knows nothing of models, so it asks
-# whoever registered instead of importing them.
-QueueOrdering = Callable[[QuerySet[Image], Project], QuerySet[Image]]
-_queue_ordering: QueueOrdering | None = None
-
-
-def labeling_queue_order_by(ordering: QueueOrdering | None) -> None:
-    """Register `ordering(images, project) -> images` to order the labeling queue."""
-    global _queue_ordering
-    _queue_ordering = ordering
-
-
 def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
-    """The labeling queue, oldest first (or as registered with labeling_queue_order_by):
-    images this user has not labeled that still need annotations (fewer than the project
-    requires, or a conflict an extra vote may settle), and that no owner has settled by
-    review."""
-    images = (
+    """The labeling queue, oldest first: images this user has not labeled that still need
+    annotations (fewer than the project requires, or a conflict an extra vote may settle),
+    and that no owner has settled by review. (The labeling page offers it most uncertain
+    first once a model exists: classifier.selectors.images_to_label_next.)"""
+    return (
         # The count is a subquery per image, not a join grouped by image: at 10,000 images
         # the grouping took most of the queue's time (bench/page_latency.py).
         images_with_annotation_count(Image.objects.filter(project=project, label_reviewed=False))
@@ -69,30 +56,6 @@ def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> Quer
         .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), user=user)))
         .order_by("created_at", "pk")
     )
-    return _queue_ordering(images, project) if _queue_ordering else images
-
-
-def images_next_for(
-    *,
-    project: Project,
-    user: AbstractBaseUser,
-    exclude_ids: list[int] | tuple | set = (),
-    limit: int = 3,
-) -> list[Image]:
-    """The next few images for the user to label, in queue order, leaving out `exclude_ids`
-    (the ones they skipped this session, or already have on screen). The labeling page
-    fetches a few at once so it can preload the next image before it is asked for."""
-    return list(
-        images_needing_label_by(project=project, user=user).exclude(pk__in=exclude_ids)[:limit]
-    )
-
-
-def image_next_for(
-    *, project: Project, user: AbstractBaseUser, exclude_ids: list[int] | tuple = ()
-) -> Image | None:
-    """The next image for the user to label, skipping the ones they skipped this session."""
-    images = images_next_for(project=project, user=user, exclude_ids=exclude_ids, limit=1)
-    return images[0] if images else None
 
 
 def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
@@ -332,10 +295,12 @@ def _filter_mine(images: QuerySet[Image], value, user) -> QuerySet[Image]:
     return images.filter(mine) if value == "labeled" else images.exclude(mine)
 
 
-# The gallery's and grid's filters: name -> function(images, value, user). A filter whose
-# value is empty is not applied. The classifier adds its prediction filters here, next to
-# matching form fields in labeling.forms.ImageFilterForm.
-IMAGE_FILTERS: dict[str, Callable[[QuerySet[Image], object, AbstractBaseUser], QuerySet[Image]]] = {
+# The labeling side's image filters (labeling.forms.ImageFilterForm's fields, the API's
+# query parameters): name -> function(images, value, user). The gallery's prediction filters
+# are the classifier's (classifier.image_filters), applied by the pages that show them.
+_IMAGE_FILTERS: dict[
+    str, Callable[[QuerySet[Image], object, AbstractBaseUser | None], QuerySet[Image]]
+] = {
     "split": _filter_split,
     "status": _filter_status,
     "label": _filter_label,
@@ -343,24 +308,16 @@ IMAGE_FILTERS: dict[str, Callable[[QuerySet[Image], object, AbstractBaseUser], Q
 }
 
 
-# What other apps add to each listed image: function(images) -> images, applied by
-# images_filtered. The classifier adds its active version's prediction (the thumbnails'
-# badge); annotations in the same query, so a page of images stays one query.
-IMAGE_LIST_ANNOTATIONS: list[Callable[[QuerySet[Image]], QuerySet[Image]]] = []
-
-
 def images_filtered(
-    *, project: Project, filters: Mapping[str, object], user: AbstractBaseUser
+    *, project: Project, filters: Mapping[str, object], user: AbstractBaseUser | None
 ) -> QuerySet[Image]:
-    """The project's images matching every non-empty filter (names from IMAGE_FILTERS;
-    unknown names are ignored), oldest first, with their consensus label and whatever
-    IMAGE_LIST_ANNOTATIONS add."""
+    """The project's images matching every non-empty filter of split, status, label (a
+    LabelClass) and mine ("labeled" or "unlabeled" by `user`), oldest first, with their
+    consensus label. Other names are ignored."""
     images = Image.objects.filter(project=project).select_related("label")
     for name, value in filters.items():
-        if value not in (None, "", []) and name in IMAGE_FILTERS:
-            images = IMAGE_FILTERS[name](images, value, user)
-    for annotate in IMAGE_LIST_ANNOTATIONS:
-        images = annotate(images)
+        if value not in (None, "", []) and name in _IMAGE_FILTERS:
+            images = _IMAGE_FILTERS[name](images, value, user)
     return images.order_by("created_at", "pk")
 
 

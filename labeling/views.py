@@ -29,6 +29,12 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from classifier import selectors as classifier_selectors
+from classifier.image_filters import (
+    PredictionFilterForm,
+    images_filtered_by_prediction,
+    images_with_active_prediction,
+)
 from labeling import export, services
 from labeling.forms import (
     GridApplyForm,
@@ -49,7 +55,6 @@ from labeling.selectors import (
     ImagePaginator,
     image_annotations,
     images_filtered,
-    images_next_for,
     images_with_annotation_count,
     project_conflicts,
     project_count_table,
@@ -391,7 +396,7 @@ def _labeling_image_json(image: Image) -> dict:
 
 
 def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
-    images = images_next_for(
+    images = classifier_selectors.images_to_label_next(
         project=project,
         user=request.user,
         exclude_ids=exclude | set(_skipped_ids(request, project)),
@@ -503,15 +508,23 @@ def project_label_skip(request: HttpRequest, pk: int) -> JsonResponse:
 GRID_PAGE_SIZE = 48
 
 
+class GalleryFilterForm(ImageFilterForm, PredictionFilterForm):
+    """The grid's and gallery's filters: labeling's, then the classifier's prediction
+    filters."""
+
+    field_order = [*ImageFilterForm.base_fields, *PredictionFilterForm.base_fields]
+
+
 def _project_images(request: HttpRequest, pk: int, *, selectable: bool) -> HttpResponse:
     """A page of thumbnails with filters. The grid (annotators) selects and labels them;
     the gallery (every member) only browses."""
     project, role = _project_for(request, pk, Role.ANNOTATOR if selectable else Role.VIEWER)
     classes = list(project.classes.all())
-    filter_form = ImageFilterForm(request.GET or None, project=project)
-    images = images_with_annotation_count(
-        images_filtered(project=project, filters=filter_form.filters(), user=request.user)
-    )
+    filter_form = GalleryFilterForm(request.GET or None, project=project)
+    filters = filter_form.filters()
+    images = images_filtered(project=project, filters=filters, user=request.user)
+    images = images_with_active_prediction(images_filtered_by_prediction(images, filters=filters))
+    images = images_with_annotation_count(images)
     page = ImagePaginator(images, GRID_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
