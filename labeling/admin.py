@@ -5,6 +5,11 @@ Writes go through labeling.services, as everywhere else, so the admin keeps the 
 Images only come in through ingest (upload page, API, import_images), which validates them,
 so the admin cannot add one. Pictures are shown through the permission-checked media views,
 never through a public media URL.
+
+Project and Image are registered here once, with the classifier's columns, actions and
+predictions inline mixed in from classifier.admin.for_labeling and named below (the admin
+is a page that shows both apps). The HTML is in templates/admin/labeling/, its style in
+static/css/app.css.
 """
 
 from django import forms
@@ -13,10 +18,14 @@ from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 
+from classifier.admin.for_labeling import (
+    ImagePredictionsAdmin,
+    PredictionInline,
+    ProjectModelsAdmin,
+)
 from labeling import services
 from labeling.models import (
     Annotation,
@@ -29,14 +38,14 @@ from labeling.models import (
     Split,
 )
 
+# The admin has no Bootstrap: app.css's admin section styles thumbnails and swatches.
+ADMIN_CSS = {"all": ["css/app.css"]}
+
 
 def thumbnail_tag(image_id: int, height: int) -> str:
-    return format_html(
-        '<img src="{}" alt="" loading="lazy" style="height:{}px;max-width:{}px;'
-        'object-fit:contain;border-radius:4px;background:#eee">',
-        reverse("image-thumbnail", args=[image_id]),
-        height,
-        height * 2,
+    """A thumbnail `height` pixels high (40, 48, 64 or 256: app.css's sizes)."""
+    return render_to_string(
+        "admin/labeling/_thumbnail.html", {"image_id": image_id, "height": height}
     )
 
 
@@ -126,7 +135,10 @@ class ProjectCreateForm(forms.ModelForm):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ProjectModelsAdmin):
+    """Projects with their classes and members; from the classifier (ProjectModelsAdmin):
+    the active model column, the Retrain actions and the change page's Retrain button."""
+
     list_display = [
         "name",
         "class_names",
@@ -137,12 +149,14 @@ class ProjectAdmin(admin.ModelAdmin):
         "annotations_per_image",
         "created_by",
         "created_at",
+        "active_model",
     ]
     list_filter = ["annotations_per_image", "created_at"]
     search_fields = ["name", "description"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_by", "created_at"]
     inlines = [LabelClassInline, MembershipInline]
+    actions = ["retrain_selected", "fine_tune_selected"]
 
     def get_queryset(self, request) -> QuerySet[Project]:
         return (
@@ -256,6 +270,9 @@ class LabelClassAdmin(admin.ModelAdmin):
     autocomplete_fields = ["project"]
     formfield_overrides = LabelClassInline.formfield_overrides
 
+    class Media:
+        css = ADMIN_CSS
+
     def get_queryset(self, request) -> QuerySet[LabelClass]:
         return (
             super()
@@ -271,12 +288,7 @@ class LabelClassAdmin(admin.ModelAdmin):
 
     @admin.display(description="colour")
     def swatch(self, label_class: LabelClass) -> str:
-        return format_html(
-            '<span style="display:inline-block;width:1.5em;height:1em;border-radius:3px;'
-            'background:{}" title="{}"></span>',
-            label_class.color,
-            label_class.color,
-        )
+        return render_to_string("admin/labeling/_swatch.html", {"color": label_class.color})
 
     @admin.display(description="labeled images", ordering="labeled_image_count")
     def labeled_images(self, label_class: LabelClass) -> int:
@@ -388,7 +400,11 @@ def move_to_split_action(split: Split):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(ImagePredictionsAdmin):
+    """Images with their annotations; from the classifier (ImagePredictionsAdmin): the
+    active version's prediction column, every version's predictions inline and the Predict
+    selected action."""
+
     form = ImageAdminForm
     list_display = [
         "list_thumbnail",
@@ -403,6 +419,7 @@ class ImageAdmin(admin.ModelAdmin):
         "format",
         "uploaded_by",
         "created_at",
+        "active_prediction",
     ]
     list_display_links = ["list_thumbnail", "original_name"]
     list_filter = [
@@ -444,12 +461,16 @@ class ImageAdmin(admin.ModelAdmin):
         "uploaded_by",
         "created_at",
     ]
-    inlines = [AnnotationInline]
+    inlines = [AnnotationInline, PredictionInline]
     actions = [
         *(move_to_split_action(split) for split in Split),
         "set_label",
         "withdraw_review",
+        "predict_selected",
     ]
+
+    class Media:
+        css = ADMIN_CSS
 
     def get_queryset(self, request) -> QuerySet[Image]:
         return super().get_queryset(request).annotate(annotation_total=Count("annotations"))
@@ -483,11 +504,7 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="picture")
     def preview(self, image: Image) -> str:
-        return format_html(
-            '<a href="{}" target="_blank" rel="noopener">{}</a>',
-            reverse("image-file", args=[image.pk]),
-            thumbnail_tag(image.pk, 256),
-        )
+        return render_to_string("admin/labeling/_preview.html", {"image_id": image.pk})
 
     @admin.display(description="annotations", ordering="annotation_total")
     def annotation_count(self, image: Image) -> int:
@@ -534,11 +551,7 @@ class ImageAdmin(admin.ModelAdmin):
             "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "thumbnails": format_html_join(
-                "",
-                "{}",
-                ((thumbnail_tag(pk, 64),) for pk in queryset.values_list("pk", flat=True)[:shown]),
-            ),
+            "thumbnail_ids": list(queryset.values_list("pk", flat=True)[:shown]),
             "not_shown": max(count - shown, 0),
         }
         return TemplateResponse(request, "admin/labeling/image/set_label.html", context)
@@ -568,6 +581,9 @@ class AnnotationAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "image__original_name", "image__sha256"]
     list_select_related = ["image__project", "user", "label_class"]
     date_hierarchy = "updated_at"
+
+    class Media:
+        css = ADMIN_CSS
 
     def has_add_permission(self, request) -> bool:
         return False
