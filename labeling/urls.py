@@ -1,8 +1,8 @@
 from django.urls import path
 
-import labelplatform.url_converters  # noqa: F401  (registers <id:...>)
 from labeling import views
 
+app_name = "labeling"
 urlpatterns = [
     path("", views.home, name="home"),
     path("projects/new/", views.project_create, name="project-create"),

@@ -134,7 +134,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error)
         else:
             messages.success(request, f"Project “{project.name}” created. Upload some images.")
-            return redirect("project-upload", pk=project.pk)
+            return redirect("labeling:project-upload", pk=project.pk)
     return render(request, "labeling/project_form.html", {"form": form, "classes": classes})
 
 
@@ -166,7 +166,7 @@ def project_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _members_url(project: Project) -> str:
-    return reverse("project-dashboard", args=[project.pk]) + "#members"
+    return reverse("labeling:project-dashboard", args=[project.pk]) + "#members"
 
 
 @require_POST
@@ -218,7 +218,7 @@ def project_member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpRe
         return redirect(_members_url(project))
     messages.success(request, f"{membership.user.get_username()} was removed from the project.")
     if membership.user == request.user and not request.user.is_staff:
-        return redirect("home")
+        return redirect("labeling:home")
     return redirect(_members_url(project))
 
 
@@ -320,8 +320,8 @@ def _upload_verdicts(report) -> dict:
             "name": image.original_name,
             "split": image.split,
             "label": image.label.name if image.label_id else None,
-            "url": reverse("image-detail", args=[image.pk]),
-            "thumbnail_url": reverse("image-thumbnail", args=[image.pk]),
+            "url": reverse("labeling:image-detail", args=[image.pk]),
+            "thumbnail_url": reverse("labeling:image-thumbnail", args=[image.pk]),
         }
 
     return {
@@ -390,8 +390,8 @@ def _labeling_image_json(image: Image) -> dict:
         "split": image.split,
         "width": image.width,
         "height": image.height,
-        "url": reverse("image-file", args=[image.pk]),
-        "detail_url": reverse("image-detail", args=[image.pk]),
+        "url": reverse("labeling:image-file", args=[image.pk]),
+        "detail_url": reverse("labeling:image-detail", args=[image.pk]),
     }
 
 
@@ -420,10 +420,10 @@ def project_label(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": project_split_progress(project=project),
         "skipped": len(_skipped_ids(request, project)),
         "urls": {
-            "queue": reverse("project-label-queue", args=[project.pk]),
-            "annotate": reverse("project-label-annotate", args=[project.pk]),
-            "undo": reverse("project-label-undo", args=[project.pk]),
-            "skip": reverse("project-label-skip", args=[project.pk]),
+            "queue": reverse("labeling:project-label-queue", args=[project.pk]),
+            "annotate": reverse("labeling:project-label-annotate", args=[project.pk]),
+            "undo": reverse("labeling:project-label-undo", args=[project.pk]),
+            "skip": reverse("labeling:project-label-skip", args=[project.pk]),
         },
     }
     return render(
@@ -538,7 +538,7 @@ def _project_images(request: HttpRequest, pk: int, *, selectable: bool) -> HttpR
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "selectable": selectable,
             "can_annotate": role_allows(role, Role.ANNOTATOR),
-            "page_url_name": "project-grid" if selectable else "project-gallery",
+            "page_url_name": "labeling:project-grid" if selectable else "labeling:project-gallery",
         },
     )
 
@@ -567,7 +567,7 @@ def project_grid_apply(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-    return _redirect_back(request, reverse("project-grid", args=[project.pk]))
+    return _redirect_back(request, reverse("labeling:project-grid", args=[project.pk]))
 
 
 # --- Image page --------------------------------------------------------------------------------
@@ -610,7 +610,7 @@ def image_review(request: HttpRequest, pk: int) -> HttpResponse:
             )
     else:
         messages.error(request, "Pick one of the project's classes.")
-    return _redirect_back(request, reverse("image-detail", args=[image.pk]))
+    return _redirect_back(request, reverse("labeling:image-detail", args=[image.pk]))
 
 
 @require_POST
@@ -622,7 +622,7 @@ def image_split(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Moved to {Split(form.cleaned_data['split']).label.lower()}.")
     else:
         messages.error(request, "Pick train, validation or test.")
-    return _redirect_back(request, reverse("image-detail", args=[image.pk]))
+    return _redirect_back(request, reverse("labeling:image-detail", args=[image.pk]))
 
 
 # --- Media: image files for members only -------------------------------------------------------

@@ -1,14 +1,19 @@
+"""The site's URLs. Each app's pages and API have a namespace: "labeling:" and "classifier:"
+for the pages, "api:labeling:" and "api:classifier:" for the API (labelplatform.api.urls),
+whose schema and docs are "api:schema" and "api:docs"."""
+
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, register_converter
+
+from labelplatform.url_converters import DatabaseIdConverter
+
+# <id:...> in every app's URLs: registered here, once, before the includes below load them.
+register_converter(DatabaseIdConverter, "id")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/", include("labeling.api.urls")),
-    path("api/", include("classifier.api_urls")),
+    path("api/", include("labelplatform.api.urls")),
     path("", include("classifier.urls")),
     path("", include("labeling.urls")),
 ]

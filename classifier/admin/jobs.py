@@ -79,7 +79,7 @@ class TrainingRunAdmin(JobAdmin):
     readonly_fields = ["progress_bar", "model_version_link", "waited_display", "duration_display"]
 
     def view_on_site(self, run: TrainingRun) -> str:
-        return reverse("project-jobs", args=[run.project_id])
+        return reverse("classifier:project-jobs", args=[run.project_id])
 
     def has_cancel_permission(self, request) -> bool:
         return request.user.has_perm("classifier.change_trainingrun")
@@ -143,7 +143,7 @@ class PredictionJobAdmin(JobAdmin):
                        "duration_display"]  # fmt: skip
 
     def view_on_site(self, job: PredictionJob) -> str:
-        return reverse("project-jobs", args=[job.project_id])
+        return reverse("classifier:project-jobs", args=[job.project_id])
 
     @admin.display(description="images", ordering="total")
     def images(self, job: PredictionJob) -> str:

@@ -62,7 +62,10 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     ]
 
     def view_on_site(self, version: ModelVersion) -> str:
-        return reverse("project-models", args=[version.project_id]) + f"?version={version.version}"
+        return (
+            reverse("classifier:project-models", args=[version.project_id])
+            + f"?version={version.version}"
+        )
 
     def get_urls(self):
         retrain_url = path(

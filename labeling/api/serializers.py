@@ -13,12 +13,6 @@ from labeling.models import Split as SplitChoice
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.JSONField(
-        help_text="A message, or for invalid fields {field: [messages]}."
-    )
-
-
 class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
@@ -174,12 +168,14 @@ class ImageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, image: Image) -> str:
-        return self.context["request"].build_absolute_uri(reverse("image-file", args=[image.pk]))
+        return self.context["request"].build_absolute_uri(
+            reverse("labeling:image-file", args=[image.pk])
+        )
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_thumbnail_url(self, image: Image) -> str:
         return self.context["request"].build_absolute_uri(
-            reverse("image-thumbnail", args=[image.pk])
+            reverse("labeling:image-thumbnail", args=[image.pk])
         )
 
 

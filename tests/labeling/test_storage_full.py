@@ -156,7 +156,7 @@ def page_upload(client, project, files: dict[str, bytes], *, accept="application
     data = {"split": "auto", "label": ""}
     data["files"] = [SimpleUploadedFile(name, content) for name, content in files.items()]
     return client.post(
-        reverse("project-upload", args=[project.pk]), data, headers={"Accept": accept}
+        reverse("labeling:project-upload", args=[project.pk]), data, headers={"Accept": accept}
     )
 
 

@@ -14,7 +14,7 @@ def upload(client, project, files, *, accept="application/json", **options):
     data = {"split": "auto", "label": "", **options}
     data["files"] = [SimpleUploadedFile(name, content) for name, content in files]
     return client.post(
-        reverse("project-upload", args=[project.pk]), data, headers={"Accept": accept}
+        reverse("labeling:project-upload", args=[project.pk]), data, headers={"Accept": accept}
     )
 
 
@@ -39,8 +39,8 @@ def test_a_batch_answers_with_each_files_verdict(client, project, annotator):
                 "name": "cup.jpg",
                 "split": original.split,
                 "label": None,
-                "url": reverse("image-detail", args=[original.pk]),
-                "thumbnail_url": reverse("image-thumbnail", args=[original.pk]),
+                "url": reverse("labeling:image-detail", args=[original.pk]),
+                "thumbnail_url": reverse("labeling:image-thumbnail", args=[original.pk]),
             },
         }
     ]
