@@ -110,7 +110,7 @@ def test_the_labeling_pages_state_is_json_script_with_the_names_intact(hostile, 
     ).content.decode()
     state = json_script(html, "labeling-state")
     assert [c["name"] for c in state["classes"]] == [CLASS_A, CLASS_B]
-    assert [image["name"] for image in state["queue"]] == [f"new {IMG}.png"]
+    assert [image["original_name"] for image in state["queue"]] == [f"new {IMG}.png"]
 
 
 def test_the_charts_data_is_json_script_with_the_names_intact(hostile, owner_client):

@@ -155,7 +155,7 @@ def test_names_through_the_upload_page(client, project, owner, media_root, name,
     response = upload_through_page(client, project, name, corpus.png(seed=11))
     assert response.status_code == 201, response.content
     [created] = response.json()["created"]
-    assert created["name"] == stored_as
+    assert created["original_name"] == stored_as
     image = Image.objects.get(pk=created["id"])
     assert_stored_safely(image, stored_as, media_root)
     assert_shown_escaped(client, image)

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from labeling.models import Annotation, Image, LabelStatus
 from labeling.services import annotation_create
-from labeling.views import LABELING_PREFETCH
+from labeling.views.labeling_page import LABELING_PREFETCH
 from tests.factories import ImageFactory, ProjectFactory
 
 
