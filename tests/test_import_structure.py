@@ -159,6 +159,17 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+# Cycles that exist on purpose for now, each with the work that removes it. Listed, not
+# ignored: a cycle that is gone must leave this list too (the test says so), and any other
+# cycle fails the suite.
+KNOWN_CYCLES: dict[frozenset[str], str] = {
+    # services dispatch to the worker side, which calls services back (function-level imports
+    # both ways). Issue 9, decision 2 (branch core) splits them into packages that import one
+    # way only.
+    frozenset({"classifier.services", "classifier.worker"}): "issue 9 decision 2",
+}
+
+
 def labeling_domain_files() -> list[Path]:
     files = []
     for name in LABELING_DOMAIN:
@@ -185,6 +196,14 @@ def test_labelings_domain_modules_never_import_the_classifier():
 
 
 # The checks above are only as good as the scan: it must see what it is meant to see.
+
+
+def test_the_project_has_no_import_cycle():
+    found = {frozenset(cycle): cycle for cycle in cycles(import_graph())}
+    new = [cycle for key, cycle in found.items() if key not in KNOWN_CYCLES]
+    assert not new, "Import cycles:\n" + "\n".join(" <-> ".join(cycle) for cycle in new)
+    gone = [sorted(key) for key in KNOWN_CYCLES if key not in found]
+    assert not gone, f"These cycles are gone: remove them from KNOWN_CYCLES: {gone}"
 
 
 def test_the_scan_sees_imports_inside_functions_and_relative_ones(tmp_path):
