@@ -1,4 +1,4 @@
-"""Path converters shared by every URL configuration (registered in labelplatform.urls)."""
+"""Path converters shared by every URL configuration (registered by labelplatform.apps)."""
 
 # Primary keys are BigAutoField: a larger number names no row, and reaches no database
 # (SQLite cannot bind it, PostgreSQL answers "out of range").

@@ -3,13 +3,9 @@ for the pages, "api:labeling:" and "api:classifier:" for the API (labelplatform.
 whose schema and docs are "api:schema" and "api:docs"."""
 
 from django.contrib import admin
-from django.urls import include, path, register_converter
+from django.urls import include, path
 
-from labelplatform.url_converters import DatabaseIdConverter
-
-# <id:...> in every app's URLs: registered here, once, before the includes below load them.
-register_converter(DatabaseIdConverter, "id")
-
+# <id:...> in the apps' URLs: labelplatform.url_converters, registered by labelplatform.apps.
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

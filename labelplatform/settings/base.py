@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # The project itself: start-up that every app relies on (labelplatform.apps).
+    "labelplatform",
     "labeling",
     "classifier",
 ]
