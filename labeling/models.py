@@ -65,7 +65,7 @@ class Project(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("project-dashboard", args=[self.pk])
+        return reverse("labeling:project-dashboard", args=[self.pk])
 
     def clean(self) -> None:
         if self.train_percent + self.validation_percent + self.test_percent != 100:
@@ -173,7 +173,7 @@ class Image(models.Model):
         return f"{self.original_name} ({self.sha256[:8]})"
 
     def get_absolute_url(self) -> str:
-        return reverse("image-detail", args=[self.pk])
+        return reverse("labeling:image-detail", args=[self.pk])
 
 
 class Annotation(models.Model):

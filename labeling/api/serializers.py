@@ -13,12 +13,6 @@ from labeling.models import Split as SplitChoice
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.JSONField(
-        help_text="A message, or for invalid fields {field: [messages]}."
-    )
-
-
 class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
@@ -141,6 +135,10 @@ class AnnotationCreateSerializer(serializers.Serializer):
 
 
 class ImageSerializer(serializers.ModelSerializer):
+    """The JSON shape of an image: the API's, and (ImagePageSerializer) the site's own
+    pages'. File URLs are absolute when serialized for a request (the API puts it in the
+    context), paths otherwise (the pages, which send them to their own origin)."""
+
     url = serializers.SerializerMethodField(help_text="The image file (members only).")
     thumbnail_url = serializers.SerializerMethodField()
     label = serializers.CharField(  # type: ignore[assignment]
@@ -176,15 +174,43 @@ class ImageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def _url(self, view_name: str, image: Image) -> str:
+        path = reverse(view_name, args=[image.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, image: Image) -> str:
-        return self.context["request"].build_absolute_uri(reverse("image-file", args=[image.pk]))
+        return self._url("labeling:image-file", image)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_thumbnail_url(self, image: Image) -> str:
-        return self.context["request"].build_absolute_uri(
-            reverse("image-thumbnail", args=[image.pk])
-        )
+        return self._url("labeling:image-thumbnail", image)
+
+
+class ImagePageSerializer(ImageSerializer):
+    """An image as the site's pages send it to their scripts (the labeling page's queue,
+    the upload page's verdicts): the API's image without its annotations and upload
+    details, plus the image's page on the site. Needs the label loaded with the image."""
+
+    page_url = serializers.SerializerMethodField()
+
+    class Meta(ImageSerializer.Meta):
+        fields = [
+            "id",
+            "original_name",
+            "split",
+            "label",
+            "width",
+            "height",
+            "url",
+            "thumbnail_url",
+            "page_url",
+        ]
+        read_only_fields = fields
+
+    def get_page_url(self, image: Image) -> str:
+        return self._url("labeling:image-detail", image)
 
 
 class ImageSplitSerializer(serializers.Serializer):

@@ -197,7 +197,7 @@ def test_the_environment_of_a_deployment_puts_media_on_s3(s3_port, bucket):
     assert _get(f"http://127.0.0.1:{s3_port}/{bucket}/{name}")[0] == 403
 
 
-@pytest.mark.parametrize("view", ["image-file", "image-thumbnail"])
+@pytest.mark.parametrize("view", ["labeling:image-file", "labeling:image-thumbnail"])
 def test_the_members_only_media_views_redirect_members_to_a_signed_url(
     settings, s3_port, bucket, client, project, viewer, view
 ):
@@ -224,7 +224,7 @@ def test_the_media_view_gives_an_outsider_no_url(media_on_s3, client, project, o
     image = ImageFactory(project=project)
     client.force_login(outsider)
 
-    response = client.get(reverse("image-file", args=[image.pk]))
+    response = client.get(reverse("labeling:image-file", args=[image.pk]))
 
     assert response.status_code == 404
     assert "Location" not in response

@@ -1,5 +1,24 @@
-"""Touches drf-spectacular cannot make from the views alone (SPECTACULAR_SETTINGS'
-POSTPROCESSING_HOOKS). Both state what DRF does for every view, so no view need repeat it."""
+"""What the OpenAPI schema says of every view: the error responses views name
+(error_responses), and touches drf-spectacular cannot make from the views alone
+(SPECTACULAR_SETTINGS' POSTPROCESSING_HOOKS), which state what DRF does for every view, so
+no view need repeat it."""
+
+from drf_spectacular.utils import OpenApiResponse
+
+from labelplatform.api.serializers import ErrorSerializer
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
+    403: OpenApiResponse(ErrorSerializer, description="Your role does not allow this"),
+    404: OpenApiResponse(ErrorSerializer, description="Not found, or not your project"),
+}
+
+
+def error_responses(*codes: int) -> dict:
+    """For extend_schema(responses=...): the standard error responses of these codes."""
+    return {code: ERROR_RESPONSES[code] for code in codes}
+
 
 UNSUPPORTED_MEDIA_TYPE = {
     "description": "The body is not one of the documented content types",
