@@ -85,7 +85,7 @@ def fit_times(cache_dir: Path, repeats: int, threads: int) -> dict:
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    from tests import coffee_or_not
+    from tests.support import coffee_or_not
 
     cache = model_selection.cache_read(model_selection.cache_path(cache_dir, "efficientnet_lite0"))
     if not cache:

@@ -8,7 +8,7 @@ test-time augmentation (the mean of a photo's and its mirror image's embeddings,
 and at test time), and for each head (today's Keras head, `classifier.ml.train_head`; the
 regularised logistic regression, `classifier.ml.fit_logistic_head`, fitted on train with its
 regularisation chosen on validation, and the same refitted on train + validation), over
-`--splits` random selections of 150/50/50 photos per class (`tests/coffee_or_not.select` with
+`--splits` random selections of 150/50/50 photos per class (`tests/support/coffee_or_not.select` with
 seeds 0, 1, ...; seed 0 is the quality test's selection):
 
 - test accuracy: mean, standard deviation, minimum over the splits;
@@ -45,7 +45,7 @@ import harness  # noqa: E402
 import numpy as np  # noqa: E402
 
 from classifier.ml.logistic import DEFAULT_C_GRID  # noqa: E402
-from tests import coffee_or_not  # noqa: E402
+from tests.support import coffee_or_not  # noqa: E402
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 BATCH_CAP = 16  # CLASSIFIER_INFERENCE_BATCH_SIZE's default
@@ -93,7 +93,7 @@ def cache_write(path: Path, cache: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
 
 
 def all_photos() -> list[Path]:
-    root = coffee_or_not.data_dir()
+    root = coffee_or_not.data_dir_or_exit()
     files = sorted(root.glob("*/*.jpg"))
     if not files:
         sys.exit(f"no photos under {root} (set COFFEE_OR_NOT_DIR)")

@@ -7,13 +7,11 @@ class ClassifierConfig(AppConfig):
 
     def ready(self) -> None:
         # Connections only; nothing here loads TensorFlow (classifier.ml is imported inside
-        # the worker-side functions).
-        from classifier import image_filters, selectors, services, worker
-        from labeling import selectors as labeling_selectors
+        # the worker-side functions). Labeling's pages reach the classifier by importing its
+        # selectors and forms; labeling itself only sends the images_created signal.
+        from classifier import services, worker
         from labeling.signals import images_created
         from labelplatform.celery import app
 
         images_created.connect(services._new_images_predict, dispatch_uid="classifier-predict-new")
-        labeling_selectors.labeling_queue_order_by(selectors.labeling_queue_most_uncertain_first)
         worker.install(app)
-        image_filters.register()

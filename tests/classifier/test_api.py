@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 from classifier import selectors, services
 from classifier.models import JobStatus, ModelVersionStatus, TrainingRun
 from labeling.models import Role
-from tests.classifier.conftest import FAST_TRAINING
 from tests.classifier.factories import ModelVersionFactory, PredictionFactory
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, png_bytes
+from tests.support.labeled_images import FAST_TRAINING
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.core.files.storage import default_storage
 from classifier import services
 from classifier.models import JobStatus
 from labeling.models import Split
-from tests.classifier.conftest import FAST_TRAINING, add_labeled
-from tests.fake_s3 import media_on_fake_s3
+from tests.support.fake_s3 import media_on_fake_s3
+from tests.support.labeled_images import FAST_TRAINING, add_labeled
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,9 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling.models import Split
-from tests.classifier.conftest import FAST_TRAINING, add_labeled
 from tests.classifier.factories import ModelVersionFactory, TrainingRunFactory
 from tests.factories import ProjectFactory
+from tests.support.labeled_images import FAST_TRAINING, add_labeled
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from skimage import data
 
 from classifier.ml import load_backbone
 from classifier.ml.augmentation import embed, mirror, mirror_averaged_embeddings
-from tests.classifier.ml.conftest import batch_sizes_recorded, encode
+from tests.support.pixels import batch_sizes_recorded, encode
 
 
 def test_mirror_flips_left_and_right_only():

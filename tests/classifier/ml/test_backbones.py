@@ -9,7 +9,7 @@ import pytest
 
 from classifier.ml import BackboneUnavailableError, InvalidImageError, load_backbone
 from classifier.ml import backbones as backbones_module
-from tests.classifier.ml.conftest import noisy_colour_images
+from tests.support.pixels import noisy_colour_images
 
 
 def test_tiny_embeds_images_into_float32_rows(tiny):

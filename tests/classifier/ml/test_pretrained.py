@@ -11,7 +11,7 @@ from skimage import data
 
 from classifier.ml import backbones as backbones_module
 from classifier.ml import load_backbone
-from tests.classifier.ml.conftest import batch_sizes_recorded, encode, noisy_colour_images
+from tests.support.pixels import batch_sizes_recorded, encode, noisy_colour_images
 
 pytestmark = pytest.mark.slow
 

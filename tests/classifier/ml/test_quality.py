@@ -1,7 +1,7 @@
 """The quality bar, end to end on real photos: the real backbone, a trained head, the test split.
 
 150 train, 50 validation and 50 test photos per class from coffee-or-not (see
-tests/coffee_or_not.py for the fixed selection); the Keras head with its default
+tests/support/coffee_or_not.py for the fixed selection); the Keras head with its default
 hyperparameters must reach at least 0.97 test accuracy on selection 0, and EfficientNet-Lite2
 with the logistic head (the default chosen in classifier/ml/README.md) at least 0.97 on average
 over selections 0-4.
@@ -12,16 +12,14 @@ import time
 import pytest
 
 from classifier.ml import evaluate, train_head
-from tests import coffee_or_not
+from tests.support import coffee_or_not
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def photos():
-    if not coffee_or_not.data_dir().is_dir():
-        pytest.skip(f"the coffee-or-not photos are not at {coffee_or_not.data_dir()}")
-    return coffee_or_not.select()
+    return coffee_or_not.select(coffee_or_not.data_dir_or_not_available(what="quality test"))
 
 
 def test_the_selection_is_150_50_50_per_class_with_cats_among_other(photos):
@@ -80,7 +78,8 @@ def test_lite2_with_the_logistic_head_averages_0_97_over_five_selections(photos,
     from classifier.ml import load_backbone, train_logistic_head
 
     backbone = load_backbone("efficientnet_lite2", weights_dir=weights_dir)
-    selections = [coffee_or_not.select(seed=seed) for seed in QUALITY_SEEDS]
+    root = coffee_or_not.data_dir_or_not_available(what="quality test")
+    selections = [coffee_or_not.select(root, seed=seed) for seed in QUALITY_SEEDS]
     started = time.perf_counter()
     paths = sorted({path for s in selections for items in s.values() for path, _ in items})
     embedded = dict(zip(paths, backbone.embed([p.read_bytes() for p in paths]), strict=True))
