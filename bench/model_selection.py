@@ -8,8 +8,9 @@ test-time augmentation (the mean of a photo's and its mirror image's embeddings,
 and at test time), and for each head (today's Keras head, `classifier.ml.train_head`; the
 regularised logistic regression, `classifier.ml.fit_logistic_head`, fitted on train with its
 regularisation chosen on validation, and the same refitted on train + validation), over
-`--splits` random selections of 150/50/50 photos per class (`tests/support/coffee_or_not.select` with
-seeds 0, 1, ...; seed 0 is the quality test's selection):
+`--splits` random selections of 150/50/50 photos per class
+(`tests/support/coffee_or_not.select` with seeds 0, 1, ...; seed 0 is the quality test's
+selection):
 
 - test accuracy: mean, standard deviation, minimum over the splits;
 - ECE (15 bins) on the test split before and after a temperature fitted on validation;
