@@ -2,8 +2,9 @@
 # Both create the virtualenv (.venv, Python 3.11) and install from pyproject.toml on a fresh
 # machine, and again only when pyproject.toml changes (the stamp files below).
 #   make run                    web on http://127.0.0.1:8000/ (PORT=8001 make run for another)
-#   make test                   the whole suite (ARGS="-k consensus -x" to narrow it)
-#   make lint / make format     ruff
+#   make test                   the whole suite (ARGS="-k consensus -x" to narrow it); leaves the
+#                               checkout clean (UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/)
+#   make lint / make format     ruff, and mypy with the Django plugin (configured in pyproject.toml)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,13 +35,14 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(PY) scripts/run.py
+	@$(PY) scripts/run.py
 
 test: install-dev
 	$(PY) scripts/test.py $(ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 format: install-dev
 	$(VENV)/bin/ruff format .

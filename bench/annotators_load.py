@@ -98,8 +98,8 @@ def timed(record: Record, kind: str, send):
         record.calls.append(Call(kind, 0, elapsed, f"{type(error).__name__}: {error}"[:300]))
         return None
     elapsed = (time.perf_counter() - started) * 1000
-    error = "" if response.status_code < 400 else response.text[:300]
-    record.calls.append(Call(kind, response.status_code, elapsed, error))
+    problem = "" if response.status_code < 400 else response.text[:300]
+    record.calls.append(Call(kind, response.status_code, elapsed, problem))
     return response
 
 
@@ -162,7 +162,7 @@ def annotators_create(project, count: int) -> list:
     for index in range(count):
         user = get_user_model().objects.create_user(f"annotator{index:02d}", password="x" * 12)
         membership_set(project=project, user=user, role=Role.ANNOTATOR)
-        user.token = Token.objects.create(user=user).key
+        user.token = Token.objects.create(user=user).key  # type: ignore[attr-defined]  # carried
         users.append(user)
     return users
 
@@ -443,7 +443,7 @@ def checks(stack, project, annotators, record: Record, images: int) -> list[str]
     for image in stored.filter(label_reviewed=False).only("pk", "label_id", "label_status"):
         counts = votes.get(image.pk, Counter())
         total = sum(counts.values())
-        want = (None, LabelStatus.UNLABELED)
+        want: tuple[int | None, str] = (None, LabelStatus.UNLABELED)
         if total >= project.annotations_per_image:
             top, top_count = counts.most_common(1)[0]
             want = (top, LabelStatus.LABELED) if top_count * 2 > total else (None, "conflict")

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import harness
+import requests
 
 REQUESTS = ("upload", "label", "dashboard", "labeling page", "jobs page", "workers panel")
 
@@ -97,7 +98,7 @@ def measure(stack, session, project, photos, rounds: int) -> dict[str, list[floa
     coffee = project.classes.get(name="coffee").pk
     times: dict[str, list[float]] = {name: [] for name in REQUESTS}
 
-    def timed(name: str, call) -> object:
+    def timed(name: str, call) -> requests.Response:
         started = time.perf_counter()
         response = call()
         times[name].append(time.perf_counter() - started)

@@ -2,7 +2,7 @@
 
     python bench/database_restart.py [--rounds 5] [--down 2] [--mode fast|immediate]
 
-Starts a PostgreSQL server of its own (tests/deploy/private_postgres.py: initdb in a temporary
+Starts a PostgreSQL server of its own (tests/support/postgres.py: initdb in a temporary
 folder, a free port; as the postgres user when run as root) and the platform's web server on it
 (harness.Stack: the run command's gunicorn, 2 processes x 4 threads, persistent health-checked
 connections as in production). One client thread sends requests back to back, alternating a
@@ -29,8 +29,9 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-from bench.harness import Stack, load_average, median, table  # noqa: E402
-from tests.deploy.private_postgres import PrivatePostgres, postgres_bin_dir  # noqa: E402
+from harness import Stack, load_average, median, table  # noqa: E402  (bench/, as the others)
+
+from tests.support.postgres import PrivatePostgres, postgres_bin_dir  # noqa: E402
 
 
 class Client(threading.Thread):

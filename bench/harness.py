@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,9 +44,11 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-from tests import coffee_or_not  # noqa: E402  (the photos' folder, as the tests find it)
+from tests.support import coffee_or_not  # noqa: E402  (the photos' folder, as the tests find it)
 
-DEFAULT_DATA = coffee_or_not.data_dir()  # COFFEE_OR_NOT_DIR, or ../shared/data/coffee-or-not
+# COFFEE_OR_NOT_DIR, or ../shared/data/coffee-or-not beside the checkout; None when missing
+# (the scripts then exit saying how to point at the photos).
+DEFAULT_DATA = coffee_or_not.data_dir()
 READY_TIMEOUT_SECONDS = 300.0
 STOP_TIMEOUT_SECONDS = 20.0
 
@@ -57,6 +60,14 @@ def load_average() -> str:
     """The 1-minute load average and the CPU count: on a shared machine, the context of a
     figure."""
     return f"{os.getloadavg()[0]:.1f}/{os.cpu_count()} CPUs"
+
+
+def job_moments(job) -> tuple[datetime, datetime, datetime]:
+    """When a finished job (a TrainingRun or PredictionJob row) was created, started and
+    finished; RuntimeError for one that never ran."""
+    if job.started_at is None or job.finished_at is None:
+        raise RuntimeError(f"{type(job).__name__} {job.pk} never ran ({job.status})")
+    return job.created_at, job.started_at, job.finished_at
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -121,7 +132,7 @@ class Photo:
     data: bytes
 
 
-def photos(count: int, data_dir: Path = DEFAULT_DATA, *, skip: int = 0) -> list[Photo]:
+def photos(count: int, data_dir: Path | None = DEFAULT_DATA, *, skip: int = 0) -> list[Photo]:
     """`count` distinct photos from the class folders, classes taken in turn.
 
     The folder holds 817 .jpg photos; past them come variations of the same photos, re-encoded as
@@ -130,6 +141,7 @@ def photos(count: int, data_dir: Path = DEFAULT_DATA, *, skip: int = 0) -> list[
     many rounds as `count` needs. `skip` leaves out the first photos of that order (e.g. ones
     already in a project).
     """
+    data_dir = data_dir or coffee_or_not.data_dir_or_exit()
     folders = sorted(path for path in data_dir.iterdir() if path.is_dir())
     by_class = [sorted(folder.glob("*.jpg")) for folder in folders]
     if not any(by_class):
@@ -157,8 +169,8 @@ def _variant(data: bytes, variation: int) -> bytes:
     size, mirrored every other one. Deterministic: the same variation gives the same bytes."""
     from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(data)) as picture:
-        picture = picture.convert("RGB")
+    with Image.open(io.BytesIO(data)) as opened:
+        picture = opened.convert("RGB")
         margin = 4 * (variation // 2)
         if margin:
             width, height = picture.size
@@ -517,7 +529,7 @@ def training_run(api, stack: Stack, project, *, hyperparameters: dict | None = N
 
 
 def project_trained(
-    stack: Stack, *, name: str, count: int, unlabeled: int = 0, data: Path = DEFAULT_DATA
+    stack: Stack, *, name: str, count: int, unlabeled: int = 0, data: Path | None = DEFAULT_DATA
 ):
     """A project of `count` labeled photos (and `unlabeled` more) with a trained, active
     version whose background re-prediction has finished: (project, API session of its owner,

@@ -16,19 +16,26 @@ import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPOSITORY.parent / "shared" / "data" / "coffee-or-not"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=500, help="photos to ingest (default 500)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ImageFolder of photos")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="ImageFolder of photos (default: COFFEE_OR_NOT_DIR, or ../shared/data/coffee-or-not "
+        "beside the checkout)",
+    )
     parser.add_argument(
         "--labels", action="store_true", help="upload each class folder with its label"
     )
     arguments = parser.parse_args()
 
     sys.path.insert(0, str(REPOSITORY))
+    from tests.support import coffee_or_not
+
+    arguments.data = arguments.data or coffee_or_not.data_dir_or_exit()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelplatform.settings.test")
     import django
 

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPOSITORY.parent / "shared" / "data" / "coffee-or-not"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -42,12 +41,20 @@ def main() -> None:
     parser.add_argument("--upload", type=int, default=500, help="photos to upload (default 500)")
     parser.add_argument("--labels", type=int, default=100, help="labels to time (default 100)")
     parser.add_argument("--pace", type=int, default=0, help="ms to look at each image (default 0)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ImageFolder of photos")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="ImageFolder of photos (default: COFFEE_OR_NOT_DIR, or ../shared/data/coffee-or-not "
+        "beside the checkout)",
+    )
     arguments = parser.parse_args()
     if arguments.labels > arguments.upload:
         sys.exit("--labels cannot exceed --upload: only uploaded photos can be labeled.")
 
     sys.path.insert(0, str(REPOSITORY))
+    from tests.support import coffee_or_not
+
+    arguments.data = arguments.data or coffee_or_not.data_dir_or_exit()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelplatform.settings.test")
     # Playwright's sync API keeps an event loop in this thread; the ORM calls here are sync.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -90,6 +90,7 @@ def main() -> None:
         load_before = harness.load_average()
         naive = []
         for index, photo in enumerate(ad_hoc[5 + arguments.requests :]):
+            assert stack.folder is not None  # started
             path = stack.folder / f"naive-{index}.jpg"
             path.write_bytes(photo.data)
             command = [

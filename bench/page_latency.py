@@ -190,7 +190,7 @@ def project_populated(count: int):
         )
 
     versions = []
-    for number, status in ((1, ModelVersionStatus.RETIRED), (2, ModelVersionStatus.ACTIVE)):
+    for number, version_status in ((1, ModelVersionStatus.RETIRED), (2, ModelVersionStatus.ACTIVE)):
         run = TrainingRun.objects.create(
             project=project, requested_by=owner, status=JobStatus.SUCCEEDED, progress=100
         )
@@ -201,12 +201,12 @@ def project_populated(count: int):
                 backbone="efficientnet_lite0",
                 artifact=ContentFile(b"placeholder head", name="head.bin"),
                 class_ids=[c.pk for c in classes],
-                status=status,
+                status=version_status,
                 validation_accuracy=0.9 + number / 100,
                 test_accuracy=0.9 + number / 100,
                 metrics={"accuracy": 0.9 + number / 100},
                 training_run=run,
-                activated_at=now if status == ModelVersionStatus.ACTIVE else None,
+                activated_at=now if version_status == ModelVersionStatus.ACTIVE else None,
             )
         )
     predictions = (

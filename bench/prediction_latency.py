@@ -124,8 +124,7 @@ def print_results(results: dict, count: int) -> None:
 
     for request in requests:
         job = jobs[request["id"]]
-        created, started = job.created_at.timestamp(), job.started_at.timestamp()
-        finished = job.finished_at.timestamp()
+        created, started, finished = (m.timestamp() for m in harness.job_moments(job))
         add(
             "POST: upload, check, store file, row, enqueue -> 202",
             request["posted"] - request["started"],

@@ -20,19 +20,21 @@ import tempfile
 import time
 from itertools import cycle, islice
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from tests import coffee_or_not
+from tests.support import coffee_or_not
 
 
 def photos(count: int) -> list[bytes]:
     """`count` coffee-or-not photos as encoded bytes, cycling through the folder in name order."""
-    files = sorted(coffee_or_not.data_dir().glob("*/*.jpg"))
+    folder = coffee_or_not.data_dir_or_exit()
+    files = sorted(folder.glob("*/*.jpg"))
     if not files:
-        sys.exit(f"no photos under {coffee_or_not.data_dir()} (set COFFEE_OR_NOT_DIR)")
+        sys.exit(f"no photos under {folder} (set COFFEE_OR_NOT_DIR)")
     cache: dict[Path, bytes] = {}
     return [cache.setdefault(f, f.read_bytes()) for f in islice(cycle(files), count)]
 
@@ -99,7 +101,7 @@ def main() -> None:
     rss_after_load = peak_rss_mb()
     images = photos(args.images)
 
-    result = {
+    result: dict[str, Any] = {
         "backbone": backbone.name,
         "cpus": os.cpu_count(),
         "load_average_before": os.getloadavg()[0],

@@ -92,8 +92,9 @@ def repredict(stack, api, project, versions, *, empty_cache: bool, what: str) ->
     if not jobs or any(job.status != "succeeded" for job in jobs):
         raise RuntimeError(f"re-prediction jobs: {[(j.pk, j.status, j.error) for j in jobs]}")
     predicted = Prediction.objects.filter(model_version=target).count()
-    finished = max(job.finished_at.timestamp() for job in jobs)
-    busy = sum((job.finished_at - job.started_at).total_seconds() for job in jobs)
+    moments = [harness.job_moments(job) for job in jobs]
+    finished = max(end.timestamp() for _, _, end in moments)
+    busy = sum((end - start).total_seconds() for _, start, end in moments)
     timings = {
         key: sum(job.timings.get(key, 0) for job in jobs) / 1000
         for key in ("read_ms", "inference_ms", "write_ms")

@@ -60,12 +60,13 @@ def measure(api, stack, project, what: str) -> dict:
     load_before = harness.load_average()
     run = harness.training_run(api, stack, project)
     row = TrainingRun.objects.get(pk=run["id"])
+    created, started, finished = harness.job_moments(row)
     metrics = run["model_version"]["metrics"]
     return {
         "what": what,
         "client_seconds": run["seconds"],
-        "queued_seconds": (row.started_at - row.created_at).total_seconds(),
-        "worker_seconds": (row.finished_at - row.started_at).total_seconds(),
+        "queued_seconds": (started - created).total_seconds(),
+        "worker_seconds": (finished - started).total_seconds(),
         "timings": metrics["timings"],
         "embedded": metrics["embedded"],
         "epochs": len(metrics["history"]["loss"]),

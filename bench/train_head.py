@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from tests import coffee_or_not
+from tests.support import coffee_or_not
 
 
 def main() -> None:
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--weights-dir", default=os.environ.get("CLASSIFIER_WEIGHTS_DIR"))
     args = parser.parse_args()
     weights_dir = args.weights_dir or tempfile.mkdtemp(prefix="weights-")
+    photos_root = coffee_or_not.data_dir_or_exit()  # before the slow part: say it at once
 
     from classifier.ml import evaluate, load_backbone, train_head
 
@@ -37,7 +38,7 @@ def main() -> None:
     backbone.embed([])  # nothing to trace yet; loading is what is timed here
     print(f"backbone load: {time.perf_counter() - started:.1f} s")
 
-    selection = coffee_or_not.select()
+    selection = coffee_or_not.select(photos_root)
     splits = {}
     for split in ("train", "validation"):
         items = selection[split]

@@ -1,20 +1,25 @@
 """The gallery's and grid's prediction filters and thumbnail badges.
 
-Labeling offers extension points so that it never imports the classifier:
-labeling.selectors.IMAGE_FILTERS (name -> filter function), IMAGE_LIST_ANNOTATIONS (what
-each listed image carries) and labeling.forms.ImageFilterForm (a form field per filter).
-`register()` adds the classifier's to them; ClassifierConfig.ready() calls it.
+Labeling's image lists know nothing of models: the pages that show predictions (the grid
+and gallery, labeling.views.images) combine labeling's filters with these, importing them:
+PredictionFilterForm for the fields, images_filtered_by_prediction for the query and
+images_with_active_prediction for each thumbnail's badge.
 
 "The prediction" of an image is its project's active version's: at most one per image (one
 active version per project, one prediction per image and version), so each filter is an
 EXISTS on the (image, version) unique index and filters combine on the same row.
 """
 
+from collections.abc import Mapping
+
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from classifier.models import ModelVersionStatus, Prediction
+from labeling.forms import FilterForm
 from labeling.models import Image, LabelClass, LabelStatus
+
+DISAGREE, AGREE = "disagree", "agree"
 
 
 def _active_predictions() -> QuerySet[Prediction]:
@@ -26,22 +31,19 @@ def _active_predictions() -> QuerySet[Prediction]:
     ).order_by()
 
 
-def filter_predicted(images: QuerySet[Image], value: LabelClass, user) -> QuerySet[Image]:
+def _filter_predicted(images: QuerySet[Image], value: LabelClass) -> QuerySet[Image]:
     return images.filter(Exists(_active_predictions().filter(label=value)))
 
 
-def filter_confidence_min(images: QuerySet[Image], value: float, user) -> QuerySet[Image]:
+def _filter_confidence_min(images: QuerySet[Image], value: float) -> QuerySet[Image]:
     return images.filter(Exists(_active_predictions().filter(confidence__gte=value)))
 
 
-def filter_confidence_max(images: QuerySet[Image], value: float, user) -> QuerySet[Image]:
+def _filter_confidence_max(images: QuerySet[Image], value: float) -> QuerySet[Image]:
     return images.filter(Exists(_active_predictions().filter(confidence__lte=value)))
 
 
-DISAGREE, AGREE = "disagree", "agree"
-
-
-def filter_disagreement(images: QuerySet[Image], value: str, user) -> QuerySet[Image]:
+def _filter_disagreement(images: QuerySet[Image], value: str) -> QuerySet[Image]:
     """Labeled images whose prediction differs from (DISAGREE) or matches (AGREE) the label;
     images without a label or without a prediction match neither."""
     same = _active_predictions().filter(label_id=OuterRef("label_id"))
@@ -50,7 +52,28 @@ def filter_disagreement(images: QuerySet[Image], value: str, user) -> QuerySet[I
     return labeled.filter(Exists(differs if value == DISAGREE else same))
 
 
-def annotate_active_prediction(images: QuerySet[Image]) -> QuerySet[Image]:
+_PREDICTION_FILTERS = {
+    "predicted": _filter_predicted,
+    "confidence_min": _filter_confidence_min,
+    "confidence_max": _filter_confidence_max,
+    "disagreement": _filter_disagreement,
+}
+
+
+def images_filtered_by_prediction(
+    images: QuerySet[Image], *, filters: Mapping[str, object]
+) -> QuerySet[Image]:
+    """The images whose active version's prediction matches every non-empty filter:
+    predicted (a LabelClass), confidence_min and confidence_max (fractions, 0-1),
+    disagreement (DISAGREE or AGREE). Other names are ignored, so a page may pass the
+    filters of a form that combines labeling's and these."""
+    for name, value in filters.items():
+        if value not in (None, "", []) and name in _PREDICTION_FILTERS:
+            images = _PREDICTION_FILTERS[name](images, value)
+    return images
+
+
+def images_with_active_prediction(images: QuerySet[Image]) -> QuerySet[Image]:
     """Each image with `predicted_name`, `predicted_color` and `predicted_confidence` (None
     before the active version has predicted it), for the badge on its thumbnail. Subqueries
     in the same SELECT: no query per image."""
@@ -74,50 +97,30 @@ class ConfidencePercentField(forms.IntegerField):
         return None if percent is None else percent / 100
 
 
-def form_fields() -> dict[str, forms.Field]:
-    """The filter form's fields, in the order they are shown (after labeling's own).
-    The class field's queryset is set to the project's classes by ImageFilterForm."""
-    return {
-        "predicted": forms.ModelChoiceField(
-            queryset=LabelClass.objects.none(),
-            required=False,
-            empty_label="Any prediction",
-            label="Predicted class",
-        ),
-        "confidence_min": ConfidencePercentField(
-            label="Confidence from (%)",
-            widget=forms.NumberInput(attrs={"placeholder": "Conf. ≥ %", "step": 1}),
-        ),
-        "confidence_max": ConfidencePercentField(
-            label="Confidence up to (%)",
-            widget=forms.NumberInput(attrs={"placeholder": "Conf. ≤ %", "step": 1}),
-        ),
-        "disagreement": forms.ChoiceField(
-            choices=[
-                ("", "Prediction vs label"),
-                (DISAGREE, "Prediction ≠ label"),
-                (AGREE, "Prediction = label"),
-            ],
-            required=False,
-            label="Prediction vs label",
-        ),
-    }
+class PredictionFilterForm(FilterForm):
+    """The prediction filters' fields, named as images_filtered_by_prediction reads them;
+    the predicted class offers the project's classes (FilterForm)."""
 
-
-def register() -> None:
-    """Add the prediction filters, their form fields and the thumbnail badge's data to
-    labeling's extension points. Idempotent."""
-    from labeling import selectors
-    from labeling.forms import ImageFilterForm
-
-    selectors.IMAGE_FILTERS.update(
-        {
-            "predicted": filter_predicted,
-            "confidence_min": filter_confidence_min,
-            "confidence_max": filter_confidence_max,
-            "disagreement": filter_disagreement,
-        }
+    predicted = forms.ModelChoiceField(
+        queryset=LabelClass.objects.none(),
+        required=False,
+        empty_label="Any prediction",
+        label="Predicted class",
     )
-    if annotate_active_prediction not in selectors.IMAGE_LIST_ANNOTATIONS:
-        selectors.IMAGE_LIST_ANNOTATIONS.append(annotate_active_prediction)
-    ImageFilterForm.base_fields.update(form_fields())
+    confidence_min = ConfidencePercentField(
+        label="Confidence from (%)",
+        widget=forms.NumberInput(attrs={"placeholder": "Conf. ≥ %", "step": 1}),
+    )
+    confidence_max = ConfidencePercentField(
+        label="Confidence up to (%)",
+        widget=forms.NumberInput(attrs={"placeholder": "Conf. ≤ %", "step": 1}),
+    )
+    disagreement = forms.ChoiceField(
+        choices=[
+            ("", "Prediction vs label"),
+            (DISAGREE, "Prediction ≠ label"),
+            (AGREE, "Prediction = label"),
+        ],
+        required=False,
+        label="Prediction vs label",
+    )

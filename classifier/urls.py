@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-import labelplatform.url_converters  # noqa: F401  (registers <id:...>)
 from classifier import views
 
+app_name = "classifier"
 urlpatterns = [
     path("projects/<id:pk>/models/", views.project_models, name="project-models"),
     path("projects/<id:pk>/retrain/", views.project_retrain, name="project-retrain"),

@@ -8,41 +8,17 @@ too low gets 403. Nothing here imports TensorFlow: the workers do the work.
 """
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from classifier import selectors, services
 from classifier.models import ModelVersion, TrainingRun
 from labeling.models import Project, Role
-from labeling.permissions import project_role, role_allows
-
-# --- Access ------------------------------------------------------------------------------------
-
-
-def _project_for(request: HttpRequest, pk: int, needed: str = Role.VIEWER) -> tuple[Project, str]:
-    """The project and the user's role in it: 404 for non-members, 403 below `needed`."""
-    project = get_object_or_404(Project, pk=pk)
-    role = project_role(user=request.user, project=project)
-    if role is None:
-        raise Http404("No such project.")
-    if not role_allows(role, needed):
-        raise PermissionDenied(f"This needs the {Role(needed).label.lower()} role.")
-    return project, role
-
-
-def _redirect_back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
-    """Back to the page the form named in `next`, if it is one of ours."""
-    target = request.POST.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return HttpResponseRedirect(target)
-    return HttpResponseRedirect(fallback)
-
+from labeling.permissions import project_for_user, role_allows, user_authenticated
+from labelplatform.navigation import redirect_back
 
 # --- Models page -------------------------------------------------------------------------------
 
@@ -51,7 +27,7 @@ def _redirect_back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
 def project_models(request: HttpRequest, pk: int) -> HttpResponse:
     """Every version with its metrics; one version (?version=N, else the active one, else
     the newest) in detail with its confusion matrix and training curves."""
-    project, role = _project_for(request, pk)
+    project, role = project_for_user(user=request.user, pk=pk)
     versions = list(selectors.model_versions_of(project=project))
     shown = selectors.model_version_shown(versions=versions, number=request.GET.get("version"))
     classes = list(project.classes.all())
@@ -76,27 +52,29 @@ def project_models(request: HttpRequest, pk: int) -> HttpResponse:
 def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
     """Make a version its project's active one (also the rollback). Owners and staff."""
     version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
-    project, _ = _project_for(request, version.project_id, Role.OWNER)
-    services.model_version_activate(model_version=version, activated_by=request.user)
+    project, _ = project_for_user(user=request.user, pk=version.project_id, needed=Role.OWNER)
+    user = user_authenticated(request.user)
+    services.model_version_activate(model_version=version, activated_by=user)
     messages.success(
         request,
         f"Version {version.version} is now active. Its predictions of the project's images "
         "are being made in the background (see Jobs).",
     )
-    return _redirect_back(request, reverse("project-models", args=[project.pk]))
+    return redirect_back(request, reverse("classifier:project-models", args=[project.pk]))
 
 
 @require_POST
 def project_retrain(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for a retraining (owners and staff), then watch it on the Jobs page. When it
     cannot start, back to the page the button was on (`next`) with the reason."""
-    project, _ = _project_for(request, pk, Role.OWNER)
-    jobs_url = reverse("project-jobs", args=[project.pk])
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
+    jobs_url = reverse("classifier:project-jobs", args=[project.pk])
     try:
-        run, created = services.training_run_start(project=project, requested_by=request.user)
+        user = user_authenticated(request.user)
+        run, created = services.training_run_start(project=project, requested_by=user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return _redirect_back(request, reverse("project-dashboard", args=[project.pk]))
+        return redirect_back(request, reverse("labeling:project-dashboard", args=[project.pk]))
     # The user lands on the Jobs page, where the run's row is: no link needed.
     if created:
         messages.success(request, f"Retraining queued as run #{run.pk}; follow it below.")
@@ -115,28 +93,28 @@ def project_retrain(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def training_run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun, pk=pk)
-    project, _ = _project_for(request, run.project_id, Role.OWNER)
+    project, _ = project_for_user(user=request.user, pk=run.project_id, needed=Role.OWNER)
     run = services.training_run_cancel(run=run)
     messages.info(request, f"Training run {run.pk} is {run.get_status_display().lower()}.")
-    return _redirect_back(request, reverse("project-jobs", args=[project.pk]))
+    return redirect_back(request, reverse("classifier:project-jobs", args=[project.pk]))
 
 
 # --- Jobs pages --------------------------------------------------------------------------------
 
 
 def _jobs_context(request: HttpRequest, project: Project | None, role: str | None) -> dict:
-    jobs = selectors.jobs_for_page(user=request.user, project=project)
+    jobs = selectors.jobs_for_page(user=user_authenticated(request.user), project=project)
     return {
         "project": project,
         "role": role,
         "can_manage": role_allows(role, Role.OWNER) if project else False,
         **jobs,
-        "fragment_url": reverse("project-jobs-fragment", args=[project.pk])
+        "fragment_url": reverse("classifier:project-jobs-fragment", args=[project.pk])
         if project
-        else reverse("jobs-fragment"),
-        "workers_url": reverse("project-workers", args=[project.pk])
+        else reverse("classifier:jobs-fragment"),
+        "workers_url": reverse("classifier:project-workers", args=[project.pk])
         if project
-        else reverse("workers"),
+        else reverse("classifier:workers"),
     }
 
 
@@ -144,14 +122,14 @@ def _jobs_context(request: HttpRequest, project: Project | None, role: str | Non
 def project_jobs(request: HttpRequest, pk: int) -> HttpResponse:
     """The project's training runs and prediction jobs, live while any is unfinished, and the
     workers online. The workers panel loads separately, so the page never waits for them."""
-    project, role = _project_for(request, pk)
+    project, role = project_for_user(user=request.user, pk=pk)
     return render(request, "classifier/jobs.html", _jobs_context(request, project, role))
 
 
 @require_GET
 def project_jobs_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     """The job lists alone, for the page's polling (htmx)."""
-    project, role = _project_for(request, pk)
+    project, role = project_for_user(user=request.user, pk=pk)
     return render(request, "classifier/_jobs.html", _jobs_context(request, project, role))
 
 
@@ -174,7 +152,7 @@ WORKERS_REPLY_TIMEOUT = 0.5
 
 def _workers_panel(request: HttpRequest, project: Project | None) -> HttpResponse:
     workers = selectors.workers_with_versions(
-        user=request.user, timeout=WORKERS_REPLY_TIMEOUT, project=project
+        user=user_authenticated(request.user), timeout=WORKERS_REPLY_TIMEOUT, project=project
     )
     return render(
         request,
@@ -182,16 +160,16 @@ def _workers_panel(request: HttpRequest, project: Project | None) -> HttpRespons
         {
             "workers": workers,
             "project": project,
-            "workers_url": reverse("project-workers", args=[project.pk])
+            "workers_url": reverse("classifier:project-workers", args=[project.pk])
             if project
-            else reverse("workers"),
+            else reverse("classifier:workers"),
         },
     )
 
 
 @require_GET
 def project_workers(request: HttpRequest, pk: int) -> HttpResponse:
-    project, _ = _project_for(request, pk)
+    project, _ = project_for_user(user=request.user, pk=pk)
     return _workers_panel(request, project)
 
 

@@ -140,6 +140,7 @@ def zip_path(image: Image, class_folders: dict[int, str]) -> str:
     stem = _safe_name(original.rsplit(".", 1)[0] if "." in original else original)
     extension = EXTENSIONS.get(image.format.upper(), image.format.lower() or "bin")
     filename = f"{image.pk}-{stem}.{extension}" if stem else f"{image.pk}.{extension}"
+    assert image.label_id is not None, "only labeled images go in the zip"
     return f"{image.split}/{class_folders[image.label_id]}/{filename}"
 
 
@@ -219,7 +220,7 @@ def _csv_chunks(project: Project) -> Iterator[bytes]:
                 csv_text(image.original_name),
                 image.sha256,
                 image.split,
-                csv_text(image.label.name) if labeled else "",
+                csv_text(image.label.name) if labeled and image.label else "",
                 image.label_status,
                 "true" if image.label_reviewed else "false",
                 image.width,
@@ -253,7 +254,7 @@ def _image_record(image: Image, class_folders: dict[int, str]) -> dict:
         "original_name": image.original_name,
         "sha256": image.sha256,
         "split": image.split,
-        "label": image.label.name if labeled else None,
+        "label": image.label.name if labeled and image.label else None,
         "label_status": image.label_status,
         "label_reviewed": image.label_reviewed,
         "width": image.width,

@@ -188,28 +188,15 @@ class SplitForm(BootstrapForm):
     split = forms.ChoiceField(choices=Split.choices)
 
 
-class ImageFilterForm(BootstrapForm):
-    """The grid's and gallery's filters. Each field's name is a key of
-    labeling.selectors.IMAGE_FILTERS; add a field there and here to add a filter."""
-
-    split = forms.ChoiceField(choices=[("", "All splits"), *Split.choices], required=False)
-    status = forms.ChoiceField(choices=[("", "Any status"), *LabelStatus.choices], required=False)
-    label = forms.ModelChoiceField(
-        queryset=LabelClass.objects.none(), required=False, empty_label="Any label"
-    )
-    mine = forms.ChoiceField(
-        choices=[
-            ("", "Anyone's"),
-            ("unlabeled", "Not labeled by me"),
-            ("labeled", "Labeled by me"),
-        ],
-        required=False,
-    )
+class FilterForm(BootstrapForm):
+    """A row of small filters above a list of a project's images (GET, submitted as soon as
+    one changes). Every class choice offers the project's classes. Subclasses declare the
+    fields; the gallery's form combines the labeling filters with the classifier's
+    (labeling.views.images)."""
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            # Every class choice (the classifier adds "predicted class") offers this project's.
             if isinstance(field, forms.ModelChoiceField) and field.queryset.model is LabelClass:
                 field.queryset = project.classes.all()
             field.widget.attrs.update({"data-autosubmit": "", "aria-label": field.label or ""})
@@ -224,6 +211,25 @@ class ImageFilterForm(BootstrapForm):
             for name, value in getattr(self, "cleaned_data", {}).items()
             if value not in (None, "")
         }
+
+
+class ImageFilterForm(FilterForm):
+    """The labeling side's filters of the grid and gallery: the names
+    labeling.selectors.images_filtered reads."""
+
+    split = forms.ChoiceField(choices=[("", "All splits"), *Split.choices], required=False)
+    status = forms.ChoiceField(choices=[("", "Any status"), *LabelStatus.choices], required=False)
+    label = forms.ModelChoiceField(
+        queryset=LabelClass.objects.none(), required=False, empty_label="Any label"
+    )
+    mine = forms.ChoiceField(
+        choices=[
+            ("", "Anyone's"),
+            ("unlabeled", "Not labeled by me"),
+            ("labeled", "Labeled by me"),
+        ],
+        required=False,
+    )
 
 
 class ImageIdsField(forms.Field):

@@ -77,10 +77,10 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -106,7 +106,8 @@ LOOKUP_BATCH_FILES = 64
 LOOKUP_BATCH_BYTES = 128 * 1024 * 1024
 ZIP_READ_CHUNK = 1024 * 1024
 
-ORIGINAL_NAME_MAX_LENGTH = Image._meta.get_field("original_name").max_length
+# A CharField: its max_length is always set.
+ORIGINAL_NAME_MAX_LENGTH = cast(int, Image._meta.get_field("original_name").max_length)
 # Characters that change how the text around them reads rather than being read: the
 # bidirectional embeddings, overrides and isolates (U+202E shows "cod.exe" as "exe.doc") and
 # the invisible direction marks.
@@ -214,7 +215,7 @@ def upload_name_clean(name: str) -> str:
 def image_ingest(
     *,
     project: Project,
-    uploaded_by: AbstractBaseUser | None,
+    uploaded_by: User | None,
     files: Iterable[IncomingFile],
     split: str = AUTO_SPLIT,
     label: LabelClass | None = None,
@@ -287,6 +288,7 @@ def image_ingest(
                         if original is not None:
                             report.duplicates.append((candidate.name, original))
                         else:
+                            assert image is not None  # one of the two, see _image_store
                             created_by_sha256[candidate.sha256] = image
                             report.created.append(image)
             done += 1
@@ -326,7 +328,7 @@ def storage_failure_detail(report: IngestReport) -> str:
 def _image_store(
     *,
     project: Project,
-    uploaded_by: AbstractBaseUser | None,
+    uploaded_by: User | None,
     name: str,
     sha256: str,
     prepared: PreparedImage,
@@ -367,6 +369,7 @@ def _image_store(
         with transaction.atomic():
             image.save()
             if label is not None:
+                assert uploaded_by is not None  # image_ingest refuses a label without one
                 # annotation_create returns the image as it left the consensus update.
                 image = annotation_create(image=image, user=uploaded_by, label_class=label).image
     except IntegrityError:
@@ -566,7 +569,7 @@ def image_prepare(data: bytes, *, limits: IngestLimits) -> PreparedImage:
     The pixel limit is checked on the header's dimensions before anything is decoded.
     """
     try:
-        picture = PILImage.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        picture: PILImage.Image = PILImage.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except PILImage.DecompressionBombError as exc:
         raise RejectedFile(_too_many_pixels(_declared_size(data), limits)) from exc
     except PILImage.UnidentifiedImageError as exc:
@@ -603,6 +606,7 @@ def image_prepare(data: bytes, *, limits: IngestLimits) -> PreparedImage:
     picture.info.pop("comment", None)
     if MARKUP_REMOVED in reasons:
         picture.info.pop("icc_profile", None)  # free text too: the markup may be in there
+    assert picture.format is not None  # Image.open names the format it decoded
     if not reasons:
         content, stored_format, stored_size = data, picture.format, (width, height)
     else:
@@ -659,6 +663,7 @@ def _normalised(picture: PILImage.Image) -> PILImage.Image:
                 ImageCms.createProfile("sRGB"),
                 outputMode="RGB",
             )
+            assert converted is not None  # None only when converting in place
         except (ImageCms.PyCMSError, OSError, ValueError):
             converted = upright.convert("RGB")  # an unusable profile: plain conversion
     elif mode.startswith("I;16") or mode == "I":
@@ -784,7 +789,7 @@ def _declared_size(data: bytes) -> tuple[int, int] | None:
         if not accepted or isinstance(accepted, str):  # a str is a warning: not this format
             continue
         try:
-            return factory(io.BytesIO(data)).size
+            return factory(io.BytesIO(data), "").size  # as Image.open calls it, no file name
         except Exception:
             continue
     return None

@@ -1,9 +1,14 @@
 """Projects, their label classes and members, images and the annotations on them."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Split(models.TextChoices):
@@ -37,7 +42,7 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    members = models.ManyToManyField(
+    members: "models.ManyToManyField[User, Membership]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
 
@@ -60,7 +65,7 @@ class Project(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("project-dashboard", args=[self.pk])
+        return reverse("labeling:project-dashboard", args=[self.pk])
 
     def clean(self) -> None:
         if self.train_percent + self.validation_percent + self.test_percent != 100:
@@ -168,7 +173,7 @@ class Image(models.Model):
         return f"{self.original_name} ({self.sha256[:8]})"
 
     def get_absolute_url(self) -> str:
-        return reverse("image-detail", args=[self.pk])
+        return reverse("labeling:image-detail", args=[self.pk])
 
 
 class Annotation(models.Model):

@@ -6,7 +6,7 @@ Image ingest lives in labeling.ingest, exports in labeling.export.
 from collections import Counter
 from collections.abc import Sequence
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -39,7 +39,7 @@ DEFAULT_CLASS_COLORS = [
 def project_create(
     *,
     name: str,
-    created_by: AbstractBaseUser,
+    created_by: User,
     classes: Sequence[str | dict],
     description: str = "",
     split_ratios: dict[str, int] | None = None,
@@ -51,7 +51,7 @@ def project_create(
     to "1", "2", ... in order. Raises ValidationError for fewer than two classes, duplicate
     names or keys, or split ratios that do not add up to 100.
     """
-    default_ratios = {Split.TRAIN: 60, Split.VALIDATION: 20, Split.TEST: 20}
+    default_ratios: dict[str, int] = {Split.TRAIN: 60, Split.VALIDATION: 20, Split.TEST: 20}
     ratios = _split_ratios_checked(split_ratios or default_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
@@ -146,7 +146,7 @@ def project_update(
 
 
 @transaction.atomic
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, project: Project, user: User, role: str) -> Membership:
     """Add the user to the project with the role, or change their role.
 
     Refuses to demote the last owner, so a project never ends up unmanaged.
@@ -164,7 +164,7 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
 
 
 @transaction.atomic
-def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
+def membership_remove(*, project: Project, user: User) -> None:
     """Remove the user from the project; their annotations stay."""
     membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership is None:
@@ -174,7 +174,7 @@ def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
     membership.delete()
 
 
-def _ensure_another_owner(*, project: Project, user: AbstractBaseUser) -> None:
+def _ensure_another_owner(*, project: Project, user: User) -> None:
     if not Membership.objects.filter(project=project, role=Role.OWNER).exclude(user=user).exists():
         raise ValidationError("A project needs at least one owner.")
 
@@ -212,9 +212,7 @@ def image_consensus_update(*, image: Image) -> Image:
 
 
 @transaction.atomic
-def annotation_create(
-    *, image: Image | int, user: AbstractBaseUser, label_class: LabelClass
-) -> Annotation:
+def annotation_create(*, image: Image | int, user: User, label_class: LabelClass) -> Annotation:
     """Record the user's label for the image (replacing theirs, if any) and update consensus."""
     image = _locked_image(image if isinstance(image, int) else image.pk)
     if label_class.project_id != image.project_id:
@@ -231,7 +229,7 @@ def annotation_create(
 
 @transaction.atomic
 def annotations_create_bulk(
-    *, image_ids: Sequence[int], user: AbstractBaseUser, label_class: LabelClass
+    *, image_ids: Sequence[int], user: User, label_class: LabelClass
 ) -> int:
     """Apply one class to many images (grid mode). Returns how many images were labeled.
 
@@ -248,7 +246,7 @@ def annotations_create_bulk(
 
 
 @transaction.atomic
-def annotation_delete(*, image: Image | int, user: AbstractBaseUser) -> None:
+def annotation_delete(*, image: Image | int, user: User) -> None:
     """Take back the user's label on the image (undo) and update consensus."""
     image = _locked_image(image if isinstance(image, int) else image.pk)
     Annotation.objects.filter(image=image, user=user).delete()

@@ -14,6 +14,7 @@ moment may therefore both favour the same split for a few images; the next uploa
 
 from collections import defaultdict
 from collections.abc import Hashable, Mapping
+from typing import Generic, TypeVar
 
 from django.db.models import BigIntegerField, Case, Count, F, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
@@ -22,9 +23,10 @@ from labeling.models import Annotation, Image, LabelStatus, Project, Split
 
 # The fixed order that breaks ties between splits with the same deficit.
 SPLIT_ORDER: tuple[str, ...] = (Split.TRAIN, Split.VALIDATION, Split.TEST)
+Stratum = TypeVar("Stratum", bound=Hashable)
 
 
-class SplitAllocator:
+class SplitAllocator(Generic[Stratum]):
     """Chooses splits for new images, stratum by stratum, against the given ratios (percent).
 
     `counts` holds the images already in each split per stratum ({stratum: {split: n}}); a
@@ -34,19 +36,19 @@ class SplitAllocator:
     def __init__(
         self,
         ratios: Mapping[str, int],
-        counts: Mapping[Hashable, Mapping[str, int]] | None = None,
+        counts: Mapping[Stratum, Mapping[str, int]] | None = None,
     ) -> None:
         if sum(ratios.get(split, 0) for split in SPLIT_ORDER) != 100:
             raise ValueError(f"Split ratios must add up to 100, got {dict(ratios)}.")
         self._ratios = {split: int(ratios.get(split, 0)) for split in SPLIT_ORDER}
-        self._counts: dict[Hashable, dict[str, int]] = defaultdict(
+        self._counts: dict[Stratum, dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(SPLIT_ORDER, 0)
         )
         for stratum, by_split in (counts or {}).items():
             for split, count in by_split.items():
                 self._counts[stratum][split] += count
 
-    def assign(self, stratum: Hashable) -> str:
+    def assign(self, stratum: Stratum) -> str:
         """The split for one more image of the stratum; the allocator counts it there."""
         counts = self._counts[stratum]
         total_after = sum(counts.values()) + 1
@@ -61,15 +63,15 @@ class SplitAllocator:
         counts[best] += 1
         return best
 
-    def record(self, stratum: Hashable, split: str) -> None:
+    def record(self, stratum: Stratum, split: str) -> None:
         """Count an image placed by an explicit choice, so later automatic ones balance it."""
         self._counts[stratum][split] += 1
 
-    def release(self, stratum: Hashable, split: str) -> None:
+    def release(self, stratum: Stratum, split: str) -> None:
         """Take back an assignment whose image was not stored after all."""
         self._counts[stratum][split] -= 1
 
-    def counts(self, stratum: Hashable) -> dict[str, int]:
+    def counts(self, stratum: Stratum) -> dict[str, int]:
         return dict(self._counts[stratum])
 
 

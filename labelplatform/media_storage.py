@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import FileSystemStorage
-from django.utils._os import safe_makedirs  # what FileSystemStorage uses itself
+from django.utils._os import safe_makedirs  # type: ignore[attr-defined]  # FileSystemStorage's own
 
 # Error codes of S3-compatible stores that mean "out of space or over quota" (MinIO names its
 # own; AWS S3 itself never fills up).

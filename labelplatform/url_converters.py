@@ -1,6 +1,4 @@
-"""Path converters shared by every URL configuration."""
-
-from django.urls import register_converter
+"""Path converters shared by every URL configuration (registered by labelplatform.apps)."""
 
 # Primary keys are BigAutoField: a larger number names no row, and reaches no database
 # (SQLite cannot bind it, PostgreSQL answers "out of range").
@@ -21,6 +19,3 @@ class DatabaseIdConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
-
-
-register_converter(DatabaseIdConverter, "id")

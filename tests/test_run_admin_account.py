@@ -1,10 +1,10 @@
-"""The admin account the run command creates (scripts/run.py admin_account_ensure)."""
+"""The admin account the run command creates (scripts/admin_account.py)."""
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.test import RequestFactory
 
-from scripts.run import admin_account_ensure
+from scripts.admin_account import admin_account_ensure
 from tests.factories import UserFactory
 
 
@@ -68,3 +68,60 @@ def test_a_plain_user_called_admin_is_not_promoted():
 
     assert admin_account_ensure() is None
     assert not get_user_model().objects.filter(is_superuser=True).exists()
+
+
+def test_a_generated_password_is_kept_in_a_file_only_its_owner_reads(tmp_path):
+    password_file = tmp_path / "var" / "admin-password.txt"
+
+    account = admin_account_ensure(password_file=password_file)
+
+    assert account.password_file == password_file
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert f"username: admin\npassword: {account.password}\n" in password_file.read_text()
+
+
+def test_an_existing_file_is_rewritten_readable_by_its_owner_only(tmp_path):
+    password_file = tmp_path / "admin-password.txt"
+    password_file.write_text("old\n")
+    password_file.chmod(0o644)
+
+    account = admin_account_ensure(password_file=password_file)
+
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert "old" not in password_file.read_text()
+    assert account.password in password_file.read_text()
+
+
+def test_a_later_run_names_the_file_while_its_password_logs_in(tmp_path):
+    password_file = tmp_path / "admin-password.txt"
+    admin_account_ensure(password_file=password_file)
+
+    later = admin_account_ensure(password_file=password_file)
+
+    assert (later.username, later.password, later.password_file) == ("admin", None, password_file)
+
+
+def test_a_file_whose_password_no_longer_logs_in_is_deleted(tmp_path):
+    password_file = tmp_path / "admin-password.txt"
+    admin_account_ensure(password_file=password_file)
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("changed-with-changepassword")
+    admin.save()
+    said = []
+
+    later = admin_account_ensure(password_file=password_file, say=said.append)
+
+    assert (later.username, later.password, later.password_file) == ("admin", None, None)
+    assert not password_file.exists()
+    assert said == [f"Deleted {password_file}: its password no longer logs in"]
+
+
+def test_no_file_for_an_account_from_djangos_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "alice")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-passphrase-4-alice")
+    password_file = tmp_path / "admin-password.txt"
+
+    account = admin_account_ensure(password_file=password_file)
+
+    assert account.password_file is None
+    assert not password_file.exists()

@@ -42,7 +42,7 @@ from tests.hostile import (
     WORKER,
     Hostile,
 )
-from tests.labeling.upload_corpus import png, text_named_jpg
+from tests.support.upload_corpus import png, text_named_jpg
 
 
 @pytest.fixture
@@ -69,23 +69,26 @@ def assert_inert(html: str, *shown: str) -> None:
 
 #       URL name, arguments from the world, the hostile names it shows
 PAGES = [
-    ("home", lambda h: [], [PROJECT_NAME]),
-    ("project-dashboard", lambda h: [h.project.pk],
+    ("labeling:home", lambda h: [], [PROJECT_NAME]),
+    ("labeling:project-dashboard", lambda h: [h.project.pk],
      [PROJECT_NAME, DESCRIPTION, CLASS_A, CLASS_B, IMAGE_NAME, OWNER_NAME, ANNOTATOR_NAME]),
-    ("project-gallery", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A, IMAGE_NAME]),
-    ("project-grid", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A, CLASS_B, IMAGE_NAME]),
-    ("project-label", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A, CLASS_B]),
-    ("project-upload", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A]),
-    ("image-detail", lambda h: [h.image.pk],
+    ("labeling:project-gallery", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A, IMAGE_NAME]),
+    ("labeling:project-grid", lambda h: [h.project.pk],
+     [PROJECT_NAME, CLASS_A, CLASS_B, IMAGE_NAME]),
+    ("labeling:project-label", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A, CLASS_B]),
+    ("labeling:project-upload", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A]),
+    ("labeling:image-detail", lambda h: [h.image.pk],
      [PROJECT_NAME, IMAGE_NAME, CLASS_A, CLASS_B, OWNER_NAME, ANNOTATOR_NAME]),
-    ("project-models", lambda h: [h.project.pk], [PROJECT_NAME, CLASS_A, CLASS_B, REASON]),
-    ("project-jobs", lambda h: [h.project.pk], [PROJECT_NAME, ERROR, OWNER_NAME, WORKER]),
-    ("project-jobs-fragment", lambda h: [h.project.pk], [ERROR, ANNOTATOR_NAME, WORKER]),
-    ("jobs", lambda h: [], [PROJECT_NAME, ERROR]),
-    ("jobs-fragment", lambda h: [], [PROJECT_NAME, ERROR]),
-    ("project-workers", lambda h: [h.project.pk], []),
-    ("workers", lambda h: [], []),
-    ("project-create", lambda h: [], [OWNER_NAME]),  # the navigation bar's username
+    ("classifier:project-models", lambda h: [h.project.pk],
+     [PROJECT_NAME, CLASS_A, CLASS_B, REASON]),
+    ("classifier:project-jobs", lambda h: [h.project.pk],
+     [PROJECT_NAME, ERROR, OWNER_NAME, WORKER]),
+    ("classifier:project-jobs-fragment", lambda h: [h.project.pk], [ERROR, ANNOTATOR_NAME, WORKER]),
+    ("classifier:jobs", lambda h: [], [PROJECT_NAME, ERROR]),
+    ("classifier:jobs-fragment", lambda h: [], [PROJECT_NAME, ERROR]),
+    ("classifier:project-workers", lambda h: [h.project.pk], []),
+    ("classifier:workers", lambda h: [], []),
+    ("labeling:project-create", lambda h: [], [OWNER_NAME]),  # the navigation bar's username
 ]  # fmt: skip
 
 
@@ -102,21 +105,25 @@ def json_script(html: str, element_id: str):
 
 
 def test_the_labeling_pages_state_is_json_script_with_the_names_intact(hostile, owner_client):
-    html = owner_client.get(reverse("project-label", args=[hostile.project.pk])).content.decode()
+    html = owner_client.get(
+        reverse("labeling:project-label", args=[hostile.project.pk])
+    ).content.decode()
     state = json_script(html, "labeling-state")
     assert [c["name"] for c in state["classes"]] == [CLASS_A, CLASS_B]
-    assert [image["name"] for image in state["queue"]] == [f"new {IMG}.png"]
+    assert [image["original_name"] for image in state["queue"]] == [f"new {IMG}.png"]
 
 
 def test_the_charts_data_is_json_script_with_the_names_intact(hostile, owner_client):
-    html = owner_client.get(reverse("project-models", args=[hostile.project.pk])).content.decode()
+    html = owner_client.get(
+        reverse("classifier:project-models", args=[hostile.project.pk])
+    ).content.decode()
     assert json_script(html, "model-charts")["classes"] == [CLASS_A, CLASS_B]
 
 
 def test_the_upload_pages_verdicts_show_file_names_as_text(hostile, owner_client):
     """Without JavaScript the form answers with the page and a verdict table."""
     response = owner_client.post(
-        reverse("project-upload", args=[hostile.project.pk]),
+        reverse("labeling:project-upload", args=[hostile.project.pk]),
         {
             "split": "auto",
             "label": "",
@@ -135,19 +142,19 @@ def test_messages_after_buttons_show_names_as_text(hostile, owner_client):
     """The success messages name classes, images and users."""
     project = hostile.project
     grid = owner_client.post(
-        reverse("project-grid-apply", args=[project.pk]),
+        reverse("labeling:project-grid-apply", args=[project.pk]),
         {"image_ids": hostile.unlabeled.pk, "label_class": hostile.class_b.pk},
         follow=True,
     )
     assert_inert(grid.content.decode(), f"as {CLASS_B}")
     review = owner_client.post(
-        reverse("image-review", args=[hostile.image.pk]),
+        reverse("labeling:image-review", args=[hostile.image.pk]),
         {"label_class": hostile.class_a.pk},
         follow=True,
     )
     assert_inert(review.content.decode(), f"{IMAGE_NAME} is now {CLASS_A}")
     member = owner_client.post(
-        reverse("project-member-add", args=[project.pk]),
+        reverse("labeling:project-member-add", args=[project.pk]),
         {"username": NEWCOMER_NAME, "role": Role.VIEWER},
         follow=True,
     )
@@ -156,7 +163,9 @@ def test_messages_after_buttons_show_names_as_text(hostile, owner_client):
 
 def test_a_member_removal_confirmation_quotes_names_as_text(hostile, owner_client):
     """data-confirm="Remove <user> from <project>?" is read by forms.js into confirm()."""
-    html = owner_client.get(reverse("project-dashboard", args=[hostile.project.pk])).content
+    html = owner_client.get(
+        reverse("labeling:project-dashboard", args=[hostile.project.pk])
+    ).content
     confirm = f"Remove {ANNOTATOR_NAME} from {PROJECT_NAME}?"
     assert f'data-confirm="{escape(confirm)}"' in html.decode()
 

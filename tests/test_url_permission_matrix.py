@@ -46,7 +46,6 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role, Split
-from tests.classifier.conftest import broker_use, free_port, labeled_image
 from tests.classifier.factories import (
     ModelVersionFactory,
     PredictionFactory,
@@ -54,6 +53,9 @@ from tests.classifier.factories import (
     TrainingRunFactory,
 )
 from tests.factories import ImageFactory, MembershipFactory, UserFactory, png_bytes
+from tests.support.broker import broker_use
+from tests.support.labeled_images import labeled_image
+from tests.support.processes import free_port
 
 CALLERS = ("owner", "annotator", "viewer", "outsider", "anonymous", "staff")
 PASSWORD = "password"  # tests.factories.UserFactory's
@@ -250,95 +252,98 @@ ANNOTATOR_BUTTON = (302, 302, 403, 404, LOGIN, 302)
 ANY_USER = (200, 200, 200, 200, LOGIN, 200)  # any logged-in user
 
 PAGE_CASES = [
-    Case("home", "get", no_args, ANY_USER),
-    Case("project-create", "get", no_args, ANY_USER),
-    Case("project-create", "post", no_args, (302, 302, 302, 302, LOGIN, 302), body=lambda w: {
+    Case("labeling:home", "get", no_args, ANY_USER),
+    Case("labeling:project-create", "get", no_args, ANY_USER),
+    Case("labeling:project-create", "post", no_args, (302, 302, 302, 302, LOGIN, 302),
+         body=lambda w: {
         "name": "New", "train_percent": 60, "validation_percent": 20, "test_percent": 20,
         "annotations_per_image": 1, "classes-TOTAL_FORMS": 2, "classes-INITIAL_FORMS": 0,
         "classes-0-name": "a", "classes-0-key": "1", "classes-0-color": "#112233",
         "classes-1-name": "b", "classes-1-key": "2", "classes-1-color": "#445566"}),
-    Case("project-dashboard", "get", of_project, READ),
-    Case("project-gallery", "get", of_project, READ),
-    Case("project-models", "get", of_project, READ),
-    Case("project-jobs", "get", of_project, READ),
-    Case("project-jobs-fragment", "get", of_project, READ),
-    Case("project-workers", "get", of_project, READ),
-    Case("image-detail", "get", of_image, READ),
-    Case("project-upload", "get", of_project, ANNOTATE_PAGE),
-    Case("project-upload", "post", of_project, (201, 201, 403, 404, LOGIN, 201), headers=JSON,
-         body=lambda w: {"split": "auto", "files": png_upload()}),
-    Case("project-label", "get", of_project, ANNOTATE_PAGE),
-    Case("project-label-queue", "get", of_project, ANNOTATE_PAGE),
-    Case("project-grid", "get", of_project, ANNOTATE_PAGE),
-    Case("project-label-annotate", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
+    Case("labeling:project-dashboard", "get", of_project, READ),
+    Case("labeling:project-gallery", "get", of_project, READ),
+    Case("classifier:project-models", "get", of_project, READ),
+    Case("classifier:project-jobs", "get", of_project, READ),
+    Case("classifier:project-jobs-fragment", "get", of_project, READ),
+    Case("classifier:project-workers", "get", of_project, READ),
+    Case("labeling:image-detail", "get", of_image, READ),
+    Case("labeling:project-upload", "get", of_project, ANNOTATE_PAGE),
+    Case("labeling:project-upload", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
+         headers=JSON, body=lambda w: {"split": "auto", "files": png_upload()}),
+    Case("labeling:project-label", "get", of_project, ANNOTATE_PAGE),
+    Case("labeling:project-label-queue", "get", of_project, ANNOTATE_PAGE),
+    Case("labeling:project-grid", "get", of_project, ANNOTATE_PAGE),
+    Case("labeling:project-label-annotate", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
          format="json", body=lambda w: {"image": w.image.pk, "label_class": w.coffee.pk}),
-    Case("project-label-undo", "post", of_project, (200, 200, 403, 404, LOGIN, 200),
+    Case("labeling:project-label-undo", "post", of_project, (200, 200, 403, 404, LOGIN, 200),
          format="json", body=lambda w: {"image": w.image.pk}),
-    Case("project-label-skip", "post", of_project, (200, 200, 403, 404, LOGIN, 200),
+    Case("labeling:project-label-skip", "post", of_project, (200, 200, 403, 404, LOGIN, 200),
          format="json", body=lambda w: {"image": w.image.pk}),
-    Case("project-grid-apply", "post", of_project, ANNOTATOR_BUTTON,
+    Case("labeling:project-grid-apply", "post", of_project, ANNOTATOR_BUTTON,
          body=lambda w: {"image_ids": w.image.pk, "label_class": w.coffee.pk}),
-    Case("project-member-add", "post", of_project, OWNER_BUTTON,
+    Case("labeling:project-member-add", "post", of_project, OWNER_BUTTON,
          body=lambda w: {"username": w.newcomer.username, "role": Role.VIEWER}),
-    Case("project-member-role", "post", of_member, OWNER_BUTTON,
+    Case("labeling:project-member-role", "post", of_member, OWNER_BUTTON,
          body=lambda w: {"role": Role.VIEWER}),
-    Case("project-member-remove", "post", of_member, OWNER_BUTTON),
-    Case("image-review", "post", of_image, OWNER_BUTTON,
+    Case("labeling:project-member-remove", "post", of_member, OWNER_BUTTON),
+    Case("labeling:image-review", "post", of_image, OWNER_BUTTON,
          body=lambda w: {"label_class": w.coffee.pk}),
-    Case("image-split", "post", of_image, OWNER_BUTTON, body=lambda w: {"split": "test"}),
-    Case("project-export", "get", lambda w: {"pk": w.project.pk, "format": "csv"},
+    Case("labeling:image-split", "post", of_image, OWNER_BUTTON, body=lambda w: {"split": "test"}),
+    Case("labeling:project-export", "get", lambda w: {"pk": w.project.pk, "format": "csv"},
          (200, 403, 403, 404, LOGIN, 200)),
-    Case("project-retrain", "post", of_project, OWNER_BUTTON),
-    Case("model-version-activate", "post", lambda w: {"pk": w.candidate.pk}, OWNER_BUTTON),
-    Case("training-run-cancel", "post", lambda w: {"pk": w.queued_run.pk}, OWNER_BUTTON),
+    Case("classifier:project-retrain", "post", of_project, OWNER_BUTTON),
+    Case("classifier:model-version-activate", "post", lambda w: {"pk": w.candidate.pk},
+         OWNER_BUTTON),
+    Case("classifier:training-run-cancel", "post", lambda w: {"pk": w.queued_run.pk}, OWNER_BUTTON),
     # Across projects: each user sees the jobs and workers of their own projects.
-    Case("jobs", "get", no_args, ANY_USER),
-    Case("jobs-fragment", "get", no_args, ANY_USER),
-    Case("workers", "get", no_args, ANY_USER),
+    Case("classifier:jobs", "get", no_args, ANY_USER),
+    Case("classifier:jobs-fragment", "get", no_args, ANY_USER),
+    Case("classifier:workers", "get", no_args, ANY_USER),
     # Media: members only, never a public URL (see also the API token test below).
-    Case("image-file", "get", of_image, READ),
-    Case("image-thumbnail", "get", of_image, READ),
+    Case("labeling:image-file", "get", of_image, READ),
+    Case("labeling:image-thumbnail", "get", of_image, READ),
 ]  # fmt: skip
 
 # The API.                     owner annot viewer outsider anonymous staff
 API_READ = (200, 200, 200, 404, 401, 200)
 API_CASES = [
     # Anyone with a username and password gets their token; no session is needed.
-    Case("api-token", "post", no_args, (200, 200, 200, 200, 200, 200), format="json",
+    Case("api:labeling:token", "post", no_args, (200, 200, 200, 200, 200, 200), format="json",
          body=lambda w: {"username": w.owner.username, "password": PASSWORD}),
-    Case("api-project-list", "get", no_args, (200, 200, 200, 200, 401, 200)),
-    Case("api-project-list", "post", no_args, (201, 201, 201, 201, 401, 201), format="json",
-         body=lambda w: {"name": "New", "classes": ["a", "b"]}),
-    Case("api-project-detail", "get", api_project, API_READ),
-    Case("api-project-members", "get", api_project, API_READ),
-    Case("api-project-members", "post", api_project, (201, 403, 403, 404, 401, 201),
+    Case("api:labeling:project-list", "get", no_args, (200, 200, 200, 200, 401, 200)),
+    Case("api:labeling:project-list", "post", no_args, (201, 201, 201, 201, 401, 201),
+         format="json", body=lambda w: {"name": "New", "classes": ["a", "b"]}),
+    Case("api:labeling:project-detail", "get", api_project, API_READ),
+    Case("api:labeling:project-members", "get", api_project, API_READ),
+    Case("api:labeling:project-members", "post", api_project, (201, 403, 403, 404, 401, 201),
          format="json", body=lambda w: {"username": w.newcomer.username, "role": "viewer"}),
-    Case("api-project-images", "get", api_project, API_READ),
-    Case("api-project-images", "post", api_project, (201, 201, 403, 404, 401, 201),
+    Case("api:labeling:project-images", "get", api_project, API_READ),
+    Case("api:labeling:project-images", "post", api_project, (201, 201, 403, 404, 401, 201),
          format="multipart", body=lambda w: {"files": [png_upload()], "split": "train"}),
-    Case("api-project-stats", "get", api_project, API_READ),
-    Case("api-project-export", "get", api_project, (200, 403, 403, 404, 401, 200),
+    Case("api:labeling:project-stats", "get", api_project, API_READ),
+    Case("api:labeling:project-export", "get", api_project, (200, 403, 403, 404, 401, 200),
          query="format=csv"),
-    Case("api-image-detail", "get", api_image, API_READ),
-    Case("api-image-detail", "patch", api_image, (200, 403, 403, 404, 401, 200),
+    Case("api:labeling:image-detail", "get", api_image, API_READ),
+    Case("api:labeling:image-detail", "patch", api_image, (200, 403, 403, 404, 401, 200),
          format="json", body=lambda w: {"split": "test"}),
-    Case("api-image-annotations", "post", api_image, (201, 201, 403, 404, 401, 201),
+    Case("api:labeling:image-annotations", "post", api_image, (201, 201, 403, 404, 401, 201),
          format="json", body=lambda w: {"label": "coffee"}),
-    Case("api-image-predictions", "get", api_image, API_READ),
-    Case("api-training-run-create", "post", trainable_project, (202, 403, 403, 404, 401, 202),
-         format="json", body=lambda w: {}),
-    Case("api-training-run-detail", "get", lambda w: {"run_id": w.finished_run.pk}, API_READ),
-    Case("api-model-version-list", "get", api_project, API_READ),
-    Case("api-model-version-activate", "post", lambda w: {"version_id": w.candidate.pk},
+    Case("api:classifier:image-predictions", "get", api_image, API_READ),
+    Case("api:classifier:training-run-create", "post", trainable_project,
+         (202, 403, 403, 404, 401, 202), format="json", body=lambda w: {}),
+    Case("api:classifier:training-run-detail", "get", lambda w: {"run_id": w.finished_run.pk},
+         API_READ),
+    Case("api:classifier:model-version-list", "get", api_project, API_READ),
+    Case("api:classifier:model-version-activate", "post", lambda w: {"version_id": w.candidate.pk},
          (200, 403, 403, 404, 401, 200)),
-    Case("api-prediction-job-create", "post", api_project, (202, 202, 403, 404, 401, 202),
-         format="json", body=images_to_predict),
-    Case("api-prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},
+    Case("api:classifier:prediction-job-create", "post", api_project,
+         (202, 202, 403, 404, 401, 202), format="json", body=images_to_predict),
+    Case("api:classifier:prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},
          API_READ),
     # The schema and its browsable page describe the API, not anyone's data: public, as
     # the login page is, so a client can be written before it has an account.
-    Case("api-schema", "get", no_args, (200, 200, 200, 200, 200, 200)),
-    Case("api-docs", "get", no_args, (200, 200, 200, 200, 200, 200)),
+    Case("api:schema", "get", no_args, (200, 200, 200, 200, 200, 200)),
+    Case("api:docs", "get", no_args, (200, 200, 200, 200, 200, 200)),
 ]  # fmt: skip
 
 # Accounts (django.contrib.auth's views).
@@ -636,7 +641,9 @@ def test_every_method_our_views_answer_has_a_rule(world, broker_down, case):
 # Beyond the table
 # ------------------------------------------------------------------------------------------
 
-MEDIA_CASES = [case for case in PAGE_CASES if case.url in ("image-file", "image-thumbnail")]
+MEDIA_CASES = [
+    case for case in PAGE_CASES if case.url in ("labeling:image-file", "labeling:image-thumbnail")
+]
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -654,7 +661,7 @@ def test_media_urls_accept_the_api_token_instead_of_a_session(world, case, calle
 
 def test_a_wrong_token_on_a_media_url_is_no_login(world):
     client = APIClient(HTTP_AUTHORIZATION="Token not-a-token")
-    url = reverse("image-file", args=[world.image.pk])
+    url = reverse("labeling:image-file", args=[world.image.pk])
     assert_answer(client.get(url), LOGIN, url)
 
 
@@ -673,7 +680,7 @@ def test_buttons_refuse_get(world, url_name, broker_down):
 
 
 # The token exchange takes credentials only (no session), so there is no session to forge.
-CSRF_EXEMPT = {"api-token"}
+CSRF_EXEMPT = {"api:labeling:token"}
 UNSAFE_CASES = [
     case for case in CASES if case.method in ("post", "patch") and case.url not in CSRF_EXEMPT
 ]
@@ -747,7 +754,9 @@ def test_a_member_below_owner_cannot_add_members_nor_promote_themselves(world, c
 @pytest.mark.parametrize("caller", ["annotator", "outsider"])
 def test_a_refused_activation_changes_nothing(world, caller):
     candidate = world.candidate
-    client_for(world, caller).post(reverse("model-version-activate", args=[candidate.pk]))
+    client_for(world, caller).post(
+        reverse("classifier:model-version-activate", args=[candidate.pk])
+    )
     candidate.refresh_from_db()
     world.version.refresh_from_db()
     assert (candidate.status, world.version.status) == ("candidate", "active")

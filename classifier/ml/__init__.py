@@ -35,6 +35,14 @@ _EXPORTS = {
     "Hyperparameters": "classifier.ml.hyperparameters",
     "fine_tune": "classifier.ml.fine_tuning",
     "load_head": "classifier.ml.fine_tuning",
+    "LogisticHeadFit": "classifier.ml.logistic",
+    "train_logistic_head": "classifier.ml.logistic",
+    "fit_logistic_regression": "classifier.ml.logistic",
+    "out_of_fold_proba": "classifier.ml.logistic",
+    "fit_temperature": "classifier.ml.calibration",
+    "expected_calibration_error": "classifier.ml.calibration",
+    "reliability_diagram": "classifier.ml.calibration",
+    "mirror_averaged_embeddings": "classifier.ml.augmentation",
 }
 
 __all__ = [
@@ -43,20 +51,29 @@ __all__ = [
     "FineTunedHead",
     "Hyperparameters",
     "InvalidImageError",
+    "LogisticHeadFit",
     "Network",
     "TrainedHead",
     "backbone_names",
     "decode_image",
     "evaluate",
+    "expected_calibration_error",
     "fine_tune",
+    "fit_logistic_regression",
+    "fit_temperature",
     "load_backbone",
     "load_head",
+    "mirror_averaged_embeddings",
+    "out_of_fold_proba",
     "prepare_weights",
     "register_backbone",
+    "reliability_diagram",
     "train_head",
+    "train_logistic_head",
 ]
 
 if TYPE_CHECKING:
+    from classifier.ml.augmentation import mirror_averaged_embeddings
     from classifier.ml.backbones import (
         Backbone,
         BackboneUnavailableError,
@@ -66,10 +83,21 @@ if TYPE_CHECKING:
         prepare_weights,
         register_backbone,
     )
+    from classifier.ml.calibration import (
+        expected_calibration_error,
+        fit_temperature,
+        reliability_diagram,
+    )
     from classifier.ml.fine_tuning import FineTunedHead, fine_tune, load_head
     from classifier.ml.head import TrainedHead, train_head
     from classifier.ml.hyperparameters import Hyperparameters
     from classifier.ml.images import InvalidImageError, decode_image
+    from classifier.ml.logistic import (
+        LogisticHeadFit,
+        fit_logistic_regression,
+        out_of_fold_proba,
+        train_logistic_head,
+    )
     from classifier.ml.metrics import evaluate
 
 

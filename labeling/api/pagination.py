@@ -1,22 +1,9 @@
-"""Page-number pagination that holds to what the schema says of its query parameters."""
+"""The image lists' pagination: the client picks the page size, and pages are cut by ids."""
 
-from rest_framework import pagination, serializers
+from rest_framework import serializers
 
 from labeling.selectors import ImagePaginator
-
-
-class Pagination(pagination.PageNumberPagination):
-    """DRF's page-number pagination (REST_FRAMEWORK's DEFAULT_PAGINATION_CLASS). `page` is a
-    number from 1: anything else is DRF's 404 "Invalid page.", including DRF's own "last",
-    which the schema does not offer."""
-
-    last_page_strings = ()
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            parameter["schema"]["minimum"] = 1
-        return parameters
+from labelplatform.api.pagination import Pagination
 
 
 class ImagePagination(Pagination):

@@ -13,12 +13,6 @@ from labeling.models import Split as SplitChoice
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.JSONField(
-        help_text="A message, or for invalid fields {field: [messages]}."
-    )
-
-
 class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
@@ -108,7 +102,7 @@ class ProjectDetailSerializer(ProjectSerializer):
 
     @extend_schema_field(MembershipSerializer(many=True))
     def get_members(self, project: Project) -> list[dict]:
-        return MembershipSerializer(self.context["members"], many=True).data
+        return MembershipSerializer(self.context["members"], many=True).data  # type: ignore[return-value]
 
 
 class ProjectCreateSerializer(serializers.Serializer):
@@ -122,9 +116,13 @@ class ProjectCreateSerializer(serializers.Serializer):
     annotations_per_image = serializers.IntegerField(min_value=1, max_value=100, default=1)
 
 
+# `type: ignore[assignment]` on the fields named "label" (the API's key): the DRF stubs type
+# Field.label, which such a field shadows, as a string (djangorestframework-stubs#78). And
+# `type: ignore[return-value]` in get_members: with many=True a serializer's data is a list,
+# which the stubs cannot tell.
 class AnnotationSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", read_only=True)
-    label = serializers.CharField(source="label_class.name", read_only=True)
+    label = serializers.CharField(source="label_class.name", read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = Annotation
@@ -133,13 +131,17 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 
 class AnnotationCreateSerializer(serializers.Serializer):
-    label = serializers.CharField(help_text="A class name of the image's project.")
+    label = serializers.CharField(help_text="A class name of the image's project.")  # type: ignore[assignment]
 
 
 class ImageSerializer(serializers.ModelSerializer):
+    """The JSON shape of an image: the API's, and (ImagePageSerializer) the site's own
+    pages'. File URLs are absolute when serialized for a request (the API puts it in the
+    context), paths otherwise (the pages, which send them to their own origin)."""
+
     url = serializers.SerializerMethodField(help_text="The image file (members only).")
     thumbnail_url = serializers.SerializerMethodField()
-    label = serializers.CharField(
+    label = serializers.CharField(  # type: ignore[assignment]
         source="label.name",
         read_only=True,
         allow_null=True,
@@ -172,15 +174,43 @@ class ImageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def _url(self, view_name: str, image: Image) -> str:
+        path = reverse(view_name, args=[image.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, image: Image) -> str:
-        return self.context["request"].build_absolute_uri(reverse("image-file", args=[image.pk]))
+        return self._url("labeling:image-file", image)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_thumbnail_url(self, image: Image) -> str:
-        return self.context["request"].build_absolute_uri(
-            reverse("image-thumbnail", args=[image.pk])
-        )
+        return self._url("labeling:image-thumbnail", image)
+
+
+class ImagePageSerializer(ImageSerializer):
+    """An image as the site's pages send it to their scripts (the labeling page's queue,
+    the upload page's verdicts): the API's image without its annotations and upload
+    details, plus the image's page on the site. Needs the label loaded with the image."""
+
+    page_url = serializers.SerializerMethodField()
+
+    class Meta(ImageSerializer.Meta):
+        fields = [
+            "id",
+            "original_name",
+            "split",
+            "label",
+            "width",
+            "height",
+            "url",
+            "thumbnail_url",
+            "page_url",
+        ]
+        read_only_fields = fields
+
+    def get_page_url(self, image: Image) -> str:
+        return self._url("labeling:image-detail", image)
 
 
 class ImageSplitSerializer(serializers.Serializer):
@@ -189,7 +219,7 @@ class ImageSplitSerializer(serializers.Serializer):
 
 class ImageFilterSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices, required=False)
-    label = serializers.CharField(required=False, help_text="A class name (consensus label).")
+    label = serializers.CharField(required=False, help_text="A class name (consensus label).")  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=LabelStatus.choices, required=False)
 
 
@@ -201,7 +231,7 @@ class ImageUploadSerializer(serializers.Serializer):
         help_text="One or many images, or .zip files of images.",
     )
     split = serializers.ChoiceField(choices=SPLIT_CHOICES_WITH_AUTO, default="auto")
-    label = serializers.CharField(
+    label = serializers.CharField(  # type: ignore[assignment]
         required=False,
         allow_blank=True,
         help_text="A class name: recorded as your annotation on every stored image.",
@@ -220,7 +250,7 @@ class IngestCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sha256 = serializers.CharField()
     split = serializers.ChoiceField(choices=SplitChoice.choices)
-    label = serializers.CharField(allow_null=True)
+    label = serializers.CharField(allow_null=True)  # type: ignore[assignment]
 
 
 class IngestDuplicateSerializer(serializers.Serializer):
@@ -245,7 +275,7 @@ class IngestStorageFailureSerializer(IngestReportSerializer):
 
 class StatsRowSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices)
-    label = serializers.CharField(allow_null=True, help_text="Class name; null unless labeled.")
+    label = serializers.CharField(allow_null=True, help_text="Class name; null unless labeled.")  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=LabelStatus.choices)
     count = serializers.IntegerField()
 

@@ -1,37 +1,38 @@
+"""The labeling part of the API, under /api/ (labelplatform.api.urls): api:labeling:..."""
+
 from django.urls import path
 
-import labelplatform.url_converters  # noqa: F401  (registers <id:...>)
 from labeling.api import views
 
-# Names start with "api-": the web pages own the plain names (e.g. "image-detail").
+app_name = "labeling"
 urlpatterns = [
-    path("auth/token/", views.TokenView.as_view(), name="api-token"),
-    path("projects/", views.ProjectListView.as_view(), name="api-project-list"),
-    path("projects/<id:project_id>/", views.ProjectDetailView.as_view(), name="api-project-detail"),
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("projects/", views.ProjectListView.as_view(), name="project-list"),
+    path("projects/<id:project_id>/", views.ProjectDetailView.as_view(), name="project-detail"),
     path(
         "projects/<id:project_id>/members/",
         views.ProjectMembersView.as_view(),
-        name="api-project-members",
+        name="project-members",
     ),
     path(
         "projects/<id:project_id>/images/",
         views.ProjectImagesView.as_view(),
-        name="api-project-images",
+        name="project-images",
     ),
     path(
         "projects/<id:project_id>/stats/",
         views.ProjectStatsView.as_view(),
-        name="api-project-stats",
+        name="project-stats",
     ),
     path(
         "projects/<id:project_id>/export/",
         views.ProjectExportView.as_view(),
-        name="api-project-export",
+        name="project-export",
     ),
-    path("images/<id:image_id>/", views.ImageDetailView.as_view(), name="api-image-detail"),
+    path("images/<id:image_id>/", views.ImageDetailView.as_view(), name="image-detail"),
     path(
         "images/<id:image_id>/annotations/",
         views.ImageAnnotationsView.as_view(),
-        name="api-image-annotations",
+        name="image-annotations",
     ),
 ]

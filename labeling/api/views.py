@@ -20,14 +20,11 @@ from labeling.api import serializers as s
 from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
 from labeling.models import Image, LabelClass, Membership, Project, Role
+from labeling.permissions import user_authenticated
+from labelplatform.api.schema import error_responses
+from labelplatform.api.serializers import ErrorSerializer
 from labelplatform.login_lockout import LoginLockedOut
 
-ERRORS = {
-    400: OpenApiResponse(s.ErrorSerializer, description="Invalid input"),
-    401: OpenApiResponse(s.ErrorSerializer, description="Not authenticated"),
-    403: OpenApiResponse(s.ErrorSerializer, description="Your role does not allow this"),
-    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not your project"),
-}
 STORAGE_FAILED = {
     503: OpenApiResponse(
         s.IngestStorageFailureSerializer,
@@ -38,10 +35,6 @@ STORAGE_FAILED = {
         description="The storage is full: each file's verdict, and why",
     ),
 }
-
-
-def errors(*codes: int) -> dict:
-    return {code: ERRORS[code] for code in codes}
 
 
 def label_class_named(*, project: Project, name: str) -> LabelClass:
@@ -70,9 +63,9 @@ class TokenView(ObtainAuthToken):
         request=s.CredentialsSerializer,
         responses={
             200: s.TokenSerializer,
-            **errors(400),
+            **error_responses(400),
             429: OpenApiResponse(
-                s.ErrorSerializer,
+                ErrorSerializer,
                 description="Too many failed logins for this username from this address: "
                 "refused, even with the right password, until the time in Retry-After.",
             ),
@@ -104,7 +97,8 @@ class ProjectScopedView(generics.GenericAPIView):
     def get_project(self) -> Project:
         if not hasattr(self, "_project"):
             self._project = get_object_or_404(
-                selectors.projects_visible_to(user=self.request.user), pk=self.kwargs["project_id"]
+                selectors.projects_visible_to(user=user_authenticated(self.request.user)),
+                pk=self.kwargs["project_id"],
             )
         return self._project
 
@@ -121,8 +115,8 @@ class ProjectListView(generics.ListCreateAPIView):
         summary="List your projects",
         responses={
             200: s.ProjectSerializer(many=True),
-            **errors(401),
-            404: OpenApiResponse(s.ErrorSerializer, description="No such page"),
+            **error_responses(401),
+            404: OpenApiResponse(ErrorSerializer, description="No such page"),
         },
     )
     def get(self, request, *args, **kwargs):
@@ -131,7 +125,7 @@ class ProjectListView(generics.ListCreateAPIView):
     @extend_schema(
         summary="Create a project (you become its owner)",
         request=s.ProjectCreateSerializer,
-        responses={201: s.ProjectDetailSerializer, **errors(400, 401)},
+        responses={201: s.ProjectDetailSerializer, **error_responses(400, 401)},
     )
     def post(self, request, *args, **kwargs):
         serializer = s.ProjectCreateSerializer(data=request.data)
@@ -151,7 +145,7 @@ class ProjectDetailView(ProjectScopedView):
 
     @extend_schema(
         summary="A project with its members",
-        responses={200: s.ProjectDetailSerializer, **errors(401, 404)},
+        responses={200: s.ProjectDetailSerializer, **error_responses(401, 404)},
     )
     def get(self, request, project_id: int):
         return Response(project_detail_data(request, self.get_project()))
@@ -166,7 +160,7 @@ class ProjectMembersView(ProjectScopedView):
 
     @extend_schema(
         summary="List the members",
-        responses={200: s.MembershipSerializer(many=True), **errors(401, 404)},
+        responses={200: s.MembershipSerializer(many=True), **error_responses(401, 404)},
     )
     def get(self, request, project_id: int):
         members = selectors.project_members(project=self.get_project())
@@ -178,7 +172,7 @@ class ProjectMembersView(ProjectScopedView):
         responses={
             201: OpenApiResponse(s.MembershipSerializer, description="Added"),
             200: OpenApiResponse(s.MembershipSerializer, description="Role changed"),
-            **errors(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404),
         },
     )
     def post(self, request, project_id: int):
@@ -206,7 +200,7 @@ class ProjectImagesView(ProjectScopedView):
     @extend_schema(
         summary="List images, filtered by split, label and status",
         parameters=[s.ImageFilterSerializer],
-        responses={200: s.ImageSerializer(many=True), **errors(400, 401, 404)},
+        responses={200: s.ImageSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request, project_id: int):
         filters = s.ImageFilterSerializer(data=request.query_params)
@@ -231,7 +225,7 @@ class ProjectImagesView(ProjectScopedView):
         request={"multipart/form-data": s.ImageUploadSerializer},
         responses={
             201: s.IngestReportSerializer,
-            **errors(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404),
             **STORAGE_FAILED,
         },
     )
@@ -287,7 +281,7 @@ class ProjectStatsView(ProjectScopedView):
 
     @extend_schema(
         summary="Image counts per split, class and status",
-        responses={200: s.ProjectStatsSerializer, **errors(401, 404)},
+        responses={200: s.ProjectStatsSerializer, **error_responses(401, 404)},
     )
     def get(self, request, project_id: int):
         stats = selectors.project_stats(project=self.get_project())
@@ -321,7 +315,7 @@ class ProjectExportView(ProjectScopedView):
             (200, "application/json"): OpenApiResponse(
                 OpenApiTypes.OBJECT, description="The project, its classes and its images"
             ),
-            **errors(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request, project_id: int):
@@ -343,7 +337,8 @@ class ImageScopedView(generics.GenericAPIView):
 
     def get_image(self) -> Image:
         if not hasattr(self, "_image"):
-            images = selectors.images_visible_to(user=self.request.user).select_related("project")
+            user = user_authenticated(self.request.user)
+            images = selectors.images_visible_to(user=user).select_related("project")
             self._image = get_object_or_404(images, pk=self.kwargs["image_id"])
         return self._image
 
@@ -363,7 +358,7 @@ class ImageDetailView(ImageScopedView):
 
     @extend_schema(
         summary="An image with its annotations",
-        responses={200: s.ImageSerializer, **errors(401, 404)},
+        responses={200: s.ImageSerializer, **error_responses(401, 404)},
     )
     def get(self, request, image_id: int):
         return Response(self.image_data())
@@ -371,7 +366,7 @@ class ImageDetailView(ImageScopedView):
     @extend_schema(
         summary="Move an image to another split (owners)",
         request=s.ImageSplitSerializer,
-        responses={200: s.ImageSerializer, **errors(400, 401, 403, 404)},
+        responses={200: s.ImageSerializer, **error_responses(400, 401, 403, 404)},
     )
     def patch(self, request, image_id: int):
         serializer = s.ImageSplitSerializer(data=request.data)
@@ -391,7 +386,7 @@ class ImageAnnotationsView(ImageScopedView):
     @extend_schema(
         summary="Label an image (annotators, owners)",
         request=s.AnnotationCreateSerializer,
-        responses={201: s.AnnotationSerializer, **errors(400, 401, 403, 404)},
+        responses={201: s.AnnotationSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request, image_id: int):
         serializer = s.AnnotationCreateSerializer(data=request.data)

@@ -1,7 +1,7 @@
 """Command-line arguments shared by the labeling management commands."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import CommandError
 
 from labeling.models import Membership, Project, Role
@@ -22,7 +22,7 @@ def project_from_argument(value: str) -> Project:
     raise CommandError(f"No project with id or name {value!r}.")
 
 
-def user_from_argument(value: str | None, *, project: Project) -> AbstractBaseUser:
+def user_from_argument(value: str | None, *, project: Project) -> User:
     """The user named by username, or the project's first owner when none is named."""
     if value is None:
         membership = (

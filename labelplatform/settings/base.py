@@ -7,6 +7,7 @@ module; `production.py` tightens security and requires secrets.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -37,6 +38,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # The project itself: start-up that every app relies on (labelplatform.apps).
+    "labelplatform",
     "labeling",
     "classifier",
 ]
@@ -107,7 +110,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Auth  https://docs.djangoproject.com/en/5.2/topics/auth/
 # ------------------------------------------------------------------------------
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "labeling:home"
 LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username and address before any password is checked.
@@ -160,6 +163,7 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+_media_storage: dict[str, Any]
 if AWS_STORAGE_BUCKET_NAME:
     _media_storage = {
         # django-storages' S3Storage, signing browser URLs for AWS_S3_PUBLIC_ENDPOINT_URL
@@ -313,10 +317,10 @@ REST_FRAMEWORK = {
     # Bodies are JSON: form encodings cannot carry the nested objects (split_ratios) and
     # dropped them silently. The upload views and the token view name their own parsers.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "labeling.api.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "labelplatform.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "labeling.api.exceptions.json_exception_handler",
+    "EXCEPTION_HANDLER": "labelplatform.api.exceptions.json_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Label platform API",
@@ -335,8 +339,8 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "labeling.api.schema.optional_query_parameters_allow_empty_value",
-        "labeling.api.schema.request_bodies_may_be_unsupported",
+        "labelplatform.api.schema.optional_query_parameters_allow_empty_value",
+        "labelplatform.api.schema.request_bodies_may_be_unsupported",
     ],
     # One named enum per choice set, so clients get stable type names.
     "ENUM_NAME_OVERRIDES": {

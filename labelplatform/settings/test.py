@@ -14,9 +14,15 @@ CLASSIFIER_EXTRA_BACKBONES = {
     "tiny": "tests.classifier.tiny_backbone.load",
     **CLASSIFIER_EXTRA_BACKBONES,
 }
-MEDIA_ROOT = env("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="labelplatform-test-media-"))
+# Made only when not given: the workers the tests start are given the test process's folders.
+MEDIA_ROOT = env("MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="labelplatform-test-media-")
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT
+# Converted backbone weights: never var/weights in the checkout (the test command passes one
+# folder for its whole run, see scripts/test.py).
+CLASSIFIER_WEIGHTS_DIR = env("CLASSIFIER_WEIGHTS_DIR", default="") or tempfile.mkdtemp(
+    prefix="labelplatform-test-weights-"
+)
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 # Tests run without collectstatic: whitenoise serves static files from the apps' folders
 # (as with DEBUG) instead of warning on every request that STATIC_ROOT does not exist.

@@ -26,7 +26,7 @@
     if (!image.element) {
       const img = new Image();
       img.className = "label-image";
-      img.alt = image.name;
+      img.alt = image.original_name;
       img.dataset.imageId = image.id;
       img.src = image.url;
       image.element = img;
@@ -87,9 +87,9 @@
       if (current !== image) return;
       el("frame").replaceChildren(image.element);
       setLoading(false);
-      el("image-name").textContent = image.name;
+      el("image-name").textContent = image.original_name;
       el("image-split").textContent = image.split;
-      el("image-detail").href = image.detail_url;
+      el("image-detail").href = image.page_url;
       el("image-detail").classList.remove("d-none");
       document.body.dataset.currentImage = image.id;
       if (startedAt !== undefined) {
@@ -183,10 +183,10 @@
     const entry = { kind: "label", image, labelClass };
     remember(entry);
     labeledHere += 1;
-    say(`${image.name} → ${labelClass.name}`);
+    say(`${image.original_name} → ${labelClass.name}`);
     flash(document.querySelector(`.class-button[data-class="${labelClass.id}"]`));
     write(image, state.urls.annotate, { image: image.id, label_class: labelClass.id }, (error) => {
-      showError(`The label for ${image.name} was not saved: ${error.message}. It is back in the queue.`);
+      showError(`The label for ${image.original_name} was not saved: ${error.message}. It is back in the queue.`);
       const index = history.indexOf(entry);
       if (index >= 0) history.splice(index, 1);
       labeledHere -= 1;
@@ -200,7 +200,7 @@
     if (!current) return;
     const image = current;
     remember({ kind: "skip", image });
-    say(`${image.name} skipped`);
+    say(`${image.original_name} skipped`);
     write(image, state.urls.skip, { image: image.id, skip: true }, (error) => showError(`Skip not saved: ${error.message}`));
     advance(startedAt);
   }
@@ -214,10 +214,10 @@
     if (current) queue.unshift(current);
     if (entry.kind === "label") {
       labeledHere -= 1;
-      say(`Undone: ${entry.image.name} is unlabeled again`);
+      say(`Undone: ${entry.image.original_name} is unlabeled again`);
       write(entry.image, state.urls.undo, { image: entry.image.id }, (error) => showError(`Undo not saved: ${error.message}`));
     } else {
-      say(`Back to ${entry.image.name}`);
+      say(`Back to ${entry.image.original_name}`);
       write(entry.image, state.urls.skip, { image: entry.image.id, skip: false }, (error) => showError(`Undo not saved: ${error.message}`));
     }
     show(entry.image, startedAt);

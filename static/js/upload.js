@@ -104,17 +104,17 @@
     row.className = `verdict verdict-${kind}`;
     if (kind === "created") {
       cell(row, thumb(item.thumbnail_url)).className = "verdict-thumb-cell";
-      cell(row, item.name).className = "text-break";
+      cell(row, item.original_name).className = "text-break";
       cell(row, badge("Stored", "text-bg-success"));
       const details = [badge(item.split, "text-bg-light border"), " "];
       if (item.label) details.push(badge(item.label, "text-bg-secondary"), " ");
-      details.push(link(item.url, "open"));
+      details.push(link(item.page_url, "open"));
       cell(row, details).className = "small";
     } else if (kind === "duplicate") {
       cell(row, thumb(item.of.thumbnail_url)).className = "verdict-thumb-cell";
       cell(row, item.name).className = "text-break";
       cell(row, badge("Duplicate", "text-bg-warning"));
-      cell(row, ["of ", link(item.of.url, item.of.name)]).className = "small";
+      cell(row, ["of ", link(item.of.page_url, item.of.original_name)]).className = "small";
     } else {
       const icon = document.createElement("i");
       icon.className = "bi bi-file-earmark-x fs-4 text-danger";

@@ -1,6 +1,7 @@
 """Fixtures for the browser tests: Debian's chromium driven by Playwright's sync API against
-pytest-django's live server, pages logged in as a given user, screenshots for the README,
-and real photos stored through the real ingest.
+pytest-django's live server, pages logged in as a given user, screenshots (into a temporary
+folder; with UPDATE_SCREENSHOTS=1 into docs/screenshots/, the README's), and real photos
+stored through the real ingest.
 
 Playwright's sync API runs an event loop in the test's thread, which makes Django refuse
 database calls from that thread ("You cannot call this from an async context"); nothing
@@ -16,12 +17,17 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.browser.support import DESKTOP, PHOTOS, SCREENSHOTS, TIMEOUT_MS
+from tests.browser.support import (
+    DESKTOP,
+    DOCS_SCREENSHOTS,
+    TIMEOUT_MS,
+    screenshots_update_asked,
+    session_cookie,
+)
 from tests.classifier.conftest import session_broker  # noqa: F401  (the worker tests' broker)
+from tests.support.coffee_or_not import data_dir_or_not_available, photos_by_class
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -67,24 +73,22 @@ def page_for(browser, live_server) -> Iterator[Callable[..., Page]]:
         assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def session_cookie(user, url: str) -> dict:
-    """A logged-in session for `user`, as a cookie for the live server."""
-    client = Client()
-    client.force_login(user)
-    return {
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "url": url,
-    }
+@pytest.fixture(scope="session")
+def screenshots_dir(tmp_path_factory) -> Path:
+    """docs/screenshots/ when UPDATE_SCREENSHOTS=1 (the README shows them), else a temporary
+    folder, so that a test run leaves the checkout as it found it."""
+    if screenshots_update_asked():
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return DOCS_SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture
-def screenshot() -> Callable[[Page, str], Path]:
-    """screenshot(page, "name") saves docs/screenshots/name.png (the README shows them)."""
+def screenshot(screenshots_dir) -> Callable[[Page, str], Path]:
+    """screenshot(page, "name") saves name.png in screenshots_dir; returns its path."""
 
     def take(page: Page, name: str, *, full_page: bool = False) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        path = screenshots_dir / f"{name}.png"
         # Let transitions (progress bars, fades) settle so the picture is stable.
         page.wait_for_timeout(300)
         page.screenshot(path=str(path), full_page=full_page, animations="disabled")
@@ -96,7 +100,4 @@ def screenshot() -> Callable[[Page, str], Path]:
 @pytest.fixture(scope="session")
 def photos() -> dict[str, list[Path]]:
     """The real photos, {"coffee": [...], "other": [...]}, each list sorted by name."""
-    found = {kind: sorted((PHOTOS / kind).glob("*.jpg")) for kind in ("coffee", "other")}
-    if not all(found.values()):
-        pytest.fail(f"The photos are missing: expected {PHOTOS}/{{coffee,other}}/*.jpg")
-    return found
+    return photos_by_class(data_dir_or_not_available(what="browser test"))

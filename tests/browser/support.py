@@ -1,19 +1,24 @@
-"""What the browser tests share besides fixtures: devices, paths, photo storing, waiting."""
+"""What the browser tests share besides fixtures: devices, screenshots, photo order, waiting."""
 
 import os
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
-from labeling.ingest import IncomingFile, IngestReport, image_ingest
+from django.conf import settings
+from django.test import Client
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# The README's screenshots; every run overwrites them, so they show the pages as they are.
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
-PHOTOS = Path(
-    os.environ.get("COFFEE_PHOTOS_DIR", REPO_ROOT.parent / "shared" / "data" / "coffee-or-not")
-)
+from tests.support import REPOSITORY
+
+# The README's screenshots. A test run writes its screenshots to a temporary folder and leaves
+# these alone, unless asked to refresh them: UPDATE_SCREENSHOTS=1 make test.
+DOCS_SCREENSHOTS = REPOSITORY / "docs" / "screenshots"
+UPDATE_SCREENSHOTS = "UPDATE_SCREENSHOTS"
+
+
+def screenshots_update_asked() -> bool:
+    return os.environ.get(UPDATE_SCREENSHOTS, "").strip().lower() in {"1", "true", "yes"}
+
 
 DESKTOP = {"viewport": {"width": 1366, "height": 860}}
 PHONE = {
@@ -25,15 +30,6 @@ PHONE = {
 
 # Expectations wait this long (ms) before failing; the machine is shared and slow at times.
 TIMEOUT_MS = 15_000
-
-
-def photos_store(*, project, user, paths: list[Path], **options) -> IngestReport:
-    """Stores photos through the real ingest (split and label options as image_ingest's)."""
-    with ExitStack() as files:
-        incoming = [
-            IncomingFile(name=p.name, file=files.enter_context(p.open("rb"))) for p in paths
-        ]
-        return image_ingest(project=project, uploaded_by=user, files=incoming, **options)
 
 
 def interleaved(photos: dict[str, list[Path]], count: int, start: int = 0) -> list[Path]:
@@ -50,3 +46,14 @@ def wait_until(condition: Callable[[], object], *, timeout: float = TIMEOUT_MS /
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the condition")
         time.sleep(0.05)
+
+
+def session_cookie(user, url: str) -> dict:
+    """A logged-in session for `user`, as a cookie for the live server."""
+    client = Client()
+    client.force_login(user)
+    return {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": url,
+    }

@@ -1,7 +1,8 @@
 """The classifier in a real browser, against a real Celery worker: press Retrain in the
 Django admin and on the dashboard, watch the Jobs page follow the run to its end without a
 reload, then the Models page's charts, the image page's predictions and the gallery's
-prediction filters. Takes the README's screenshots of those pages.
+prediction filters. Takes the README's screenshots of those pages and of the admin (see the
+screenshot fixture).
 
 The worker is a real `celery worker` subprocess (classifier tests' worker_start) on the tiny
 backbone: these tests are about the pages and the plumbing, not the model's quality.
@@ -15,9 +16,11 @@ from playwright.sync_api import expect
 from classifier.models import JobStatus, ModelVersion, Prediction, PredictionJob, TrainingRun
 from labeling.models import Image, Split
 from labelplatform.celery import app as celery_app
-from tests.browser.support import photos_store, wait_until
-from tests.classifier.conftest import broker_use, queues_purge, worker_start
+from tests.browser.support import wait_until
 from tests.factories import ProjectFactory, UserFactory
+from tests.support.broker import broker_use, queues_purge
+from tests.support.coffee_or_not import photos_store
+from tests.support.workers import worker_start
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -147,6 +150,13 @@ def test_retrain_from_the_admin_and_watch_the_jobs_page(
     page.goto("/admin/classifier/modelversion/")
     expect(page.locator("#result_list")).to_contain_text("Active")
 
+    # The admin's image list (navigation sidebar folded): thumbnails, labels, predictions.
+    page.goto(f"/admin/labeling/image/?project__id__exact={coffee_project.pk}")
+    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+    page.reload()
+    expect(page.locator("#result_list img").first).to_be_visible()
+    screenshot(page, "admin")
+
 
 @pytest.mark.slow
 def test_retrain_from_the_dashboard_then_models_image_and_gallery(
@@ -221,3 +231,4 @@ def test_retrain_from_the_dashboard_then_models_image_and_gallery(
     expect(page.locator(".prediction-badge")).to_have_count(predicted_coffee)
     for badge in page.locator(".prediction-badge").all():
         assert badge.get_attribute("data-predicted") == "coffee"
+    screenshot(page, "gallery")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.hostile import CLASS_A, CLASS_B, IMAGE_NAME, IMG, PROJECT_NAME, SCRIPT, Hostile
-from tests.labeling.upload_corpus import png
+from tests.support.upload_corpus import png
 
 pytestmark = pytest.mark.browser
 

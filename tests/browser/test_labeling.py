@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from labeling.models import Annotation, Image
-from tests.browser.support import PHONE, interleaved, photos_store, wait_until
+from tests.browser.support import PHONE, interleaved, wait_until
 from tests.factories import ProjectFactory
+from tests.support.coffee_or_not import photos_store
 
 pytestmark = pytest.mark.browser
 

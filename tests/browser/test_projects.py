@@ -9,8 +9,9 @@ from playwright.sync_api import expect
 
 from labeling.models import Annotation, Image, LabelStatus, Membership, Project, Role
 from labeling.services import annotation_create, membership_set
-from tests.browser.support import interleaved, photos_store, wait_until
+from tests.browser.support import interleaved, wait_until
 from tests.factories import ProjectFactory, UserFactory
+from tests.support.coffee_or_not import photos_store
 
 pytestmark = pytest.mark.browser
 

@@ -15,9 +15,9 @@ from classifier import selectors, services
 from classifier.models import JobStatus, ModelVersionStatus, TrainingRun
 from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Role
-from tests.classifier.conftest import FAST_TRAINING
 from tests.classifier.factories import ModelVersionFactory, PredictionFactory
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, png_bytes
+from tests.support.labeled_images import FAST_TRAINING
 
 pytestmark = pytest.mark.django_db
 

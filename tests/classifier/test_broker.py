@@ -8,7 +8,7 @@ import pytest
 
 from classifier import broker
 from labelplatform.celery import app as celery_app
-from tests.classifier.conftest import broker_use
+from tests.support.broker import broker_use
 
 PRIORITIES = (0, 3, 5, 9)
 

@@ -33,8 +33,11 @@ from classifier.models import (
 )
 from classifier.worker import training_run_execute
 from labeling.models import Annotation, Image
-from tests.classifier.conftest import FAST_TRAINING, REPOSITORY, broker_use, wait_until
 from tests.factories import ImageFactory, png_bytes
+from tests.support import REPOSITORY
+from tests.support.broker import broker_use
+from tests.support.labeled_images import FAST_TRAINING
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -189,7 +192,7 @@ def upload(client, project, names_and_seeds) -> tuple:
     files = [SimpleUploadedFile(name, png_bytes(seed=seed)) for name, seed in names_and_seeds]
     return timed(
         lambda: client.post(
-            reverse("project-upload", args=[project.pk]),
+            reverse("labeling:project-upload", args=[project.pk]),
             {"split": "auto", "label": "", "files": files},
             headers={"Accept": "application/json"},
         )
@@ -197,15 +200,15 @@ def upload(client, project, names_and_seeds) -> tuple:
 
 
 PAGES = [
-    "project-dashboard",
-    "project-label",
-    "project-label-queue",
-    "project-upload",
-    "project-gallery",
-    "project-models",
-    "project-jobs",
-    "project-jobs-fragment",
-    "project-workers",
+    "labeling:project-dashboard",
+    "labeling:project-label",
+    "labeling:project-label-queue",
+    "labeling:project-upload",
+    "labeling:project-gallery",
+    "classifier:project-models",
+    "classifier:project-jobs",
+    "classifier:project-jobs-fragment",
+    "classifier:project-workers",
 ]
 
 
@@ -235,11 +238,13 @@ def test_with_redis_stopped_pages_labels_and_uploads_work_and_their_jobs_run_onc
     job = PredictionJob.objects.get(project=project, kind=PredictionJobKind.NEW_IMAGES)
     assert (job.status, job.enqueued_at) == (JobStatus.QUEUED, None)
     assert "could not be reached" in job.dispatch_error
-    jobs_page = client.get(reverse("project-jobs-fragment", args=[project.pk])).content.decode()
+    jobs_page = client.get(
+        reverse("classifier:project-jobs-fragment", args=[project.pk])
+    ).content.decode()
     assert "not sent to a worker yet" in jobs_page
     labeled, seconds = timed(
         lambda: client.post(
-            reverse("project-label-annotate", args=[project.pk]),
+            reverse("labeling:project-label-annotate", args=[project.pk]),
             {"image": uploaded[0].pk, "label_class": project.classes.get(name="coffee").pk},
             content_type="application/json",
         )
@@ -271,7 +276,7 @@ def test_with_redis_hung_a_request_waits_for_it_once_then_not_again(
     first, first_seconds = upload(client, project, [("one.png", 32_001)])
     second, second_seconds = upload(client, project, [("two.png", 32_002)])
     workers, workers_seconds = timed(
-        lambda: client.get(reverse("project-workers", args=[project.pk]))
+        lambda: client.get(reverse("classifier:project-workers", args=[project.pk]))
     )
 
     assert (first.status_code, second.status_code, workers.status_code) == (201, 201, 200)

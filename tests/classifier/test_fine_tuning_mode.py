@@ -13,7 +13,7 @@ from classifier.ml import FineTunedHead, load_head
 from classifier.models import JobStatus, ModelVersionStatus, Prediction
 from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Split
-from tests.classifier.test_real_backbone import PHOTOS, photos, upload
+from tests.support.coffee_or_not import data_dir_or_not_available, photos_by_class, photos_upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -22,13 +22,11 @@ PER_SPLIT = {Split.TRAIN: 20, Split.VALIDATION: 10, Split.TEST: 10}
 
 @pytest.fixture
 def small_photo_project(project, owner, settings):
-    if not PHOTOS.is_dir():
-        pytest.skip(f"{PHOTOS} is not on this machine")
     settings.CLASSIFIER_BACKBONE = "efficientnet_lite0"
-    available, start = photos(), 0
+    available, start = photos_by_class(data_dir_or_not_available(), shuffled=True), 0
     for split, count in PER_SPLIT.items():
         for label in ("coffee", "other"):
-            upload(project, owner, available[label][start : start + count], split=split,
+            photos_upload(project, owner, available[label][start : start + count], split=split,
                    label=label)  # fmt: skip
         start += count
     project.held_out = {label: paths[start:] for label, paths in available.items()}

@@ -14,12 +14,12 @@ from django.utils import timezone
 from classifier import broker, services
 from classifier.models import JobStatus, PredictionJob, PredictionJobKind, TrainingRun
 from labelplatform.celery import app as celery_app
-from tests.classifier.conftest import broker_use
 from tests.classifier.factories import (
     ModelVersionFactory,
     PredictionJobFactory,
     TrainingRunFactory,
 )
+from tests.support.broker import broker_use
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from classifier import services
 from classifier.models import ModelVersionStatus
 from classifier.worker import loaded_models, training_run_execute
-from tests.classifier.conftest import FAST_TRAINING
+from tests.support.labeled_images import FAST_TRAINING
 
 pytestmark = pytest.mark.django_db
 

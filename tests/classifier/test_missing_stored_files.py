@@ -10,8 +10,8 @@ from classifier import services
 from classifier.models import JobStatus
 from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Split
-from tests.classifier.conftest import FAST_TRAINING, add_labeled
-from tests.fake_s3 import media_on_fake_s3
+from tests.support.fake_s3 import media_on_fake_s3
+from tests.support.labeled_images import FAST_TRAINING, add_labeled
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
-"""Prediction jobs, activation and rollback, and the reads built on predictions; the worker
-side runs in this process with the tiny backbone."""
+"""Prediction jobs, activation and rollback; the worker side runs in this process with the
+tiny backbone. (The reads built on predictions, the labeling queue's order and the gallery's
+filters: test_labeling_queue_and_filters.py.)"""
 
 import io
 
@@ -16,11 +17,9 @@ from classifier.models import (
     PredictionJobKind,
 )
 from classifier.worker import prediction_job_execute, training_run_execute
-from labeling import selectors as labeling_selectors
-from labeling.models import LabelStatus, Split
 from labeling.signals import images_created
-from tests.classifier.conftest import FAST_TRAINING, labeled_image
 from tests.factories import ImageFactory, ProjectFactory, png_bytes
+from tests.support.labeled_images import FAST_TRAINING
 
 pytestmark = pytest.mark.django_db
 
@@ -233,106 +232,3 @@ def test_new_images_of_a_project_without_a_model_queue_nothing(labeled_project):
     )
 
     assert not PredictionJob.objects.exists()
-
-
-def unlabeled(project, count: int, start: int = 900):
-    return [
-        ImageFactory(project=project, content=png_bytes(color=(120, 100, 90), seed=start + i))
-        for i in range(count)
-    ]
-
-
-def test_the_labeling_queue_offers_the_least_certain_image_first(trained, owner, annotator):
-    version = trained.model_versions.get()
-    sure, unsure, unpredicted = unlabeled(trained, 3)
-    for image, confidence in ((sure, 0.99), (unsure, 0.51)):
-        Prediction.objects.create(
-            image=image, model_version=version, confidence=confidence, probabilities={}
-        )
-
-    queue = list(labeling_selectors.images_needing_label_by(project=trained, user=annotator))
-
-    assert queue == [unsure, sure, unpredicted]
-
-
-def test_the_labeling_queue_never_offers_an_image_the_user_labeled(trained, annotator):
-    from labeling.services import annotation_create
-
-    version = trained.model_versions.get()
-    unsure, other = unlabeled(trained, 2)
-    Prediction.objects.create(image=unsure, model_version=version, confidence=0.5, probabilities={})
-    annotation_create(image=unsure, user=annotator, label_class=trained.classes.first())
-
-    queue = list(labeling_selectors.images_needing_label_by(project=trained, user=annotator))
-
-    assert queue == [other]
-
-
-def test_without_a_model_the_labeling_queue_is_oldest_first(labeled_project, annotator):
-    project = labeled_project(per_split={Split.TRAIN: 1})
-    first, second = unlabeled(project, 2)
-
-    queue = list(labeling_selectors.images_needing_label_by(project=project, user=annotator))
-
-    assert queue == [first, second]
-
-
-def test_the_gallery_filters_by_predicted_class_confidence_and_disagreement(trained):
-    version = trained.model_versions.get()
-    coffee, other = trained.classes.get(name="coffee"), trained.classes.get(name="other")
-    agree = labeled_image(trained, label="coffee", split=Split.TRAIN, seed=7001)
-    disagree = labeled_image(trained, label="coffee", split=Split.TRAIN, seed=7003)
-    (fresh,) = unlabeled(trained, 1, start=7005)
-    for image, label, confidence in (
-        (agree, coffee, 0.9),
-        (disagree, other, 0.6),
-        (fresh, other, 0.7),
-    ):
-        Prediction.objects.create(
-            image=image, model_version=version, label=label, confidence=confidence, probabilities={}
-        )
-
-    def ids(**filters):
-        return set(
-            labeling_selectors.images_filtered(project=trained, filters=filters, user=None)
-            .filter(pk__in=[agree.pk, disagree.pk, fresh.pk])
-            .values_list("pk", flat=True)
-        )
-
-    assert ids(predicted=other) == {disagree.pk, fresh.pk}
-    assert ids(confidence_min=0.65, confidence_max=0.95) == {agree.pk, fresh.pk}
-    assert ids(disagreement="disagree") == {disagree.pk}
-    assert ids(disagreement="agree") == {agree.pk}
-    assert fresh.label_status == LabelStatus.UNLABELED
-
-
-def test_the_gallery_reads_predictions_without_a_query_per_image(
-    trained, owner, django_assert_num_queries
-):
-    version = trained.model_versions.get()
-    for image in trained.images.all():
-        Prediction.objects.create(
-            image=image, model_version=version, confidence=0.8, probabilities={}
-        )
-
-    with django_assert_num_queries(1):
-        rows = list(labeling_selectors.images_filtered(project=trained, filters={}, user=owner))
-
-    assert all(row.predicted_confidence == 0.8 for row in rows)
-
-
-def test_the_gallery_and_grid_filters_include_the_prediction_filters(trained, owner):
-    version = trained.model_versions.get()
-    other = trained.classes.get(name="other")
-    disagree = labeled_image(trained, label="coffee", split=Split.TRAIN, seed=7101)
-    Prediction.objects.create(
-        image=disagree, model_version=version, label=other, confidence=0.55, probabilities={}
-    )
-
-    images = labeling_selectors.images_filtered(
-        project=trained,
-        filters={"predicted": other, "confidence_max": 0.6, "disagreement": "disagree"},
-        user=owner,
-    )
-
-    assert list(images) == [disagree]

@@ -7,57 +7,33 @@ least 0.97 test accuracy on the first training.
 Slow (about a minute and a half on two cores): `pytest -m slow`.
 """
 
-import random
 import time
-from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
 from classifier.models import JobStatus, ModelVersionStatus, Prediction, PredictionJob
-from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Split
-from tests.classifier.conftest import broker_use, wait_until
+from tests.support.broker import broker_use
+from tests.support.coffee_or_not import (
+    data_dir_or_not_available,
+    photos_by_class,
+    photos_upload,
+)
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-PHOTOS = Path("/work/shared/data/coffee-or-not")
 PER_SPLIT = {Split.TRAIN: 150, Split.VALIDATION: 50, Split.TEST: 50}
-
-
-def photos() -> dict[str, list[Path]]:
-    """Every photo per class, shuffled the same way each run (cats and objects mixed)."""
-    chosen = {}
-    for label in ("coffee", "other"):
-        paths = sorted((PHOTOS / label).glob("*.jpg"))
-        random.Random(f"coffee-or-not-{label}").shuffle(paths)
-        chosen[label] = paths
-    return chosen
-
-
-def upload(project, user, paths, *, split, label=None):
-    files = [IncomingFile(name=path.name, file=path.open("rb")) for path in paths]
-    try:
-        report = image_ingest(
-            project=project, uploaded_by=user, files=files, split=split,
-            label=project.classes.get(name=label) if label else None,
-        )  # fmt: skip
-    finally:
-        for incoming in files:
-            incoming.file.close()
-    assert not report.rejected, report.rejected
-    return report.created
 
 
 @pytest.fixture
 def photo_project(project, owner):
-    if not PHOTOS.is_dir():
-        pytest.skip(f"{PHOTOS} is not on this machine")
-    available = photos()
+    available = photos_by_class(data_dir_or_not_available(what="quality test"), shuffled=True)
     start = 0
     for split, count in PER_SPLIT.items():
         for label in ("coffee", "other"):
-            upload(
+            photos_upload(
                 project, owner, available[label][start : start + count], split=split, label=label
             )
         start += count
@@ -94,8 +70,8 @@ def test_real_photos_train_to_the_quality_bar_and_new_uploads_are_predicted(
     assert metrics["embedded"] == {"cached": 0, "new": 500}
 
     # New uploads are predicted by the active version, in the background.
-    new = upload(photo_project, owner, photo_project.held_out["coffee"][:5]
-                 + photo_project.held_out["other"][:5], split=Split.TRAIN)  # fmt: skip
+    held_out = photo_project.held_out["coffee"][:5] + photo_project.held_out["other"][:5]
+    new = photos_upload(photo_project, owner, held_out, split=Split.TRAIN)
     wait_until(
         lambda: Prediction.objects.filter(image__in=new).count() == 10,
         timeout=120,
@@ -119,10 +95,9 @@ def test_real_photos_train_to_the_quality_bar_and_new_uploads_are_predicted(
     assert result["results"][0]["label"] == "coffee"
 
     # A retrain after 20 more labels embeds only those 20.
-    upload(photo_project, owner, photo_project.held_out["coffee"][20:30], split=Split.TRAIN,
-           label="coffee")  # fmt: skip
-    upload(photo_project, owner, photo_project.held_out["other"][20:30], split=Split.TRAIN,
-           label="other")  # fmt: skip
+    for label in ("coffee", "other"):
+        held_out = photo_project.held_out[label][20:30]
+        photos_upload(photo_project, owner, held_out, split=Split.TRAIN, label=label)
     started = time.monotonic()
     created = client.post(f"/api/projects/{photo_project.pk}/training-runs/", {}, format="json")
     run = client.get(f"/api/training-runs/{created.json()['id']}/?wait=60").json()

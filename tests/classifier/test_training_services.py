@@ -24,9 +24,9 @@ from classifier.models import (
 from classifier.worker import training_run_execute
 from classifier.worker.jobs import JobProgress
 from labeling.models import Split
-from tests.classifier.conftest import FAST_TRAINING, add_labeled
 from tests.classifier.factories import ModelVersionFactory, TrainingRunFactory
 from tests.factories import ProjectFactory
+from tests.support.labeled_images import FAST_TRAINING, add_labeled
 
 pytestmark = pytest.mark.django_db
 

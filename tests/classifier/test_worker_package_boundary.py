@@ -20,13 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.classifier.conftest import (
-    REPOSITORY,
-    _die_with_parent,
-    database_url,
-    session_broker_url,
-    wait_until,
-)
+from tests.support import REPOSITORY
+from tests.support.broker import session_broker_url
+from tests.support.processes import die_with_parent, wait_until
+from tests.support.workers import database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -62,7 +59,7 @@ def run_until(tmp_path: Path, arguments: list[str], *, ready: str, env: dict) ->
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
     try:
 

@@ -19,8 +19,10 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
-from tests.classifier.conftest import FAST_TRAINING, broker_use, wait_until
 from tests.factories import png_bytes
+from tests.support.broker import broker_use
+from tests.support.labeled_images import FAST_TRAINING
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

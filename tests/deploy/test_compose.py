@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.compose_config import COMPOSE_FILE, ENV_EXAMPLE, compose, resolved_config
-from tests.deploy.production_process import REPOSITORY
+from tests.support import REPOSITORY
+from tests.support.compose import COMPOSE_FILE, ENV_EXAMPLE, compose, resolved_config
 
 ONE_SHOT = {"createbucket", "migrate"}
 WORKERS = {"worker-training": "training", "worker-prediction": "prediction"}

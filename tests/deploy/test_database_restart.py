@@ -3,12 +3,12 @@ without restarting the web server or the workers.
 
 The platform runs as deployed (gunicorn with labelplatform.gunicorn_conf, the compose file's
 training worker, production settings with persistent, health-checked connections) on a
-PostgreSQL server of the test's own (tests/deploy/private_postgres.py), which the tests stop
+PostgreSQL server of the test's own (tests/support/postgres.py), which the tests stop
 (`pg_ctl stop -m fast`, or `-m immediate` as a crash would) and start again. Everything goes
 through HTTP, as a client would see it.
 
 Without PostgreSQL's server binaries these tests are skipped with the reason on a developer's
-machine and fail in CI (tests/conftest.py, not_available_here).
+machine and fail in CI (tests/support/availability.py).
 """
 
 from __future__ import annotations
@@ -28,19 +28,18 @@ import requests
 
 from labelplatform.middleware import DATABASE_RETRY_AFTER_SECONDS
 from tests.classifier import tiny_backbone
-from tests.classifier.conftest import (
-    CLASS_COLORS,
-    FAST_TRAINING,
-    PrivateRedis,
-    _die_with_parent,
-    free_port,
-    wait_until,
-)
-from tests.conftest import not_available_here
-from tests.deploy.compose_config import resolved_config
-from tests.deploy.private_postgres import PrivatePostgres, postgres_bin_dir
-from tests.deploy.production_process import REPOSITORY, production_environment
 from tests.factories import png_bytes
+from tests.support import REPOSITORY
+from tests.support.availability import not_available_here
+from tests.support.labeled_images import CLASS_COLORS, FAST_TRAINING
+from tests.support.postgres import PrivatePostgres, postgres_bin_dir
+from tests.support.processes import free_port, wait_until
+from tests.support.production import (
+    compose_service_command,
+    production_environment,
+    production_process_start,
+)
+from tests.support.redis_server import PrivateRedis
 
 pytestmark = pytest.mark.worker
 
@@ -179,23 +178,13 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
 
-        services = resolved_config()["services"]
         port = free_port()
         logs = {"web": folder / "web.log", "worker": folder / "worker.log"}
-        commands = {
-            "web": [str(Path(sys.executable).with_name("gunicorn")),
-                    *services["web"]["command"][1:]],
-            "worker": [str(Path(sys.executable).with_name("celery")),
-                       *services["worker-training"]["command"][1:]],
-        }  # fmt: skip
-        for name, command in commands.items():
+        services = {"web": "web", "worker": "worker-training"}
+        for name, service in services.items():
             env = {**environment, "PORT": str(port), "WEB_CONCURRENCY": "1"}
-            with logs[name].open("wb") as log:
-                process = subprocess.Popen(
-                    command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
-                )  # fmt: skip
-            processes.append(process)
+            command = compose_service_command(service)
+            processes.append(production_process_start(command, env=env, log_path=logs[name]))
         web, worker = processes
         platform = Platform(database, f"http://127.0.0.1:{port}", web, worker, logs)
 

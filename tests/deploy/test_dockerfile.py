@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scripts.pinned_requirements import pinned_requirements
-from tests.deploy.compose_config import resolved_config
-from tests.deploy.production_process import REPOSITORY
+from tests.support import REPOSITORY
+from tests.support.compose import resolved_config
 
 DOCKERFILE = REPOSITORY / "Dockerfile"
 TENSORFLOW = re.compile(r"^(tensorflow|tensorflow-cpu|keras|tf-keras)\b", re.IGNORECASE)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.deploy.production_process import run_in_production
+from tests.support.production import run_in_production
 
 
 def test_check_deploy_passes_with_no_warnings():

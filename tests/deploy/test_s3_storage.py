@@ -16,10 +16,10 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from labeling.ingest import IncomingFile, image_ingest
-from tests.deploy.moto_server import moto_server
 from tests.deploy.presigned_url import presigned_url_expiry, presigned_url_signature_is_valid
-from tests.deploy.production_process import run_in_production
 from tests.factories import ImageFactory, png_bytes
+from tests.support.fake_s3 import moto_server
+from tests.support.production import run_in_production
 
 ACCESS_KEY = "labelplatform-test"
 SECRET_KEY = "labelplatform-test-secret"
@@ -197,7 +197,7 @@ def test_the_environment_of_a_deployment_puts_media_on_s3(s3_port, bucket):
     assert _get(f"http://127.0.0.1:{s3_port}/{bucket}/{name}")[0] == 403
 
 
-@pytest.mark.parametrize("view", ["image-file", "image-thumbnail"])
+@pytest.mark.parametrize("view", ["labeling:image-file", "labeling:image-thumbnail"])
 def test_the_members_only_media_views_redirect_members_to_a_signed_url(
     settings, s3_port, bucket, client, project, viewer, view
 ):
@@ -224,7 +224,7 @@ def test_the_media_view_gives_an_outsider_no_url(media_on_s3, client, project, o
     image = ImageFactory(project=project)
     client.force_login(outsider)
 
-    response = client.get(reverse("image-file", args=[image.pk]))
+    response = client.get(reverse("labeling:image-file", args=[image.pk]))
 
     assert response.status_code == 404
     assert "Location" not in response

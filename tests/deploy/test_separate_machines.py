@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,19 +29,17 @@ from rest_framework.authtoken.models import Token
 from classifier.models import JobStatus, ModelVersion, Prediction, PredictionJob
 from labeling.models import Image, Split
 from tests.classifier import tiny_backbone
-from tests.classifier.conftest import (
-    CLASS_COLORS,
-    FAST_TRAINING,
-    PrivateRedis,
-    _die_with_parent,
-    database_url,
-    free_port,
-    wait_until,
-)
-from tests.deploy.compose_config import resolved_config
-from tests.deploy.moto_server import moto_enforce_credentials, moto_server
-from tests.deploy.production_process import REPOSITORY, production_environment
 from tests.factories import png_bytes
+from tests.support.fake_s3 import moto_enforce_credentials, moto_server
+from tests.support.labeled_images import CLASS_COLORS, FAST_TRAINING
+from tests.support.processes import free_port, wait_until
+from tests.support.production import (
+    compose_service_command,
+    production_environment,
+    production_process_start,
+)
+from tests.support.redis_server import PrivateRedis
+from tests.support.workers import database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -226,34 +223,21 @@ def deploy(tmp_path) -> Iterator:
             **storage,
         )
 
-    def launch(name: str, command: list[str], env: dict) -> Machine:
+    def launch(name: str, env: dict) -> Machine:
+        """The compose file's service `name` as a machine of its own."""
         log_path = tmp_path / f"{name}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # no stray machine if the test process is killed
-            )  # fmt: skip
+        command = compose_service_command(name)
+        process = production_process_start(command, env=env, log_path=log_path)
         machine = Machine(name, process, log_path, tmp_path / name / "media")
         machines[name] = machine
         return machine
 
     def start(*, object_store: ObjectStore | None, workers=("training", "prediction")):
-        services = resolved_config()["services"]
         port = free_port()
-        launch(
-            "web",
-            [str(Path(sys.executable).with_name("gunicorn")),
-             *services["web"]["command"][1:]],
-            {**environment("web", object_store), "PORT": str(port), "WEB_CONCURRENCY": "1"},
-        )  # fmt: skip
+        web_env = {**environment("web", object_store), "PORT": str(port), "WEB_CONCURRENCY": "1"}
+        launch("web", web_env)
         for queue in workers:
-            command = services[f"worker-{queue}"]["command"]
-            assert command[0] == "celery"
-            launch(
-                f"worker-{queue}",
-                [str(Path(sys.executable).with_name("celery")), *command[1:]],
-                environment(f"worker-{queue}", object_store),
-            )
+            launch(f"worker-{queue}", environment(f"worker-{queue}", object_store))
         deployment = Deployment(f"http://127.0.0.1:{port}", machines)
         _wait_ready(deployment)
         return deployment

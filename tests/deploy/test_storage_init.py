@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.deploy.production_process import REPOSITORY
+from tests.support import REPOSITORY
 
 STAND_IN_MC = """#!/bin/sh
 echo "$*" >> "$MC_LOG"

@@ -2,7 +2,6 @@
 labelplatform.gunicorn_conf under production settings."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.production_process import REPOSITORY, production_environment, run_in_production
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support import REPOSITORY
+from tests.support.processes import free_port
+from tests.support.production import production_environment, run_in_production
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +26,7 @@ def web(tmp_path_factory):
         "manage.py", "collectstatic", "--noinput", STATIC_ROOT=str(static_root)
     )
     assert collected.returncode == 0, collected.stderr
-    port = _free_port()
+    port = free_port()
     sink = stdout.open("w")  # the child keeps its own copy of the descriptor
     gunicorn = subprocess.Popen(
         [

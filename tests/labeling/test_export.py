@@ -20,7 +20,7 @@ from labeling.export import (
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import LabelClass, Split
 from labeling.services import annotation_create
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
 
 pytestmark = pytest.mark.usefixtures("media_root")
 

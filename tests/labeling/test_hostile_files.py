@@ -24,8 +24,8 @@ from rest_framework.test import APIClient
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image
 from tests.factories import ImageFactory
-from tests.labeling import upload_corpus as corpus
 from tests.labeling.test_media import S3_STORAGES
+from tests.support import upload_corpus as corpus
 
 SVG_WITH_SCRIPT = (
     b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
@@ -57,7 +57,7 @@ def api_client(user) -> APIClient:
 
 def upload_page(client, project, name: str, data: bytes):
     return client.post(
-        reverse("project-upload", args=[project.pk]),
+        reverse("labeling:project-upload", args=[project.pk]),
         {"split": "auto", "label": "", "files": [SimpleUploadedFile(name, data)]},
         headers={"Accept": "application/json"},
     )
@@ -165,7 +165,8 @@ def test_secure_content_type_nosniff_is_on_for_every_response():
 
 
 @pytest.mark.parametrize(
-    ("url_name", "content_type"), [("image-file", "image/png"), ("image-thumbnail", "image/jpeg")]
+    ("url_name", "content_type"),
+    [("labeling:image-file", "image/png"), ("labeling:image-thumbnail", "image/jpeg")],
 )
 def test_media_answers_are_typed_from_the_stored_format_and_sandboxed(
     client, project, viewer, url_name, content_type
@@ -190,7 +191,7 @@ def test_a_row_claiming_another_format_is_served_as_bytes_never_as_a_page(
     is still not rendered (no image/svg+xml, no text/html, nothing guessed from the name)."""
     image = ImageFactory(project=project, format=claimed)
     client.force_login(viewer)
-    response = client.get(reverse("image-file", args=[image.pk]))
+    response = client.get(reverse("labeling:image-file", args=[image.pk]))
     assert response["Content-Type"] == "application/octet-stream"
     assert response["X-Content-Type-Options"] == "nosniff"
 
@@ -208,7 +209,7 @@ def test_on_s3_the_signed_url_makes_the_store_answer_with_our_type_and_name(
 ):
     image = ImageFactory(project=project, original_name="<b>x</b>.png")
     client.force_login(viewer)
-    location = client.get(reverse("image-file", args=[image.pk]))["Location"]
+    location = client.get(reverse("labeling:image-file", args=[image.pk]))["Location"]
     assert "response-content-type=image%2Fpng" in location
     disposition = re.search(r"response-content-disposition=([^&]+)", location)[1]
     assert disposition.startswith("inline")

@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from labeling.ingest import IncomingFile, image_ingest, upload_name_clean
 from labeling.models import Annotation, Image, LabelStatus
 from tests.factories import ImageFactory, ProjectFactory, UserFactory
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
 
 LONG_STEM = "a" * 1000
 ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
@@ -97,7 +97,7 @@ def multipart_body(fields: dict[str, str], name: str, data: bytes) -> tuple[byte
 def upload_through_page(client, project, name: str, data: bytes):
     body, content_type = multipart_body({"split": "auto", "label": ""}, name, data)
     return client.post(
-        reverse("project-upload", args=[project.pk]),
+        reverse("labeling:project-upload", args=[project.pk]),
         body,
         content_type=content_type,
         headers={"Accept": "application/json"},
@@ -135,14 +135,14 @@ def assert_stored_safely(image: Image, expected_name: str, media_root: Path) -> 
 
 
 def assert_shown_escaped(client, image: Image) -> None:
-    page = client.get(reverse("image-detail", args=[image.pk])).content.decode()
+    page = client.get(reverse("labeling:image-detail", args=[image.pk])).content.decode()
     assert escape(image.original_name) in page
     if "<" in image.original_name:
         assert image.original_name not in page
 
 
 def assert_downloaded_under_its_name(client, image: Image) -> None:
-    response = client.get(reverse("image-file", args=[image.pk]))
+    response = client.get(reverse("labeling:image-file", args=[image.pk]))
     header = response["Content-Disposition"]
     assert header.isascii() and not re.search(r"[\x00-\x1f\x7f]", header), header
     base = image.original_name.rsplit("/", 1)[-1]
@@ -155,7 +155,7 @@ def test_names_through_the_upload_page(client, project, owner, media_root, name,
     response = upload_through_page(client, project, name, corpus.png(seed=11))
     assert response.status_code == 201, response.content
     [created] = response.json()["created"]
-    assert created["name"] == stored_as
+    assert created["original_name"] == stored_as
     image = Image.objects.get(pk=created["id"])
     assert_stored_safely(image, stored_as, media_root)
     assert_shown_escaped(client, image)
@@ -251,7 +251,9 @@ def test_the_download_name_is_encoded_as_rfc_6266_asks(
 ):
     image = ImageFactory(project=project, original_name=original_name)
     client.force_login(viewer)
-    assert client.get(reverse("image-file", args=[image.pk]))["Content-Disposition"] == header
+    assert (
+        client.get(reverse("labeling:image-file", args=[image.pk]))["Content-Disposition"] == header
+    )
 
 
 # --- Exports --------------------------------------------------------------------------------
@@ -262,7 +264,7 @@ def test_an_export_of_a_hostile_project_has_a_plain_file_name(db, client, format
     owner = UserFactory(username="eve")
     project = ProjectFactory(name='x"; filename=evil.exe\r\n<script>', created_by=owner)
     client.force_login(owner)
-    response = client.get(reverse("project-export", args=[project.pk, format]))
+    response = client.get(reverse("labeling:project-export", args=[project.pk, format]))
     assert re.fullmatch(
         rf'attachment; filename="[a-z0-9_-]+-(dataset|labels)\.{format}"',
         response["Content-Disposition"],
@@ -280,7 +282,7 @@ def test_the_dataset_zip_names_its_files_safely(client, project, owner, media_ro
             content=corpus.png(seed=seed + 20),
         )
     client.force_login(owner)
-    response = client.get(reverse("project-export", args=[project.pk, "zip"]))
+    response = client.get(reverse("labeling:project-export", args=[project.pk, "zip"]))
     names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
     assert len(names) == 4
     for name in names:
@@ -306,7 +308,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_defused(db, client, formula)
     Annotation.objects.create(image=image, user=owner, label_class=label)
     ImageFactory(project=project, original_name="plain.png")
     client.force_login(owner)
-    response = client.get(reverse("project-export", args=[project.pk, "csv"]))
+    response = client.get(reverse("labeling:project-export", args=[project.pk, "csv"]))
     text = b"".join(response.streaming_content).decode()
     rows = list(csv.DictReader(io.StringIO(text)))
     hostile, plain = rows

@@ -1,6 +1,5 @@
 """manage.py import_images: ImageFolder trees into a project."""
 
-import os
 from collections import Counter
 from io import StringIO
 from pathlib import Path
@@ -11,17 +10,10 @@ from django.core.management.base import CommandError
 
 from labeling.models import Annotation, Image, LabelStatus, Role, Split
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.labeling import upload_corpus as corpus
+from tests.support import coffee_or_not
+from tests.support import upload_corpus as corpus
 
 pytestmark = pytest.mark.usefixtures("media_root")
-
-# The real photos live beside the repository (../shared/data/coffee-or-not), never inside it.
-COFFEE_OR_NOT = Path(
-    os.environ.get(
-        "COFFEE_OR_NOT_DIR",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "coffee-or-not",
-    )
-)
 
 
 def import_images(*args, **options) -> str:
@@ -40,8 +32,8 @@ def write_tree(tmp_path: Path, files: dict[str, bytes]) -> Path:
 
 
 def test_importing_coffee_or_not_stores_every_photo_with_its_label(project, owner):
-    assert COFFEE_OR_NOT.is_dir(), f"{COFFEE_OR_NOT} is missing (set COFFEE_OR_NOT_DIR)"
-    output = import_images(project.pk, COFFEE_OR_NOT)
+    photos = coffee_or_not.data_dir_or_not_available()
+    output = import_images(project.pk, photos)
 
     images = Image.objects.filter(project=project)
     assert images.count() == 822
@@ -57,7 +49,7 @@ def test_importing_coffee_or_not_stores_every_photo_with_its_label(project, owne
     assert "rejected         0" in output
     assert "skipped files outside a class folder: 1" in output  # SOURCES.md
 
-    again = import_images(project.pk, COFFEE_OR_NOT)
+    again = import_images(project.pk, photos)
     assert "duplicates     822" in again
     assert images.count() == 822
 

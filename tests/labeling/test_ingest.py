@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Annotation, Image, LabelStatus, Split
 from labeling.signals import images_created
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
 
 pytestmark = pytest.mark.usefixtures("media_root")
 

@@ -7,8 +7,8 @@ import pytest
 
 from labeling.export import dataset_zip_export
 from labeling.ingest import IncomingFile, image_ingest
-from tests.fake_s3 import media_on_fake_s3
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
+from tests.support.fake_s3 import media_on_fake_s3
 
 BUCKET = "labelplatform-test"
 

@@ -7,7 +7,7 @@ import pytest
 
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
 
 pytestmark = pytest.mark.usefixtures("media_root")
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from labeling.models import Annotation, Image, LabelStatus
 from labeling.services import annotation_create
-from labeling.views import LABELING_PREFETCH
+from labeling.views.labeling_page import LABELING_PREFETCH
 from tests.factories import ImageFactory, ProjectFactory
 
 
@@ -29,12 +29,12 @@ def images(project):
 
 def test_the_page_starts_with_the_oldest_images_and_the_classes(client, project, annotator, images):
     client.force_login(annotator)
-    state = client.get(reverse("project-label", args=[project.pk])).context["state"]
+    state = client.get(reverse("labeling:project-label", args=[project.pk])).context["state"]
     assert [image["id"] for image in state["queue"]] == [
         image.pk for image in images[:LABELING_PREFETCH]
     ]
     assert [c["key"] for c in state["classes"]] == ["1", "2"]
-    assert state["queue"][0]["url"] == reverse("image-file", args=[images[0].pk])
+    assert state["queue"][0]["url"] == reverse("labeling:image-file", args=[images[0].pk])
     assert state["progress"]["train"] == {"labeled": 0, "total": 8}
 
 
@@ -42,7 +42,10 @@ def test_annotating_records_the_users_label(client, project, annotator, images):
     other = project.classes.get(name="other")
     client.force_login(annotator)
     response = post_json(
-        client, "project-label-annotate", project, {"image": images[0].pk, "label_class": other.pk}
+        client,
+        "labeling:project-label-annotate",
+        project,
+        {"image": images[0].pk, "label_class": other.pk},
     )
     assert response.status_code == 201
     annotation = Annotation.objects.get()
@@ -60,7 +63,7 @@ def test_annotating_again_replaces_the_label(client, project, annotator, images)
     for label_class in (coffee, other):
         post_json(
             client,
-            "project-label-annotate",
+            "labeling:project-label-annotate",
             project,
             {"image": images[0].pk, "label_class": label_class.pk},
         )
@@ -71,11 +74,11 @@ def test_a_labeled_image_leaves_the_users_queue(client, project, annotator, imag
     client.force_login(annotator)
     post_json(
         client,
-        "project-label-annotate",
+        "labeling:project-label-annotate",
         project,
         {"image": images[0].pk, "label_class": project.classes.first().pk},
     )
-    response = client.get(reverse("project-label-queue", args=[project.pk]))
+    response = client.get(reverse("labeling:project-label-queue", args=[project.pk]))
     assert queue_ids(response) == [image.pk for image in images[1 : 1 + LABELING_PREFETCH]]
 
 
@@ -83,16 +86,17 @@ def test_undo_takes_the_label_back(client, project, annotator, images):
     client.force_login(annotator)
     post_json(
         client,
-        "project-label-annotate",
+        "labeling:project-label-annotate",
         project,
         {"image": images[0].pk, "label_class": project.classes.first().pk},
     )
-    response = post_json(client, "project-label-undo", project, {"image": images[0].pk})
+    response = post_json(client, "labeling:project-label-undo", project, {"image": images[0].pk})
     assert response.status_code == 200
     assert not Annotation.objects.exists()
     assert Image.objects.get(pk=images[0].pk).label_status == LabelStatus.UNLABELED
     assert (
-        queue_ids(client.get(reverse("project-label-queue", args=[project.pk])))[0] == images[0].pk
+        queue_ids(client.get(reverse("labeling:project-label-queue", args=[project.pk])))[0]
+        == images[0].pk
     )
 
 
@@ -100,47 +104,51 @@ def test_undo_leaves_other_annotators_labels(client, project, owner, annotator, 
     coffee = project.classes.first()
     annotation_create(image=images[0], user=owner, label_class=coffee)
     client.force_login(annotator)
-    post_json(client, "project-label-undo", project, {"image": images[0].pk})
+    post_json(client, "labeling:project-label-undo", project, {"image": images[0].pk})
     assert Annotation.objects.get().user == owner
 
 
 def test_a_skipped_image_stays_out_of_the_queue_for_the_session(client, project, annotator, images):
     client.force_login(annotator)
-    post_json(client, "project-label-skip", project, {"image": images[0].pk})
-    queue_url = reverse("project-label-queue", args=[project.pk])
+    post_json(client, "labeling:project-label-skip", project, {"image": images[0].pk})
+    queue_url = reverse("labeling:project-label-queue", args=[project.pk])
     assert images[0].pk not in queue_ids(client.get(queue_url))
-    page_state = client.get(reverse("project-label", args=[project.pk])).context["state"]
+    page_state = client.get(reverse("labeling:project-label", args=[project.pk])).context["state"]
     assert images[0].pk not in [image["id"] for image in page_state["queue"]]
 
 
 def test_a_skip_is_forgotten_in_a_new_session(client, project, annotator, images):
     client.force_login(annotator)
-    post_json(client, "project-label-skip", project, {"image": images[0].pk})
+    post_json(client, "labeling:project-label-skip", project, {"image": images[0].pk})
     fresh = Client()
     fresh.force_login(annotator)
-    queue = queue_ids(fresh.get(reverse("project-label-queue", args=[project.pk])))
+    queue = queue_ids(fresh.get(reverse("labeling:project-label-queue", args=[project.pk])))
     assert queue[0] == images[0].pk
 
 
 def test_undoing_a_skip_puts_the_image_back(client, project, annotator, images):
     client.force_login(annotator)
-    post_json(client, "project-label-skip", project, {"image": images[0].pk})
-    post_json(client, "project-label-skip", project, {"image": images[0].pk, "skip": False})
-    queue = queue_ids(client.get(reverse("project-label-queue", args=[project.pk])))
+    post_json(client, "labeling:project-label-skip", project, {"image": images[0].pk})
+    post_json(
+        client, "labeling:project-label-skip", project, {"image": images[0].pk, "skip": False}
+    )
+    queue = queue_ids(client.get(reverse("labeling:project-label-queue", args=[project.pk])))
     assert queue[0] == images[0].pk
 
 
 def test_the_queue_leaves_out_the_images_the_page_holds(client, project, annotator, images):
     client.force_login(annotator)
     held = f"{images[0].pk},{images[1].pk},{images[2].pk}"
-    response = client.get(reverse("project-label-queue", args=[project.pk]), {"exclude": held})
+    response = client.get(
+        reverse("labeling:project-label-queue", args=[project.pk]), {"exclude": held}
+    )
     assert queue_ids(response) == [image.pk for image in images[3:8]]
 
 
 def test_the_queue_ignores_junk_in_exclude(client, project, annotator, images):
     client.force_login(annotator)
     response = client.get(
-        reverse("project-label-queue", args=[project.pk]), {"exclude": "x,,1e9,-3"}
+        reverse("labeling:project-label-queue", args=[project.pk]), {"exclude": "x,,1e9,-3"}
     )
     assert response.status_code == 200
     assert len(queue_ids(response)) == LABELING_PREFETCH
@@ -151,7 +159,7 @@ def test_annotating_another_projects_image_is_not_found(client, project, annotat
     client.force_login(annotator)
     response = post_json(
         client,
-        "project-label-annotate",
+        "labeling:project-label-annotate",
         project,
         {"image": foreign.pk, "label_class": project.classes.first().pk},
     )
@@ -164,7 +172,7 @@ def test_annotating_with_another_projects_class_is_refused(client, project, anno
     client.force_login(annotator)
     response = post_json(
         client,
-        "project-label-annotate",
+        "labeling:project-label-annotate",
         project,
         {"image": images[0].pk, "label_class": ProjectFactory().classes.first().pk},
     )
@@ -179,7 +187,9 @@ def test_annotating_with_another_projects_class_is_refused(client, project, anno
 def test_a_malformed_body_is_a_400_with_a_reason(client, project, annotator, images, body):
     client.force_login(annotator)
     response = client.post(
-        reverse("project-label-annotate", args=[project.pk]), body, content_type="application/json"
+        reverse("labeling:project-label-annotate", args=[project.pk]),
+        body,
+        content_type="application/json",
     )
     assert response.status_code == 400
     assert response.json()["detail"]
@@ -189,7 +199,7 @@ def test_a_viewer_gets_a_json_403(client, project, viewer, images):
     client.force_login(viewer)
     response = post_json(
         client,
-        "project-label-annotate",
+        "labeling:project-label-annotate",
         project,
         {"image": images[0].pk, "label_class": project.classes.first().pk},
     )
@@ -199,12 +209,17 @@ def test_a_viewer_gets_a_json_403(client, project, viewer, images):
 
 def test_the_endpoints_report_their_server_time(client, project, annotator, images):
     client.force_login(annotator)
-    response = client.get(reverse("project-label-queue", args=[project.pk]))
+    response = client.get(reverse("labeling:project-label-queue", args=[project.pk]))
     assert response["Server-Timing"].startswith("app;dur=")
 
 
 @pytest.mark.parametrize(
-    "url_name", ["project-label-annotate", "project-label-undo", "project-label-skip"]
+    "url_name",
+    [
+        "labeling:project-label-annotate",
+        "labeling:project-label-undo",
+        "labeling:project-label-skip",
+    ],
 )
 def test_the_json_endpoints_require_the_csrf_token(project, annotator, images, url_name):
     client = Client(enforce_csrf_checks=True)
@@ -215,7 +230,7 @@ def test_the_json_endpoints_require_the_csrf_token(project, annotator, images, u
     assert b"CSRF" in refused.content
 
     # The page carries the token; with it in the header, the same request goes through.
-    page = client.get(reverse("project-label", args=[project.pk]))
+    page = client.get(reverse("labeling:project-label", args=[project.pk]))
     token = page.cookies["csrftoken"].value
     accepted = client.post(
         reverse(url_name, args=[project.pk]),
@@ -233,7 +248,7 @@ def test_the_labeling_page_query_count_is_small(
     # Session, user, project, role, classes, the active model version (uncertainty order),
     # the queue, the per-split counter.
     with django_assert_max_num_queries(8):
-        client.get(reverse("project-label", args=[project.pk]))
+        client.get(reverse("labeling:project-label", args=[project.pk]))
 
 
 def test_an_annotation_round_trip_takes_a_handful_of_queries(
@@ -242,4 +257,4 @@ def test_an_annotation_round_trip_takes_a_handful_of_queries(
     client.force_login(annotator)
     body = {"image": images[0].pk, "label_class": project.classes.first().pk}
     with django_assert_max_num_queries(16):
-        post_json(client, "project-label-annotate", project, body)
+        post_json(client, "labeling:project-label-annotate", project, body)

@@ -14,7 +14,7 @@ def body_of(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
-@pytest.mark.parametrize("url_name", ["image-file", "image-thumbnail"])
+@pytest.mark.parametrize("url_name", ["labeling:image-file", "labeling:image-thumbnail"])
 def test_a_member_gets_the_stored_bytes_privately_cached(client, project, viewer, url_name):
     content = png_bytes(seed=77)
     image = ImageFactory(project=project, content=content)
@@ -29,10 +29,12 @@ def test_a_member_gets_the_stored_bytes_privately_cached(client, project, viewer
 def test_the_original_is_served_with_its_formats_content_type(client, project, viewer):
     image = ImageFactory(project=project)
     client.force_login(viewer)
-    assert client.get(reverse("image-file", args=[image.pk]))["Content-Type"] == "image/png"
+    assert (
+        client.get(reverse("labeling:image-file", args=[image.pk]))["Content-Type"] == "image/png"
+    )
 
 
-@pytest.mark.parametrize("url_name", ["image-file", "image-thumbnail"])
+@pytest.mark.parametrize("url_name", ["labeling:image-file", "labeling:image-thumbnail"])
 def test_a_non_member_gets_404_not_the_file(client, project, outsider, url_name):
     image = ImageFactory(project=project)
     client.force_login(outsider)
@@ -45,14 +47,14 @@ def test_an_image_without_a_thumbnail_falls_back_to_the_original(client, project
     content = png_bytes(seed=5)
     image = ImageFactory(project=project, content=content, thumbnail="")
     client.force_login(viewer)
-    assert body_of(client.get(reverse("image-thumbnail", args=[image.pk]))) == content
+    assert body_of(client.get(reverse("labeling:image-thumbnail", args=[image.pk]))) == content
 
 
 def test_a_missing_stored_file_is_a_404(client, project, viewer):
     image = ImageFactory(project=project)
     image.file.storage.delete(image.file.name)
     client.force_login(viewer)
-    assert client.get(reverse("image-file", args=[image.pk])).status_code == 404
+    assert client.get(reverse("labeling:image-file", args=[image.pk])).status_code == 404
 
 
 def test_the_stored_files_are_not_under_a_public_url(client, project, viewer):
@@ -89,7 +91,7 @@ def s3_bucket():
             yield
 
 
-@pytest.mark.parametrize("url_name", ["image-file", "image-thumbnail"])
+@pytest.mark.parametrize("url_name", ["labeling:image-file", "labeling:image-thumbnail"])
 def test_on_s3_a_member_is_sent_to_a_short_lived_signed_url(
     client, project, viewer, s3_bucket, url_name
 ):
@@ -107,6 +109,6 @@ def test_on_s3_a_member_is_sent_to_a_short_lived_signed_url(
 def test_on_s3_a_non_member_gets_no_signed_url(client, project, outsider, s3_bucket):
     image = ImageFactory(project=project)
     client.force_login(outsider)
-    response = client.get(reverse("image-file", args=[image.pk]))
+    response = client.get(reverse("labeling:image-file", args=[image.pk]))
     assert response.status_code == 404
     assert "Location" not in response

@@ -101,11 +101,11 @@ def populated(project, members, size: int) -> list[Image]:
 
 # page -> (URL name, who asks, queries). Every count is the same at both sizes.
 PAGES = {
-    "gallery": ("project-gallery", "owner", 10),
-    "grid": ("project-grid", "ann", 10),
-    "labeling page": ("project-label", "cleo", 8),
-    "next images": ("project-label-queue", "cleo", 7),
-    "dashboard": ("project-dashboard", "owner", 16),
+    "gallery": ("labeling:project-gallery", "owner", 10),
+    "grid": ("labeling:project-grid", "ann", 10),
+    "labeling page": ("labeling:project-label", "cleo", 8),
+    "next images": ("labeling:project-label-queue", "cleo", 7),
+    "dashboard": ("labeling:project-dashboard", "owner", 16),
 }
 
 
@@ -130,7 +130,7 @@ def test_the_apis_image_list_costs_a_fixed_number_of_queries(
     populated(project, members, size)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=members['vic'])}")
-    url = reverse("api-project-images", args=[project.pk])
+    url = reverse("api:labeling:project-images", args=[project.pk])
     with django_assert_num_queries(7):
         response = client.get(url, {"page_size": 100})
     assert response.status_code == 200

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from labeling import selectors
 from labeling.models import Annotation, Image
+from labeling.selectors import activity
 from labeling.services import annotation_create
 from tests.factories import ImageFactory, UserFactory
 
@@ -17,7 +18,7 @@ START = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1)
 @pytest.fixture
 def small_windows(monkeypatch):
     """Read 3 rows first, then 6, then all: small enough to cut through the groups below."""
-    monkeypatch.setattr(selectors, "ACTIVITY_WINDOWS", (3, 6, None))
+    monkeypatch.setattr(activity, "ACTIVITY_WINDOWS", (3, 6, None))
 
 
 def label_at(project, user, minute: int, count: int, label_name: str = "coffee") -> None:

@@ -10,7 +10,7 @@ from labeling.models import Split
 from labeling.services import annotation_create
 from labeling.splits import SplitAllocator, image_strata_counts, split_allocator_for
 from tests.factories import ImageFactory, ProjectFactory
-from tests.labeling import upload_corpus as corpus
+from tests.support import upload_corpus as corpus
 
 RATIOS = [
     {"train": 60, "validation": 20, "test": 20},

@@ -21,8 +21,6 @@ from django.urls import reverse
 
 from labeling.ingest import IncomingFile, image_ingest
 from labeling.models import Image
-from tests.conftest import not_available_here
-from tests.labeling import upload_corpus as corpus
 from tests.labeling.storage_faults import (
     FULL,
     UNAVAILABLE,
@@ -30,6 +28,8 @@ from tests.labeling.storage_faults import (
     small_tmpfs,
     stored_files_of,
 )
+from tests.support import upload_corpus as corpus
+from tests.support.availability import not_available_here
 
 
 def ingest(project, user, files: dict[str, bytes], **options):
@@ -156,7 +156,7 @@ def page_upload(client, project, files: dict[str, bytes], *, accept="application
     data = {"split": "auto", "label": ""}
     data["files"] = [SimpleUploadedFile(name, content) for name, content in files.items()]
     return client.post(
-        reverse("project-upload", args=[project.pk]), data, headers={"Accept": accept}
+        reverse("labeling:project-upload", args=[project.pk]), data, headers={"Accept": accept}
     )
 
 
@@ -173,7 +173,7 @@ def test_the_upload_page_answers_507_with_each_files_verdict(
     assert response.status_code == 507
     body = response.json()
     assert body["detail"].startswith("The server's storage is full: 1 file(s) stored, 1 not")
-    assert [item["name"] for item in body["created"]] == ["cup.jpg"]
+    assert [item["original_name"] for item in body["created"]] == ["cup.jpg"]
     assert body["rejected"] == [{"name": "mug.jpg", "error": FULL}]
     [image] = Image.objects.all()
     assert files_below(media) == stored_files_of(image)

@@ -7,14 +7,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from labeling.models import Annotation, Image, Split
-from tests.labeling.upload_corpus import jpeg, png, text_named_jpg
+from tests.support.upload_corpus import jpeg, png, text_named_jpg
 
 
 def upload(client, project, files, *, accept="application/json", **options):
     data = {"split": "auto", "label": "", **options}
     data["files"] = [SimpleUploadedFile(name, content) for name, content in files]
     return client.post(
-        reverse("project-upload", args=[project.pk]), data, headers={"Accept": accept}
+        reverse("labeling:project-upload", args=[project.pk]), data, headers={"Accept": accept}
     )
 
 
@@ -30,17 +30,20 @@ def test_a_batch_answers_with_each_files_verdict(client, project, annotator):
     verdicts = response.json()
     original = Image.objects.get(original_name="cup.jpg")
     assert first.json()["created"][0]["id"] == original.pk
-    assert [item["name"] for item in verdicts["created"]] == ["mug.png"]
+    assert [item["original_name"] for item in verdicts["created"]] == ["mug.png"]
     assert verdicts["duplicates"] == [
         {
             "name": "again.jpg",
             "of": {
                 "id": original.pk,
-                "name": "cup.jpg",
+                "original_name": "cup.jpg",
                 "split": original.split,
                 "label": None,
-                "url": reverse("image-detail", args=[original.pk]),
-                "thumbnail_url": reverse("image-thumbnail", args=[original.pk]),
+                "width": original.width,
+                "height": original.height,
+                "url": reverse("labeling:image-file", args=[original.pk]),
+                "thumbnail_url": reverse("labeling:image-thumbnail", args=[original.pk]),
+                "page_url": reverse("labeling:image-detail", args=[original.pk]),
             },
         }
     ]
@@ -77,7 +80,7 @@ def test_a_zip_is_expanded(client, project, annotator):
         bundle.writestr("coffee/two.png", png(seed=6))
     client.force_login(annotator)
     response = upload(client, project, [("photos.zip", archive.getvalue())])
-    assert sorted(item["name"] for item in response.json()["created"]) == [
+    assert sorted(item["original_name"] for item in response.json()["created"]) == [
         "coffee/one.jpg",
         "coffee/two.png",
     ]

@@ -71,12 +71,12 @@ def image_folder_layout(root: Path, *, project: Project) -> ImageFolderLayout:
         folder.name.lower() in SPLIT_FOLDERS for folder in top_folders
     )
     if split_layout:
-        candidates = []
+        candidates: list[tuple[Path, Split | None]] = []
         for split_folder in top_folders:
             class_folders, stray = _visible_children(split_folder)
             layout.stray_files += stray
-            split = SPLIT_FOLDERS[split_folder.name.lower()]
-            candidates += [(folder, split) for folder in class_folders]
+            folder_split = SPLIT_FOLDERS[split_folder.name.lower()]
+            candidates += [(folder, folder_split) for folder in class_folders]
     else:
         candidates = [(folder, None) for folder in top_folders]
     for folder, split in candidates:

@@ -1,9 +1,6 @@
-import io
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from tests.classifier import tiny_backbone
 
@@ -34,20 +31,3 @@ def tiny(tmp_path_factory):
     from classifier.ml import load_backbone
 
     return load_backbone("tiny", weights_dir=str(tmp_path_factory.mktemp("tiny-weights")))
-
-
-def encode(pixels: np.ndarray, format: str = "PNG", **params) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=format, **params)
-    return buffer.getvalue()
-
-
-def noisy_colour_images(rgb: tuple[int, int, int], count: int, *, seed: int, size: int = 40):
-    """`count` PNGs of size x size pixels around colour `rgb`, with per-pixel noise."""
-    rng = np.random.default_rng(seed)
-    base = np.array(rgb, dtype=np.int16)
-    images = []
-    for _ in range(count):
-        noise = rng.integers(-60, 61, size=(size, size, 3))
-        images.append(encode(np.clip(base + noise, 0, 255).astype(np.uint8)))
-    return images

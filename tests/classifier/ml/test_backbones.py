@@ -17,7 +17,7 @@ from classifier.ml import (
     register_backbone,
 )
 from classifier.ml import backbones as backbones_module
-from tests.classifier.ml.conftest import noisy_colour_images
+from tests.support.pixels import noisy_colour_images
 
 
 def test_tiny_embeds_images_into_float32_rows(tiny):
@@ -112,7 +112,8 @@ def test_tiny_has_no_imagenet_head(tiny):
 
 
 def test_unknown_backbone_names_the_known_ones(tmp_path):
-    with pytest.raises(ValueError, match="known: efficientnet_lite0, mobilenet_v2, tiny"):
+    known = "known: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, mobilenet_v2, tiny"
+    with pytest.raises(ValueError, match=known):
         load_backbone("resnet9000", weights_dir=tmp_path)
 
 

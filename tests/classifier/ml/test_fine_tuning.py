@@ -5,15 +5,13 @@ import pytest
 from skimage import data
 
 from classifier.ml import FineTunedHead, TrainedHead, fine_tune, load_head, train_head
-from tests import coffee_or_not
-from tests.classifier.ml.conftest import encode, noisy_colour_images
+from tests.support import coffee_or_not
+from tests.support.pixels import encode, noisy_colour_images
 
 
 @pytest.fixture(scope="module")
 def few_photos():
-    if not coffee_or_not.data_dir().is_dir():
-        pytest.skip(f"the coffee-or-not photos are not at {coffee_or_not.data_dir()}")
-    selection = coffee_or_not.select()
+    selection = coffee_or_not.select(coffee_or_not.data_dir_or_not_available())
 
     def take(split, per_class):
         items = [i for i in selection[split] if i[1] == 0][:per_class]

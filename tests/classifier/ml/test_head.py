@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from classifier.ml import TrainedHead, evaluate, train_head
-from tests.classifier.ml.conftest import noisy_colour_images
+from tests.support.pixels import noisy_colour_images
 
 
 @pytest.fixture(scope="module")

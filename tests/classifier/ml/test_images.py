@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from classifier.ml import InvalidImageError, decode_image
-from tests.classifier.ml.conftest import encode
+from tests.support.pixels import encode
 
 
 def left_red_right_blue(width=60, height=30):

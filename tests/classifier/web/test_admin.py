@@ -18,9 +18,10 @@ from labeling.models import LabelStatus
 from tests.classifier.factories import (
     PredictionFactory,
     PredictionJobFactory,
+    make_version,
 )
-from tests.classifier.web.conftest import make_version, messages_of
 from tests.factories import ImageFactory, ProjectFactory
+from tests.support.responses import messages_of
 
 MODELS = ["modelversion", "trainingrun", "predictionjob", "prediction", "embedding"]
 
@@ -184,7 +185,7 @@ def test_pressing_retrain_on_the_project_queues_a_run_and_links_to_it(
     assert response.url == reverse("admin:labeling_project_change", args=[trainable.pk])
     [message] = messages_of(response)
     assert f'href="{reverse("admin:classifier_trainingrun_change", args=[run.pk])}"' in message
-    assert f'href="{reverse("project-jobs", args=[trainable.pk])}"' in message
+    assert f'href="{reverse("classifier:project-jobs", args=[trainable.pk])}"' in message
 
 
 def test_retrain_on_a_project_that_cannot_train_says_why(admin_client, project):

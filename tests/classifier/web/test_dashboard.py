@@ -9,7 +9,7 @@ from tests.classifier.factories import TrainingRunFactory
 
 def dashboard(client, user, project) -> str:
     client.force_login(user)
-    return client.get(reverse("project-dashboard", args=[project.pk])).content.decode()
+    return client.get(reverse("labeling:project-dashboard", args=[project.pk])).content.decode()
 
 
 def test_the_dashboard_shows_the_active_models_summary(client, viewer, project, predicted_images):
@@ -23,7 +23,7 @@ def test_the_dashboard_shows_the_active_models_summary(client, viewer, project, 
 def test_owners_get_a_retrain_button_on_the_dashboard(client, owner, project):
     content = dashboard(client, owner, project)
     form = content.split('id="retrain-form"')[1].split("</form>")[0]
-    assert reverse("project-retrain", args=[project.pk]) in content
+    assert reverse("classifier:project-retrain", args=[project.pk]) in content
     assert 'id="retrain-button"' in form and "csrfmiddlewaretoken" in form
 
 
@@ -50,23 +50,30 @@ def test_a_failed_last_training_is_shown_with_its_error(client, owner, project, 
     assert "ValueError: no images" in content.split('id="training-failed"')[1]
 
 
-@pytest.mark.parametrize("page", ["project-dashboard", "project-gallery", "project-models",
-                                  "project-jobs"])  # fmt: skip
+@pytest.mark.parametrize(
+    "page",
+    [
+        "labeling:project-dashboard",
+        "labeling:project-gallery",
+        "classifier:project-models",
+        "classifier:project-jobs",
+    ],
+)
 def test_every_project_page_links_to_models_and_jobs(client, viewer, project, page):
-    content = dashboard(client, viewer, project) if page == "project-dashboard" else None
+    content = dashboard(client, viewer, project) if page == "labeling:project-dashboard" else None
     if content is None:
         client.force_login(viewer)
         content = client.get(reverse(page, args=[project.pk])).content.decode()
     header = content.split("<main")[1].split("</h1>")[1]
-    assert f'href="{reverse("project-models", args=[project.pk])}"' in header
-    assert f'href="{reverse("project-jobs", args=[project.pk])}"' in header
+    assert f'href="{reverse("classifier:project-models", args=[project.pk])}"' in header
+    assert f'href="{reverse("classifier:project-jobs", args=[project.pk])}"' in header
 
 
 def test_the_dashboard_panel_costs_a_fixed_number_of_queries(
     client, owner, project, predicted_images, django_assert_num_queries
 ):
     client.force_login(owner)
-    url = reverse("project-dashboard", args=[project.pk])
+    url = reverse("labeling:project-dashboard", args=[project.pk])
     client.get(url)
     # labeling's own queries, and the model card's four (see project_model_summary)
     with django_assert_num_queries(15) as before:

@@ -16,7 +16,7 @@ def test_the_image_page_shows_every_versions_prediction_with_probabilities(
     client, viewer, predicted_images
 ):
     client.force_login(viewer)
-    response = client.get(reverse("image-detail", args=[predicted_images["plant"].pk]))
+    response = client.get(reverse("labeling:image-detail", args=[predicted_images["plant"].pk]))
     content = response.content.decode()
     panel = content.split('id="predictions"')[1]
     assert panel.index('data-version="2"') < panel.index('data-version="1"')  # newest first
@@ -31,16 +31,20 @@ def test_the_image_page_shows_every_versions_prediction_with_probabilities(
 
 def test_the_image_page_shows_agreement_with_the_label(client, viewer, predicted_images):
     client.force_login(viewer)
-    content = client.get(reverse("image-detail", args=[predicted_images["mug"].pk])).content
+    content = client.get(
+        reverse("labeling:image-detail", args=[predicted_images["mug"].pk])
+    ).content
     assert b"agrees" in content and b"differs" not in content
-    unlabeled = client.get(reverse("image-detail", args=[predicted_images["new"].pk])).content
+    unlabeled = client.get(
+        reverse("labeling:image-detail", args=[predicted_images["new"].pk])
+    ).content
     assert b"agrees" not in unlabeled and b"differs" not in unlabeled
 
 
 def test_an_image_without_predictions_says_so(client, viewer, project):
     image = ImageFactory(project=project)
     client.force_login(viewer)
-    content = client.get(reverse("image-detail", args=[image.pk])).content.decode()
+    content = client.get(reverse("labeling:image-detail", args=[image.pk])).content.decode()
     assert 'id="no-predictions"' in content
 
 
@@ -49,7 +53,7 @@ def test_the_image_page_costs_one_query_for_its_predictions(
 ):
     client.force_login(viewer)
     image = ImageFactory(project=project)
-    url = reverse("image-detail", args=[image.pk])
+    url = reverse("labeling:image-detail", args=[image.pk])
     client.get(url)
     with django_assert_num_queries(7) as without:
         client.get(url)
@@ -59,7 +63,7 @@ def test_the_image_page_costs_one_query_for_its_predictions(
         client.get(url)
 
 
-@pytest.mark.parametrize("page", ["project-gallery", "project-grid"])
+@pytest.mark.parametrize("page", ["labeling:project-gallery", "labeling:project-grid"])
 def test_thumbnails_carry_the_active_versions_prediction(
     client, annotator, project, predicted_images, page
 ):
@@ -77,7 +81,7 @@ def test_an_image_the_active_version_has_not_predicted_has_no_badge(client, view
     ImageFactory(project=project, original_name="fresh.png")
     PredictionFactory(model_version=versions[1])  # an old version's prediction only
     client.force_login(viewer)
-    content = client.get(reverse("project-gallery", args=[project.pk])).content.decode()
+    content = client.get(reverse("labeling:project-gallery", args=[project.pk])).content.decode()
     assert "data-predicted" not in content
 
 
@@ -102,7 +106,7 @@ def test_the_gallery_filters_by_prediction(
     classes = {c.name: c.pk for c in project.classes.all()}
     client.force_login(viewer)
     response = client.get(
-        reverse("project-gallery", args=[project.pk]) + "?" + query.format(**classes)
+        reverse("labeling:project-gallery", args=[project.pk]) + "?" + query.format(**classes)
     )
     assert names(response) == expected
 
@@ -112,7 +116,7 @@ def test_the_prediction_filters_use_the_active_version_only(
 ):
     """v1 predicted mug at 0.87; only the active v2's 0.97 counts."""
     client.force_login(viewer)
-    url = reverse("project-gallery", args=[project.pk])
+    url = reverse("labeling:project-gallery", args=[project.pk])
     assert "mug.png" not in names(client.get(url + "?confidence_max=90"))
     versions[2].status = ModelVersionStatus.RETIRED
     versions[2].save()
@@ -123,7 +127,7 @@ def test_the_prediction_filters_use_the_active_version_only(
 
 def test_the_filter_form_offers_the_prediction_filters(client, viewer, project, predicted_images):
     client.force_login(viewer)
-    content = client.get(reverse("project-gallery", args=[project.pk])).content.decode()
+    content = client.get(reverse("labeling:project-gallery", args=[project.pk])).content.decode()
     form = content.split('id="filters"')[1].split("</form>")[0]
     assert 'name="predicted"' in form and "Any prediction" in form
     assert 'name="confidence_min"' in form and 'name="confidence_max"' in form
@@ -136,7 +140,10 @@ def test_the_gallery_costs_a_fixed_number_of_queries_with_predictions(
     client, viewer, project, versions, predicted_images, django_assert_num_queries
 ):
     client.force_login(viewer)
-    url = reverse("project-gallery", args=[project.pk]) + "?disagreement=agree&confidence_min=10"
+    url = (
+        reverse("labeling:project-gallery", args=[project.pk])
+        + "?disagreement=agree&confidence_min=10"
+    )
     client.get(url)
     # session, user, project, role, classes, the two class menus, count, the page's ids, its
     # images

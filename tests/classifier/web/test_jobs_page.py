@@ -12,12 +12,12 @@ from classifier.models import JobStatus, TrainingRun
 from classifier.services import BROKER_UNREACHABLE_NOTE
 from labeling.models import LabelStatus
 from tests.classifier.factories import PredictionJobFactory, TrainingRunFactory
-from tests.classifier.web.conftest import messages_of
 from tests.factories import ImageFactory, ProjectFactory
+from tests.support.responses import messages_of
 
 
 def jobs_url(project) -> str:
-    return reverse("project-jobs", args=[project.pk])
+    return reverse("classifier:project-jobs", args=[project.pk])
 
 
 def row_of(content: str, marker: str) -> str:
@@ -63,7 +63,7 @@ def test_a_job_the_broker_never_got_says_so(client, viewer, project):
 
 def test_the_lists_poll_every_second_while_a_job_is_unfinished(client, viewer, project, jobs):
     client.force_login(viewer)
-    response = client.get(reverse("project-jobs-fragment", args=[project.pk]))
+    response = client.get(reverse("classifier:project-jobs-fragment", args=[project.pk]))
     content = response.content.decode()
     assert response.status_code == 200
     assert content.lstrip().startswith('<div id="jobs"') or 'id="jobs"' in content[:400]
@@ -112,7 +112,7 @@ def test_the_jobs_pages_cost_a_fixed_number_of_queries(
     client, owner, project, jobs, versions, django_assert_num_queries
 ):
     client.force_login(owner)
-    urls = [jobs_url(project), reverse("project-jobs-fragment", args=[project.pk])]
+    urls = [jobs_url(project), reverse("classifier:project-jobs-fragment", args=[project.pk])]
     for url in urls:
         client.get(url)
         # session, user, project, role, then unfinished and finished of each kind
@@ -130,7 +130,7 @@ def test_the_global_jobs_page_lists_the_users_projects_only(client, owner, proje
     elsewhere = ProjectFactory(name="Birds")
     hidden = TrainingRunFactory(project=elsewhere, status=JobStatus.FAILED)
     client.force_login(owner)
-    response = client.get(reverse("jobs"))
+    response = client.get(reverse("classifier:jobs"))
     runs = response.context["training_runs"]
     assert jobs["running"] in runs and hidden not in runs
     assert "Birds" not in response.content.decode()
@@ -140,10 +140,10 @@ def test_the_global_jobs_page_lists_every_project_for_staff(client, staff, proje
     elsewhere = ProjectFactory(name="Birds")
     other = TrainingRunFactory(project=elsewhere, status=JobStatus.FAILED)
     client.force_login(staff)
-    response = client.get(reverse("jobs"))
+    response = client.get(reverse("classifier:jobs"))
     assert {jobs["running"], other} <= set(response.context["training_runs"])
     assert response.status_code == 200
-    fragment = client.get(reverse("jobs-fragment"))
+    fragment = client.get(reverse("classifier:jobs-fragment"))
     assert fragment.status_code == 200 and "Birds" in fragment.content.decode()
 
 
@@ -151,9 +151,9 @@ def test_the_global_jobs_page_costs_a_fixed_number_of_queries(
     client, staff, project, jobs, django_assert_num_queries
 ):
     client.force_login(staff)
-    client.get(reverse("jobs"))
+    client.get(reverse("classifier:jobs"))
     with django_assert_num_queries(6):  # session, user, then unfinished and finished of each
-        client.get(reverse("jobs"))
+        client.get(reverse("classifier:jobs"))
 
 
 # --- Workers -------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def test_with_no_broker_the_workers_panel_says_no_workers_quickly(
 ):
     client.force_login(viewer)
     started = time.monotonic()
-    response = client.get(reverse("project-workers", args=[project.pk]))
+    response = client.get(reverse("classifier:project-workers", args=[project.pk]))
     assert time.monotonic() - started < 3
     assert response.status_code == 200
     assert "No workers online." in response.content.decode()
@@ -174,7 +174,7 @@ def test_the_jobs_page_itself_never_waits_for_the_workers(client, viewer, projec
     """The page renders at once; the workers panel comes in its own request."""
     client.force_login(viewer)
     content = client.get(jobs_url(project)).content.decode()
-    assert f'hx-get="{reverse("project-workers", args=[project.pk])}"' in content
+    assert f'hx-get="{reverse("classifier:project-workers", args=[project.pk])}"' in content
     assert 'hx-trigger="load"' in content
 
 
@@ -183,7 +183,7 @@ def test_a_worker_busy_with_a_job_is_listed_even_though_it_cannot_answer(
 ):
     """A solo-pool worker answers no broadcast while it runs a job; its heartbeat shows it."""
     client.force_login(viewer)
-    content = client.get(reverse("project-workers", args=[project.pk])).content.decode()
+    content = client.get(reverse("classifier:project-workers", args=[project.pk])).content.decode()
     assert 'data-hostname="training@host"' in content
     assert f"training run #{jobs['running'].pk} of Coffee (72%)" in content
     assert "No workers online." not in content
@@ -199,7 +199,7 @@ def test_a_busy_worker_of_another_project_keeps_that_project_hidden(
         heartbeat_at=timezone.now(),
     )
     client.force_login(viewer)
-    content = client.get(reverse("project-workers", args=[project.pk])).content.decode()
+    content = client.get(reverse("classifier:project-workers", args=[project.pk])).content.decode()
     assert "training@elsewhere" in content
     assert "running a job of another project" in content
     assert "Secret birds" not in content
@@ -215,7 +215,7 @@ def test_a_silent_running_job_does_not_make_its_worker_look_online(
         heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
     )
     client.force_login(viewer)
-    content = client.get(reverse("project-workers", args=[project.pk])).content.decode()
+    content = client.get(reverse("classifier:project-workers", args=[project.pk])).content.decode()
     assert "training@dead" not in content
     assert "No workers online." in content
 
@@ -240,7 +240,7 @@ def trainable(project):
 
 def test_retrain_queues_a_run_and_goes_to_the_jobs_page(client, owner, trainable):
     client.force_login(owner)
-    response = client.post(reverse("project-retrain", args=[trainable.pk]))
+    response = client.post(reverse("classifier:project-retrain", args=[trainable.pk]))
     run = TrainingRun.objects.get(project=trainable)
     assert run.status == JobStatus.QUEUED and run.requested_by == owner
     assert response.status_code == 302 and response.url == jobs_url(trainable)
@@ -249,16 +249,18 @@ def test_retrain_queues_a_run_and_goes_to_the_jobs_page(client, owner, trainable
 
 def test_retrain_while_a_run_is_under_way_returns_that_run(client, owner, trainable):
     client.force_login(owner)
-    client.post(reverse("project-retrain", args=[trainable.pk]))
-    response = client.post(reverse("project-retrain", args=[trainable.pk]))
+    client.post(reverse("classifier:project-retrain", args=[trainable.pk]))
+    response = client.post(reverse("classifier:project-retrain", args=[trainable.pk]))
     assert TrainingRun.objects.filter(project=trainable).count() == 1
     assert "already queued" in messages_of(response)[-1]
 
 
 def test_retrain_without_enough_labels_says_why_and_queues_nothing(client, owner, project):
     client.force_login(owner)
-    dashboard = reverse("project-dashboard", args=[project.pk])
-    response = client.post(reverse("project-retrain", args=[project.pk]), {"next": dashboard})
+    dashboard = reverse("labeling:project-dashboard", args=[project.pk])
+    response = client.post(
+        reverse("classifier:project-retrain", args=[project.pk]), {"next": dashboard}
+    )
     assert not TrainingRun.objects.exists()
     assert response.url == dashboard
     assert "needs labeled training images" in messages_of(response)[0]
@@ -269,7 +271,7 @@ def test_retrain_with_the_broker_down_shows_the_run_queued_and_why(
 ):
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("project-retrain", args=[trainable.pk]))
+        client.post(reverse("classifier:project-retrain", args=[trainable.pk]))
     run = TrainingRun.objects.get(project=trainable)
     assert run.status == JobStatus.QUEUED and run.dispatch_error
     content = client.get(jobs_url(trainable)).content.decode()
@@ -279,7 +281,7 @@ def test_retrain_with_the_broker_down_shows_the_run_queued_and_why(
 def test_an_owner_cancels_a_queued_run(client, owner, project):
     run = TrainingRunFactory(project=project, status=JobStatus.QUEUED)
     client.force_login(owner)
-    response = client.post(reverse("training-run-cancel", args=[run.pk]))
+    response = client.post(reverse("classifier:training-run-cancel", args=[run.pk]))
     run.refresh_from_db()
     assert run.status == JobStatus.CANCELLED
     assert response.url == jobs_url(project)
@@ -291,18 +293,18 @@ def test_owners_see_retrain_and_cancel_on_the_jobs_page_and_viewers_do_not(
     client.force_login(owner)
     content = client.get(jobs_url(project)).content.decode()
     assert 'id="retrain-button"' in content
-    assert reverse("training-run-cancel", args=[jobs["running"].pk]) in content
+    assert reverse("classifier:training-run-cancel", args=[jobs["running"].pk]) in content
     client.force_login(viewer)
     content = client.get(jobs_url(project)).content.decode()
     assert 'id="retrain-button"' not in content
-    assert reverse("training-run-cancel", args=[jobs["running"].pk]) not in content
+    assert reverse("classifier:training-run-cancel", args=[jobs["running"].pk]) not in content
 
 
 @pytest.mark.django_db(transaction=True)
 def test_retrain_with_the_broker_down_says_so_at_once(client, owner, trainable, broker_down):
     """Committed for real, so the message is sent (and fails) inside the request."""
     client.force_login(owner)
-    response = client.post(reverse("project-retrain", args=[trainable.pk]))
+    response = client.post(reverse("classifier:project-retrain", args=[trainable.pk]))
     texts = messages_of(response)
     assert texts[0].startswith("Retraining queued as run #")
     assert "could not be reached" in texts[1]

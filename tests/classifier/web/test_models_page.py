@@ -6,11 +6,12 @@ import pytest
 from django.urls import reverse
 
 from classifier.models import JobStatus, ModelVersionStatus, PredictionJob, TrainingRun
-from tests.classifier.web.conftest import make_version, messages_of
+from tests.classifier.factories import make_version
+from tests.support.responses import messages_of
 
 
 def models_url(project, **query) -> str:
-    url = reverse("project-models", args=[project.pk])
+    url = reverse("classifier:project-models", args=[project.pk])
     return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
@@ -127,7 +128,7 @@ def test_activating_a_candidate_makes_it_active_and_retires_the_old_one(
     client, owner, project, versions
 ):
     client.force_login(owner)
-    response = client.post(reverse("model-version-activate", args=[versions[3].pk]))
+    response = client.post(reverse("classifier:model-version-activate", args=[versions[3].pk]))
     assert response.status_code == 302
     assert response.url == models_url(project)
     versions[2].refresh_from_db()
@@ -141,7 +142,7 @@ def test_activating_a_candidate_makes_it_active_and_retires_the_old_one(
 def test_activating_a_retired_version_is_the_rollback(client, owner, project, versions):
     client.force_login(owner)
     client.post(
-        reverse("model-version-activate", args=[versions[1].pk]),
+        reverse("classifier:model-version-activate", args=[versions[1].pk]),
         {"next": models_url(project, version=1)},
     )
     versions[1].refresh_from_db()
@@ -152,7 +153,7 @@ def test_activating_goes_back_to_the_page_named_in_next_but_never_elsewhere(
     client, owner, project, versions
 ):
     client.force_login(owner)
-    url = reverse("model-version-activate", args=[versions[3].pk])
+    url = reverse("classifier:model-version-activate", args=[versions[3].pk])
     assert client.post(url, {"next": "/projects/1/models/?version=3"}).url == (
         "/projects/1/models/?version=3"
     )
@@ -172,7 +173,7 @@ def test_activating_queues_a_re_prediction_of_the_images(
     with the reason, and the Jobs page shows them."""
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("model-version-activate", args=[versions[3].pk]))
+        client.post(reverse("classifier:model-version-activate", args=[versions[3].pk]))
     job = PredictionJob.objects.get(model_version=versions[3])
     assert job.status == JobStatus.QUEUED
     assert sorted(job.image_ids) == sorted(image.pk for image in predicted_images.values())
@@ -180,5 +181,8 @@ def test_activating_queues_a_re_prediction_of_the_images(
 
 def test_activating_needs_post(client, owner, versions):
     client.force_login(owner)
-    assert client.get(reverse("model-version-activate", args=[versions[3].pk])).status_code == 405
+    assert (
+        client.get(reverse("classifier:model-version-activate", args=[versions[3].pk])).status_code
+        == 405
+    )
     assert not TrainingRun.objects.filter(status=JobStatus.QUEUED).exists()

@@ -22,10 +22,3 @@ def api_as(db):
         return client
 
     return client_for
-
-
-def assert_json_error(response, status: int) -> None:
-    """The API's error shape: JSON with a "detail", the expected 4xx."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    assert "detail" in response.json(), response.json()

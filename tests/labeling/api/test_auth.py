@@ -1,6 +1,6 @@
 from rest_framework.test import APIClient
 
-from tests.labeling.api.conftest import assert_json_error
+from tests.support.responses import assert_json_error
 
 
 def test_a_token_from_username_and_password_authenticates_later_calls(project, owner):

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from tests.factories import ImageFactory, png_bytes
-from tests.labeling.api.conftest import assert_json_error
+from tests.support.responses import assert_json_error
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from labeling.models import Split
 from labeling.services import annotation_create
 from tests.factories import ImageFactory
-from tests.labeling.api.conftest import assert_json_error
+from tests.support.responses import assert_json_error
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import pytest
 
 from labeling.models import Membership, Project, Role
 from tests.factories import ImageFactory, MembershipFactory, ProjectFactory, UserFactory
-from tests.labeling.api.conftest import assert_json_error
+from tests.support.responses import assert_json_error
 
 
 def test_creating_a_project_makes_its_classes_and_its_creator_the_owner(api_as, owner):

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.models import Annotation, Image, LabelStatus, Split
-from tests.labeling import upload_corpus as corpus
-from tests.labeling.api.conftest import assert_json_error
+from tests.support import upload_corpus as corpus
+from tests.support.responses import assert_json_error
 
 
 def upload(client, project, files: dict[str, bytes], **fields):

@@ -5,10 +5,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.models import Image
-from tests.fake_s3 import media_on_fake_s3
-from tests.labeling import upload_corpus as corpus
-from tests.labeling.api.conftest import assert_json_error
 from tests.labeling.storage_faults import FULL, UNAVAILABLE, files_below
+from tests.support import upload_corpus as corpus
+from tests.support.fake_s3 import media_on_fake_s3
+from tests.support.responses import assert_json_error
 
 
 def api_upload(client, project, files: dict[str, bytes]):

@@ -1,0 +1,195 @@
+"""The classifier API: training runs, model versions, prediction jobs, image predictions.
+
+Thin views over classifier.services (writes) and classifier.selectors (reads); shapes in
+classifier.api.serializers. Access follows the labeling API: anonymous 401, non-members 404
+(a project's existence is not leaked), a role too low 403 (labeling.permissions). Owners
+(and staff) train and activate; annotators and owners ask for predictions; every member
+reads.
+
+The two job GETs take `?wait=<seconds>` (at most selectors.WAIT_MAX_SECONDS): the answer
+comes as soon as the job finishes, so clients need not poll.
+"""
+
+import math
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from classifier import selectors, services
+from classifier.api import serializers as s
+from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from labeling.models import Image, Role
+from labeling.permissions import project_for_user, project_role_required
+from labelplatform.api.schema import error_responses
+
+WAIT_PARAMETER = OpenApiParameter(
+    "wait",
+    {"type": "number", "format": "double", "minimum": 0},
+    description=(
+        "Wait up to this many seconds (at most "
+        f"{selectors.WAIT_MAX_SECONDS}) for the job to finish before answering."
+    ),
+)
+
+
+def _wait_seconds(request) -> float:
+    raw = request.query_params.get("wait")
+    if raw in (None, ""):
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError as exc:
+        raise serializers.ValidationError({"wait": ["A number of seconds."]}) from exc
+    if not math.isfinite(seconds):
+        raise serializers.ValidationError({"wait": ["A number of seconds."]})
+    if seconds < 0:
+        raise serializers.ValidationError({"wait": ["Not negative."]})
+    return min(seconds, selectors.WAIT_MAX_SECONDS)
+
+
+def _job_created(job, *, created: bool = True) -> Response:
+    job.refresh_from_db()  # the dispatch after commit has recorded whether it reached Redis
+    return Response(
+        {"id": job.pk, "status": job.status, "note": s.dispatch_note(job)},
+        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+    )
+
+
+class TrainingRunCreateView(APIView):
+    @extend_schema(
+        operation_id="training_run_create",
+        summary="Retrain the project's classifier (owners)",
+        description=(
+            "Queues a training run: 202 with the new run, or 200 with the run already "
+            "queued or running (one at a time per project)."
+        ),
+        request=s.TrainingRunStartSerializer,
+        responses={
+            202: s.JobCreatedSerializer,
+            200: s.JobCreatedSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def post(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.OWNER)
+        body = s.TrainingRunStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run, created = services.training_run_start(
+            project=project,
+            requested_by=request.user,
+            hyperparameters=body.validated_data.get("hyperparameters"),
+        )
+        return _job_created(run, created=created)
+
+
+class TrainingRunDetailView(APIView):
+    @extend_schema(
+        operation_id="training_run_retrieve",
+        summary="A training run: status, progress, and the version it produced",
+        parameters=[WAIT_PARAMETER],
+        responses={200: s.TrainingRunSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request, run_id: int):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        project_role_required(user=request.user, project=run.project_id, needed=Role.VIEWER)
+        wait = _wait_seconds(request)
+        if wait:
+            run = selectors.job_wait(job=run, seconds=wait)
+        run = TrainingRun.objects.select_related("model_version").get(pk=run.pk)
+        return Response(s.TrainingRunSerializer(run).data)
+
+
+class ModelVersionListView(APIView):
+    @extend_schema(
+        operation_id="model_versions_list",
+        summary="The project's model versions, newest first",
+        responses={200: s.ModelVersionSerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.VIEWER)
+        versions = selectors.model_versions_of(project=project)
+        return Response(s.ModelVersionSerializer(versions, many=True).data)
+
+
+class ModelVersionActivateView(APIView):
+    @extend_schema(
+        operation_id="model_version_activate",
+        summary="Make this version the active one; also the rollback (owners)",
+        request=None,
+        responses={200: s.ModelVersionSerializer, **error_responses(401, 403, 404)},
+    )
+    def post(self, request, version_id: int):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        project_role_required(user=request.user, project=version.project_id, needed=Role.OWNER)
+        version = services.model_version_activate(model_version=version, activated_by=request.user)
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class PredictionCreateView(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="prediction_job_create",
+        summary="Predict stored images or ad-hoc files with the active version",
+        description=(
+            'JSON {"image_ids": [...]} predicts stored images of the project (results also '
+            "become their predictions); multipart `files` predicts ad-hoc images that are not "
+            "stored as training data. Annotators and owners."
+        ),
+        request={
+            "application/json": s.PredictImagesSerializer,
+            "multipart/form-data": s.PredictFilesSerializer,
+        },
+        responses={202: s.JobCreatedSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
+        uploads = request.FILES.getlist("files")
+        if uploads:
+            job = services.prediction_job_start(
+                project=project,
+                requested_by=request.user,
+                files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
+            )
+        else:
+            body = s.PredictImagesSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            job = services.prediction_job_start(
+                project=project,
+                requested_by=request.user,
+                image_ids=body.validated_data["image_ids"],
+            )
+        return _job_created(job)
+
+
+class PredictionJobDetailView(APIView):
+    @extend_schema(
+        operation_id="prediction_job_retrieve",
+        summary="A prediction job and its results",
+        parameters=[WAIT_PARAMETER],
+        responses={200: s.PredictionJobSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request, job_id: int):
+        job = get_object_or_404(PredictionJob, pk=job_id)
+        project_role_required(user=request.user, project=job.project_id, needed=Role.VIEWER)
+        wait = _wait_seconds(request)
+        if wait:
+            job = selectors.job_wait(job=job, seconds=wait)
+        return Response(s.PredictionJobSerializer(job).data)
+
+
+class ImagePredictionsView(APIView):
+    @extend_schema(
+        operation_id="image_predictions_list",
+        summary="Every model version's prediction of the image, newest version first",
+        responses={200: s.ImagePredictionSerializer(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request, image_id: int):
+        image = get_object_or_404(Image, pk=image_id)
+        project_role_required(user=request.user, project=image.project_id, needed=Role.VIEWER)
+        predictions = selectors.predictions_of_image(image=image)
+        return Response(s.ImagePredictionSerializer(predictions, many=True).data)

@@ -1,0 +1,59 @@
+"""Reads on the classifier side, shaped for the pages and the API; callers write
+`from classifier import selectors; selectors.job_wait(...)`.
+
+Every function here is a plain query (or, for workers_status, one broadcast to the workers
+with a short timeout); none loads TensorFlow. Querysets come with the related rows the
+pages show already joined, so a list page costs a fixed number of queries.
+
+- versions: model_version_active, model_versions_of, model_version_shown,
+  metrics_per_class, model_version_counts, model_version_report, project_model_summary
+- predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
+  images_to_label_next (the labeling queue, most uncertain first)
+- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
+- workers: workers_status, workers_with_versions
+"""
+
+from classifier.selectors.jobs import (
+    JOBS_FINISHED_SHOWN,
+    WAIT_MAX_SECONDS,
+    job_wait,
+    jobs_for_page,
+    training_run_unfinished,
+)
+from classifier.selectors.predictions import (
+    image_predictions_shown,
+    images_to_label_next,
+    prediction_job_results,
+    predictions_of_image,
+)
+from classifier.selectors.versions import (
+    metrics_per_class,
+    model_version_active,
+    model_version_counts,
+    model_version_report,
+    model_version_shown,
+    model_versions_of,
+    project_model_summary,
+)
+from classifier.selectors.workers import workers_status, workers_with_versions
+
+__all__ = [
+    "JOBS_FINISHED_SHOWN",
+    "WAIT_MAX_SECONDS",
+    "image_predictions_shown",
+    "images_to_label_next",
+    "job_wait",
+    "jobs_for_page",
+    "metrics_per_class",
+    "model_version_active",
+    "model_version_counts",
+    "model_version_report",
+    "model_version_shown",
+    "model_versions_of",
+    "prediction_job_results",
+    "predictions_of_image",
+    "project_model_summary",
+    "training_run_unfinished",
+    "workers_status",
+    "workers_with_versions",
+]

@@ -1,0 +1,108 @@
+"""Predictions as the image page, the API and the labeling page read them: every version's
+prediction of an image, a prediction job's results, and the labeling queue ordered by the
+active version's uncertainty."""
+
+from collections.abc import Collection
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import F, FilteredRelation, Q, QuerySet
+
+from classifier.models import Prediction, PredictionJob
+from classifier.selectors.versions import model_version_active
+from labeling.models import Image, LabelClass, LabelStatus, Project
+from labeling.selectors import images_needing_label_by
+
+
+def predictions_of_image(*, image: Image | int) -> QuerySet[Prediction]:
+    """Every version's prediction of the image, newest version first (the image page)."""
+    image_id = image if isinstance(image, int) else image.pk
+    return (
+        Prediction.objects.filter(image_id=image_id)
+        .select_related("model_version", "label")
+        .order_by("-model_version__version")
+    )
+
+
+def prediction_job_results(*, job: PredictionJob) -> list[dict]:
+    """[{"image_id" or "name", "label", "confidence", "probabilities"}] of a job.
+
+    Ad-hoc results live in the job row; stored images' results are their Prediction rows
+    for the job's version (missing until the job has predicted them).
+    """
+    if job.inputs:
+        return list(job.results)
+    rows = (
+        Prediction.objects.filter(model_version_id=job.model_version_id, image_id__in=job.image_ids)
+        .select_related("label")
+        .order_by("image_id")
+    )
+    return [
+        {
+            "image_id": row.image_id,
+            "label": row.label.name if row.label else None,
+            "confidence": row.confidence,
+            "probabilities": row.probabilities,
+        }
+        for row in rows
+    ]
+
+
+def image_predictions_shown(*, image: Image, classes: list[LabelClass]) -> list[dict]:
+    """The image page's predictions, newest version first: [{"prediction", "bars":
+    [{"name", "color", "probability"}] in the project's class order, "agrees" (True/False
+    against the image's label, None while it has none)}]. One query."""
+    order = {label_class.name: index for index, label_class in enumerate(classes)}
+    color_of = {label_class.name: label_class.color for label_class in classes}
+    shown = []
+    for prediction in predictions_of_image(image=image):
+        names = sorted(prediction.probabilities, key=lambda name: (order.get(name, 99), name))
+        shown.append(
+            {
+                "prediction": prediction,
+                "bars": [
+                    {
+                        "name": name,
+                        "color": color_of.get(name, "#6c757d"),
+                        "probability": prediction.probabilities[name],
+                    }
+                    for name in names
+                ],
+                "agrees": None
+                if image.label_status != LabelStatus.LABELED or image.label_id is None
+                else prediction.label_id == image.label_id,
+            }
+        )
+    return shown
+
+
+def images_to_label_next(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    exclude_ids: Collection[int] = (),
+    limit: int = 3,
+) -> list[Image]:
+    """The next few images for the user to label on the labeling page, leaving out
+    `exclude_ids` (the ones they skipped this session, or already have on screen).
+
+    labeling's queue (labeling.selectors.images_needing_label_by), ordered for active
+    learning: once the project has an active version, the images it is least sure of first
+    (lowest top probability), then the images it has not predicted yet, oldest first.
+    Without a model, the queue keeps its order (oldest first). The page fetches a few at
+    once so it can preload the next image before it is asked for.
+    """
+    images = images_needing_label_by(project=project, user=user).select_related("label")
+    active = model_version_active(project=project)
+    if active is not None:
+        # A join to the version's predictions (one per image at most), not a subquery per
+        # image: every queued image is ranked, and the database can join them all at once.
+        images = (
+            images.annotate(
+                active_prediction=FilteredRelation(
+                    "predictions", condition=Q(predictions__model_version=active)
+                )
+            )
+            .annotate(predicted_confidence=F("active_prediction__confidence"))
+            .order_by(F("predicted_confidence").asc(nulls_last=True), "created_at", "pk")
+        )
+    return list(images.exclude(pk__in=exclude_ids)[:limit])

@@ -1,0 +1,55 @@
+"""Reads on the labeling side; callers write `from labeling import selectors` or import
+the names from here.
+
+- projects: projects_visible_to, projects_with_counts_visible_to, project_members,
+  project_member_contributions, label_class_by_name, project_split_progress,
+  project_counts, project_count_table, project_stats
+- activity: project_recent_activity (the dashboard's recent labeling and uploads)
+- images: images_needing_label_by (the labeling queue), images_visible_to,
+  images_filtered, images_with_annotation_count, images_with_annotations, ImagePaginator,
+  project_conflicts, image_annotations
+"""
+
+from labeling.selectors.activity import project_recent_activity
+from labeling.selectors.images import (
+    ImagePaginator,
+    image_annotations,
+    images_filtered,
+    images_needing_label_by,
+    images_visible_to,
+    images_with_annotation_count,
+    images_with_annotations,
+    project_conflicts,
+)
+from labeling.selectors.projects import (
+    label_class_by_name,
+    project_count_table,
+    project_counts,
+    project_member_contributions,
+    project_members,
+    project_split_progress,
+    project_stats,
+    projects_visible_to,
+    projects_with_counts_visible_to,
+)
+
+__all__ = [
+    "ImagePaginator",
+    "image_annotations",
+    "images_filtered",
+    "images_needing_label_by",
+    "images_visible_to",
+    "images_with_annotation_count",
+    "images_with_annotations",
+    "label_class_by_name",
+    "project_conflicts",
+    "project_count_table",
+    "project_counts",
+    "project_member_contributions",
+    "project_members",
+    "project_recent_activity",
+    "project_split_progress",
+    "project_stats",
+    "projects_visible_to",
+    "projects_with_counts_visible_to",
+]

@@ -1,0 +1,180 @@
+"""The labeling page and its JSON endpoints: the next images, annotate, undo, skip.
+
+The endpoints answer JSON like the API (errors as {"detail"} with a 4xx status) and give
+images and classes in the API's shapes (labeling.api.serializers), without its URL
+machinery: they are the page's own, behind the session and its CSRF token.
+"""
+
+import json
+import time
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from classifier.selectors import images_to_label_next
+from labeling import services
+from labeling.api.serializers import ImagePageSerializer, LabelClassSerializer
+from labeling.models import Image, LabelClass, Project, Role
+from labeling.permissions import project_for_user
+from labeling.selectors import project_split_progress
+
+
+def json_endpoint(view):
+    """For the labeling page's endpoints: errors as JSON {"detail"} with a 4xx status (like
+    the API), and a Server-Timing header with the view's own time, which the page records."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            response = JsonResponse({"detail": "Not found."}, status=404)
+        except PermissionDenied as error:
+            response = JsonResponse({"detail": str(error) or "Not allowed."}, status=403)
+        except ValidationError as error:
+            response = JsonResponse({"detail": " ".join(error.messages)}, status=400)
+        response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    return wrapper
+
+
+def _json_body(request: HttpRequest) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ValidationError("The request body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise ValidationError("The request body must be a JSON object.")
+    return body
+
+
+def _int_field(body: dict, name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValidationError(f"{name!r} must be an id.")
+    return int(value)
+
+
+def _skipped_key(project: Project) -> str:
+    return f"labeling-skipped-{project.pk}"
+
+
+def _skipped_ids(request: HttpRequest, project: Project) -> list[int]:
+    """The images this user skipped in this project during this login session."""
+    return request.session.get(_skipped_key(project), [])
+
+
+def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
+    """The next images to label, most uncertain first once a model exists (the classifier's
+    order of labeling's queue), in the API's shape of an image."""
+    images = images_to_label_next(
+        project=project,
+        user=request.user,
+        exclude_ids=exclude | set(_skipped_ids(request, project)),
+        limit=LABELING_PREFETCH,
+    )
+    return ImagePageSerializer(images, many=True).data
+
+
+# How many images the labeling page is sent at a time, to load in the background: enough that a
+# fast annotator never waits for the next one, few enough that big photos do not fill memory.
+LABELING_PREFETCH = 5
+
+
+@require_GET
+def project_label(request: HttpRequest, pk: int) -> HttpResponse:
+    project, role = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    classes = list(project.classes.all())
+    state = {
+        "classes": LabelClassSerializer(classes, many=True).data,
+        "queue": _labeling_queue(request, project, exclude=set()),
+        "progress": project_split_progress(project=project),
+        "skipped": len(_skipped_ids(request, project)),
+        "urls": {
+            "queue": reverse("labeling:project-label-queue", args=[project.pk]),
+            "annotate": reverse("labeling:project-label-annotate", args=[project.pk]),
+            "undo": reverse("labeling:project-label-undo", args=[project.pk]),
+            "skip": reverse("labeling:project-label-skip", args=[project.pk]),
+        },
+    }
+    return render(
+        request,
+        "labeling/project_label.html",
+        {"project": project, "role": role, "classes": classes, "state": state},
+    )
+
+
+@require_GET
+@json_endpoint
+def project_label_queue(request: HttpRequest, pk: int) -> JsonResponse:
+    """The next images for this user, leaving out the ones the page already holds."""
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    raw = request.GET.get("exclude", "")
+    exclude = {int(part) for part in raw.split(",") if part.strip().isdigit()}
+    return JsonResponse(
+        {
+            "queue": _labeling_queue(request, project, exclude=exclude),
+            "progress": project_split_progress(project=project),
+        }
+    )
+
+
+def _project_image(project: Project, image_id: int) -> Image:
+    return get_object_or_404(Image.objects.only("pk", "project_id"), pk=image_id, project=project)
+
+
+@require_POST
+@json_endpoint
+def project_label_annotate(request: HttpRequest, pk: int) -> JsonResponse:
+    """{"image": id, "label_class": id} -> 201: the user's label on the image."""
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    body = _json_body(request)
+    image = _project_image(project, _int_field(body, "image"))
+    label_class = LabelClass.objects.filter(
+        project=project, pk=_int_field(body, "label_class")
+    ).first()
+    if label_class is None:
+        raise ValidationError("That class is not one of this project's.")
+    annotation = services.annotation_create(
+        image=image.pk, user=request.user, label_class=label_class
+    )
+    return JsonResponse(
+        {
+            "image": image.pk,
+            "label_class": annotation.label_class_id,
+            "progress": project_split_progress(project=project),
+        },
+        status=201,
+    )
+
+
+@require_POST
+@json_endpoint
+def project_label_undo(request: HttpRequest, pk: int) -> JsonResponse:
+    """{"image": id} -> 200: takes back the user's label on the image."""
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    image = _project_image(project, _int_field(_json_body(request), "image"))
+    services.annotation_delete(image=image.pk, user=request.user)
+    return JsonResponse({"image": image.pk, "progress": project_split_progress(project=project)})
+
+
+@require_POST
+@json_endpoint
+def project_label_skip(request: HttpRequest, pk: int) -> JsonResponse:
+    """{"image": id, "skip": true|false} -> 200: leave the image out of this user's queue for
+    the rest of the session (or put it back, when a skip is undone)."""
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    body = _json_body(request)
+    image = _project_image(project, _int_field(body, "image"))
+    skipped = [image_id for image_id in _skipped_ids(request, project) if image_id != image.pk]
+    if body.get("skip", True):
+        skipped.append(image.pk)
+    # A bounded list: the session is stored on every request that changes it.
+    request.session[_skipped_key(project)] = skipped[-2000:]
+    return JsonResponse({"image": image.pk, "skipped": len(skipped)})
