@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 
@@ -80,7 +81,8 @@ def task_ids_in_broker(*, queues: Iterable[str]) -> set[str] | None:
     with app.connection_for_read() as connection:
         if connection.transport.driver_type != "redis":
             return None
-        channel = connection.default_channel
+        # The Redis transport's channel (kombu.transport.redis.Channel): its client and key names.
+        channel: Any = connection.default_channel
         client = channel.client  # prefixes keys itself when global_keyprefix is set
         keys = {key for queue in queues for key in redis_queue_keys(channel, queue)}
         found: set[str] = set()

@@ -91,7 +91,8 @@ def round_filters(filters: int, width: float) -> int:
 
 
 def _block_specs(width: float = 1.0, depth: float = 1.0) -> tuple[BlockSpec, ...]:
-    specs, in_filters = [], STEM_FILTERS
+    specs: list[BlockSpec] = []
+    in_filters = STEM_FILTERS
     last_stage = len(STAGES) - 1
     for stage, (repeats, kernel, stride, expand_ratio, filters) in enumerate(STAGES):
         # The Lite models keep the first and the last stage at one block whatever the depth.

@@ -18,7 +18,7 @@ import json
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -65,6 +65,11 @@ class FineTunedHead:
             )
         return self._top
 
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        """Not for this head (reads_embeddings is False): the backbone's embeddings come out of
+        the blocks it replaces. Predict from the photos with `predict_images`."""
+        raise TypeError("a fine-tuned head predicts from images, not from cached embeddings")
+
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         """Probabilities from `backbone.features(images, before_block=self.from_block)`."""
         embeddings = self._top_function()(np.asarray(features, dtype=np.float32)).numpy()
@@ -91,7 +96,8 @@ class FineTunedHead:
             "best_epoch": self.best_epoch,
             "hyperparameters": self.hyperparameters,
         }
-        arrays = {f"top_{i}": w for i, w in enumerate(self.top_weights)}
+        # Any: numpy's stub would read a key of **arrays as its allow_pickle flag.
+        arrays: dict[str, Any] = {f"top_{i}": w for i, w in enumerate(self.top_weights)}
         buffer = io.BytesIO()
         np.savez(
             buffer,

@@ -20,7 +20,8 @@ def decode_image(data: bytes, size: int) -> np.ndarray:
     cropped), the same way at training and at prediction time, so nothing near an edge is lost.
     """
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data)) as opened:
+            image: Image.Image = opened
             # JPEG only: decode at the smallest DCT scale still at least `size` on both sides,
             # several times faster for camera photos than decoding every pixel and then shrinking.
             image.draft("RGB", (size, size))

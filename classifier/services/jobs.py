@@ -125,7 +125,7 @@ def jobs_dispatch_unsent() -> int:
 # --------------------------------------------------------------------------------------
 
 
-def job_fail(job: Job, error: str) -> int:
+def job_fail(job: TrainingRun | PredictionJob, error: str) -> int:
     """Mark a running or queued job failed, unless it finished meanwhile. Returns 1 if so."""
     return (
         type(job)

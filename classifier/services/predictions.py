@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -78,7 +78,7 @@ def _prediction_job_create(
     kind: str,
     image_ids: Sequence[int] = (),
     inputs: Sequence[dict] = (),
-    requested_by: AbstractBaseUser | None,
+    requested_by: User | None,
 ) -> PredictionJob:
     job = PredictionJob.objects.create(
         project_id=model_version.project_id,
@@ -122,7 +122,7 @@ def _ad_hoc_check(upload: AdHocFile) -> bytes:
 def prediction_job_start(
     *,
     project: Project,
-    requested_by: AbstractBaseUser | None,
+    requested_by: User | None,
     image_ids: Sequence[int] | None = None,
     files: Iterable[AdHocFile] | None = None,
     kind: str | None = None,
@@ -166,6 +166,7 @@ def prediction_job_start(
                 requested_by=requested_by,
             )
 
+    assert files is not None  # exactly one of image_ids and files, checked above
     checked = [(upload.name, _ad_hoc_check(upload)) for upload in files]
     if not checked:
         raise ValidationError("Give at least one file.")

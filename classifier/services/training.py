@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -113,7 +113,7 @@ def _hyperparameters_checked(overrides: dict | None) -> dict:
 def training_run_start(
     *,
     project: Project,
-    requested_by: AbstractBaseUser | None,
+    requested_by: User | None,
     hyperparameters: dict | None = None,
 ) -> tuple[TrainingRun, bool]:
     """Ask for a retraining of the project's classifier. Returns (run, created).
@@ -213,14 +213,15 @@ def training_run_finish(
             active = ModelVersion.objects.filter(
                 project_id=run.project_id, status=ModelVersionStatus.ACTIVE
             ).first()
-            accuracy = f"validation accuracy {version.validation_accuracy:.3f}"
+            validation_accuracy = float(metrics["validation_accuracy"])
+            accuracy = f"validation accuracy {validation_accuracy:.3f}"
             if active is None:
                 model_version_promote(
                     model_version=version,
                     reason=f"Activated: first version ({accuracy}).",
                     retired_reason="",
                 )
-            elif version.validation_accuracy > (active.validation_accuracy or 0):
+            elif validation_accuracy > (active.validation_accuracy or 0):
                 model_version_promote(
                     model_version=version,
                     reason=(

@@ -7,7 +7,7 @@ run whose version beats the active one (classifier.services.training) and by
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +37,7 @@ def model_version_promote(
     model_version: ModelVersion,
     reason: str,
     retired_reason: str,
-    activated_by: AbstractBaseUser | None = None,
+    activated_by: User | None = None,
 ) -> None:
     """Make `model_version` its project's active version. Call it inside a transaction that
     holds the project's lock (project_lock).
@@ -78,7 +78,7 @@ def model_version_promote(
 
 @transaction.atomic
 def model_version_activate(
-    *, model_version: ModelVersion, activated_by: AbstractBaseUser | None
+    *, model_version: ModelVersion, activated_by: User | None
 ) -> ModelVersion:
     """Make the version its project's active one; this is also the rollback.
 

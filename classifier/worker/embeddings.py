@@ -37,10 +37,12 @@ def stored_files_read(
 def _missing_file_message(name: str) -> str:
     # The likeliest cause is a worker on another machine configured with storage of its own:
     # say where it looked and what web and workers must share.
-    if getattr(default_storage, "bucket_name", None):
-        where = f"bucket {default_storage.bucket_name}"
-    elif getattr(default_storage, "location", None):
-        where = f"folder {default_storage.location}"
+    bucket = getattr(default_storage, "bucket_name", None)  # S3Storage
+    folder = getattr(default_storage, "location", None)  # FileSystemStorage
+    if bucket:
+        where = f"bucket {bucket}"
+    elif folder:
+        where = f"folder {folder}"
     else:
         where = type(default_storage).__name__
     return (

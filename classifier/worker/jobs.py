@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils import timezone
 
-from classifier.models import Job, JobStatus, PredictionJob, TrainingRun
+from classifier.models import JobStatus, PredictionJob, TrainingRun
 from classifier.services.jobs import job_fail, job_is_stale, job_worker_lost_message
 
 logger = logging.getLogger(__name__)
 
 # Progress is written at most this often (seconds); every write is also the heartbeat.
 PROGRESS_INTERVAL = 1.0
+
+# A training run or a prediction job (classifier.models.Job is their abstract base).
+AnyJob = TypeVar("AnyJob", TrainingRun, PredictionJob)
 
 
 class JobAbandoned(Exception):
@@ -38,8 +42,9 @@ class JobProgress:
     JobTimeLimitExceeded past the deadline, so the job stops at the next update.
     """
 
-    def __init__(self, job: Job, *, time_limit: int):
-        self.model, self.pk = type(job), job.pk
+    def __init__(self, job: TrainingRun | PredictionJob, *, time_limit: int):
+        self.model: type[TrainingRun] | type[PredictionJob] = type(job)
+        self.pk = job.pk
         self.deadline = time.monotonic() + time_limit
         self.time_limit = time_limit
         # The claim has just written the heartbeat: a job done within a second (an ad-hoc
@@ -60,7 +65,7 @@ class JobProgress:
             raise JobAbandoned()
 
 
-def job_claim(model: type[Job], job_id: int, *, worker: str) -> Job | None:
+def job_claim(model: type[AnyJob], job_id: int, *, worker: str) -> AnyJob | None:
     """Mark the job running for this worker, or return None when there is nothing to do.
 
     Re-delivered messages make this the idempotency point: a finished job is left alone; a

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -123,7 +124,7 @@ def _prediction_job_predict(job: PredictionJob, progress: JobProgress) -> dict[s
         timings["read_ms"] += (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         if not rows:
-            probabilities = []
+            probabilities = np.empty((0, len(names)), dtype=np.float32)
         elif head.reads_embeddings:  # a linear head: the embedding cache serves
             embeddings = embeddings_for(backbone=backbone, items=[(s, n) for _, s, n in rows])
             probabilities = head.predict_proba(embeddings)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from django.conf import settings
 
-from classifier.ml import evaluate, fine_tune, train_head
+from classifier.ml import FineTunedHead, TrainedHead, evaluate, fine_tune, train_head
 from classifier.ml.hyperparameters import (
     FINE_TUNE_LEARNING_RATE,
     FINE_TUNE_MAX_EPOCHS,
@@ -78,6 +78,7 @@ def _training_run_train(run: TrainingRun, progress: JobProgress) -> None:
     labels = np.array([row[4] for row in training_set.images], dtype=np.int64)
     splits = np.array([row[3] for row in training_set.images])
     y = {split: labels[splits == split] for split in Split.values}
+    head: TrainedHead | FineTunedHead
     if hyperparameters["fine_tune_blocks"]:
         # The top blocks change, so neither the cached embeddings nor new ones serve: the
         # photos themselves go through the frozen lower blocks inside fine_tune.
