@@ -11,7 +11,10 @@
   reconciliation (classifier.services.jobs_reconcile) can tell a job whose message is on its
   way from one whose message Redis lost (restarted without its data, or flushed).
 
-Imported by the web process: nothing here imports TensorFlow.
+Imported by the web process: nothing here imports TensorFlow. The Celery app is
+`celery.current_app`, the project's (labelplatform.celery, loaded with Django by
+labelplatform/__init__.py), so no classifier module imports the project's app module, which in
+a worker process loads classifier.worker: no import cycle.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -38,9 +42,7 @@ _LIST_CHUNK = 1000
 
 
 def _broker_url() -> str:
-    from labelplatform.celery import app
-
-    return app.conf.broker_url or ""
+    return current_app.conf.broker_url or ""
 
 
 def broker_unresponsive() -> bool:
@@ -76,9 +78,7 @@ def task_ids_in_broker(*, queues: Iterable[str]) -> set[str] | None:
     whose headers carry the task id (Celery's protocol 2), and the `unacked` hash, whose
     values are [message, exchange, routing key]. Raises the broker's errors.
     """
-    from labelplatform.celery import app
-
-    with app.connection_for_read() as connection:
+    with current_app.connection_for_read() as connection:
         if connection.transport.driver_type != "redis":
             return None
         # The Redis transport's channel (kombu.transport.redis.Channel): its client and key names.

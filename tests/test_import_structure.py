@@ -162,12 +162,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 # Cycles that exist on purpose for now, each with the work that removes it. Listed, not
 # ignored: a cycle that is gone must leave this list too (the test says so), and any other
 # cycle fails the suite.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    # services dispatch to the worker side, which calls services back (function-level imports
-    # both ways). Issue 9, decision 2 (branch core) splits them into packages that import one
-    # way only.
-    frozenset({"classifier.services", "classifier.worker"}): "issue 9 decision 2",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def labeling_domain_files() -> list[Path]:

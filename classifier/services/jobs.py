@@ -1,7 +1,9 @@
 """Jobs on their way to a worker: dispatch, failure, staleness, orphans, reconciliation.
 
 A job (a TrainingRun or a PredictionJob row) is created first, then its message is sent
-(`job_dispatch`): by task *name*, so the web never imports the worker code. When the broker is
+(`job_dispatch`): by task *name*, so the web never imports the worker code, through
+`celery.current_app` (the project's app, labelplatform.celery, which loads the worker code in
+worker processes: importing it from here would make an import cycle). When the broker is
 unreachable the row stays queued with `dispatch_error` saying so, and is sent again by
 `jobs_dispatch_unsent` (when a worker starts or reconnects, when the same training is asked
 for again, and at every reconciliation). `jobs_reconcile`, run periodically by Celery beat,
@@ -15,6 +17,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -55,8 +58,6 @@ def job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = 
     `skip_unresponsive` (requests), a broker that just timed out is not tried again
     (classifier.broker): the row is left unsent with the note, without waiting.
     """
-    from labelplatform.celery import app  # the web imports Celery lazily, like the workers
-
     model = type(job)
     if skip_unresponsive and broker.broker_unresponsive():
         model.objects.filter(pk=job.pk, status=JobStatus.QUEUED, enqueued_at__isnull=True).update(
@@ -83,7 +84,7 @@ def job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = 
             else settings.CLASSIFIER_PREDICTION_TIME_LIMIT
         )
         with broker.broker_call():
-            app.send_task(
+            current_app.send_task(
                 TASK_NAMES[model],
                 args=[job.pk],
                 task_id=task_id,
