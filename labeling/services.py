@@ -20,6 +20,7 @@ from labeling.models import (
     Role,
     Split,
 )
+from labeling.signals import images_labeled, signal_send_on_commit
 
 # A readable default palette for classes created without a colour (Bootstrap's hues).
 DEFAULT_CLASS_COLORS = [
@@ -208,7 +209,15 @@ def image_consensus_update(*, image: Image) -> Image:
     if (image.label_id, image.label_status) != (label_id, status):
         image.label_id, image.label_status = label_id, status
         image.save(update_fields=["label", "label_status"])
+        if status == LabelStatus.LABELED:
+            _image_labeled_signal_send(image)
     return image
+
+
+def _image_labeled_signal_send(image: Image) -> None:
+    signal_send_on_commit(
+        images_labeled, Project, project_id=image.project_id, image_ids=[image.pk]
+    )
 
 
 @transaction.atomic
@@ -268,6 +277,7 @@ def image_review(*, image: Image | int, label_class: LabelClass | None) -> Image
         raise ValidationError(f"{label_class.name!r} is not a class of this project.")
     image.label, image.label_status, image.label_reviewed = label_class, LabelStatus.LABELED, True
     image.save(update_fields=["label", "label_status", "label_reviewed"])
+    _image_labeled_signal_send(image)
     return image
 
 

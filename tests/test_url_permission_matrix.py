@@ -56,6 +56,7 @@ from tests.factories import ImageFactory, MembershipFactory, UserFactory, png_by
 from tests.support.broker import broker_use
 from tests.support.labeled_images import labeled_image
 from tests.support.processes import free_port
+from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 CALLERS = ("owner", "annotator", "viewer", "outsider", "anonymous", "staff")
 PASSWORD = "password"  # tests.factories.UserFactory's
@@ -155,6 +156,22 @@ class World:
     def embedding(self) -> Embedding:
         return Embedding.objects.create(
             sha256=self.image.sha256, backbone="tiny", dim=2, vector=b"\0" * 8
+        )
+
+    @cached_property
+    def webhook(self) -> Webhook:
+        return Webhook.objects.create(
+            project=self.project,
+            url="https://example.com/hook",
+            secret="s",
+            events=["image.labeled"],
+        )
+
+    @cached_property
+    def webhook_delivery(self) -> WebhookDelivery:
+        # Sent already: "send again" makes a new one (whose message no worker takes here).
+        return WebhookDelivery.objects.create(
+            webhook=self.webhook, event="image.labeled", status=DeliveryStatus.SUCCEEDED
         )
 
     @cached_property
@@ -306,6 +323,7 @@ PAGE_CASES = [
 
 # The API.                     owner annot viewer outsider anonymous staff
 API_READ = (200, 200, 200, 404, 401, 200)
+API_OWNER = (200, 403, 403, 404, 401, 200)
 API_CASES = [
     # Anyone with a username and password gets their token; no session is needed.
     Case("api:labeling:token", "post", no_args, (200, 200, 200, 200, 200, 200), format="json",
@@ -340,6 +358,17 @@ API_CASES = [
          (202, 202, 403, 404, 401, 202), format="json", body=images_to_predict),
     Case("api:classifier:prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},
          API_READ),
+    # Webhooks: owners only (a URL our servers call, its secret, what it was sent).
+    Case("api:webhooks:project-webhooks", "get", api_project, API_OWNER),
+    Case("api:webhooks:project-webhooks", "post", api_project, (201, 403, 403, 404, 401, 201),
+         format="json",
+         body=lambda w: {"url": "https://93.184.215.14/", "events": ["image.labeled"]}),
+    Case("api:webhooks:webhook-detail", "delete", lambda w: {"webhook_id": w.webhook.pk},
+         (204, 403, 403, 404, 401, 204)),
+    Case("api:webhooks:webhook-deliveries", "get", lambda w: {"webhook_id": w.webhook.pk},
+         API_OWNER),
+    Case("api:webhooks:webhook-delivery-resend", "post",
+         lambda w: {"delivery_id": w.webhook_delivery.pk}, (201, 403, 403, 404, 401, 201)),
     # The schema and its browsable page describe the API, not anyone's data: public, as
     # the login page is, so a client can be written before it has an account.
     Case("api:schema", "get", no_args, (200, 200, 200, 200, 200, 200)),
@@ -412,6 +441,8 @@ ADMIN_OBJECTS: dict[type, Callable[[World], object]] = {
     PredictionJob: lambda w: w.prediction_job,
     Prediction: lambda w: w.prediction,
     Embedding: lambda w: w.embedding,
+    Webhook: lambda w: w.webhook,
+    WebhookDelivery: lambda w: w.webhook_delivery,
     AccessAttempt: lambda w: w.access_attempt,  # django-axes: the login lockout's records
     AccessLog: lambda w: w.access_log,
     AccessFailureLog: lambda w: w.access_failure_log,
@@ -436,6 +467,7 @@ ADMIN_REFUSES_STAFF = {
     ("classifier.predictionjob", "add"): 403,
     ("classifier.prediction", "add"): 403,
     ("classifier.embedding", "add"): 403,
+    ("webhooks.webhookdelivery", "add"): 403,  # deliveries come from events only
     # django-axes writes its records from failed and successful logins only.
     ("axes.accessattempt", "add"): 403,
     ("axes.accesslog", "add"): 403,
