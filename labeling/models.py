@@ -37,6 +37,11 @@ class Project(models.Model):
     validation_percent = models.PositiveSmallIntegerField(default=20)
     test_percent = models.PositiveSmallIntegerField(default=20)
     annotations_per_image = models.PositiveSmallIntegerField(default=1)
+    # Percent of the images an annotator is shown that are gold images (known label, not
+    # marked as such on the page), while gold images they have not labeled remain.
+    gold_percent = models.PositiveSmallIntegerField(
+        default=10, help_text="Share of annotators' queues taken by gold images, in percent"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -58,6 +63,9 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(annotations_per_image__gte=1),
                 name="project_annotations_per_image_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_percent__lte=100), name="project_gold_percent_max_100"
             ),
         ]
 
@@ -153,6 +161,9 @@ class Image(models.Model):
     )
     # True when an owner settled the label; new annotations no longer change it.
     label_reviewed = models.BooleanField(default=False)
+    # A gold image: an owner vouches for its (reviewed) label, and annotators' labels on it
+    # measure their accuracy. An ordinary labeled image for training and export.
+    gold = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -167,6 +178,10 @@ class Image(models.Model):
             models.Index(fields=["project", "created_at", "id"]),
             # Uploads per member on the dashboard, counted off the index.
             models.Index(fields=["project", "uploaded_by"]),
+            # The gold images an annotator's queue mixes in.
+            models.Index(
+                fields=["project", "gold"], condition=models.Q(gold=True), name="image_gold"
+            ),
         ]
 
     def __str__(self) -> str:

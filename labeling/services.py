@@ -286,3 +286,36 @@ def images_split_set(*, image_ids: Sequence[int], split: str) -> int:
     if split not in Split.values:
         raise ValidationError(f"Unknown split {split!r}; use one of {', '.join(Split.values)}.")
     return Image.objects.filter(pk__in=image_ids).exclude(split=split).update(split=split)
+
+
+def project_gold_percent_set(*, project: Project, gold_percent: int) -> Project:
+    """Set the share (percent) of annotators' queues given to gold images; ValidationError
+    outside 0-100."""
+    if not 0 <= gold_percent <= 100:
+        raise ValidationError("The gold share is a percentage, 0 to 100.")
+    Project.objects.filter(pk=project.pk).update(gold_percent=gold_percent)
+    project.gold_percent = gold_percent
+    return project
+
+
+@transaction.atomic
+def image_gold_set(
+    *, image: Image | int, gold: bool, label_class: LabelClass | None = None
+) -> Image:
+    """Mark the image gold (its label known) or not.
+
+    Marking needs a label: `label_class`, or the image's current final label. The label is
+    settled as an owner's review decision (image_review), so annotators' labels on the image
+    no longer move it: they are scored against it. Unmarking keeps the reviewed label.
+    ValidationError when marking an image that has no label and none is given.
+    """
+    image = _locked_image(image if isinstance(image, int) else image.pk)
+    if gold:
+        chosen = label_class or (image.label if image.label_status == LabelStatus.LABELED else None)
+        if chosen is None:
+            raise ValidationError("A gold image needs its label: give one, or label it first.")
+        if not image.label_reviewed or image.label_id != chosen.pk:
+            image = image_review(image=image, label_class=chosen)
+    image.gold = gold
+    image.save(update_fields=["gold"])
+    return image

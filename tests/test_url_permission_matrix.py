@@ -341,6 +341,9 @@ API_CASES = [
     Case("api:labeling:project-stats", "get", api_project, API_READ),
     Case("api:labeling:project-export", "get", api_project, (200, 403, 403, 404, 401, 200),
          query="format=csv"),
+    Case("api:labeling:project-agreement", "get", api_project, API_OWNER),
+    # Everyone in the project: owners see every annotator's figures, others their own.
+    Case("api:labeling:project-annotators", "get", api_project, API_READ),
     Case("api:labeling:image-detail", "get", api_image, API_READ),
     Case("api:labeling:image-detail", "patch", api_image, (200, 403, 403, 404, 401, 200),
          format="json", body=lambda w: {"split": "test"}),

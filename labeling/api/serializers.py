@@ -213,8 +213,74 @@ class ImagePageSerializer(ImageSerializer):
         return self._url("labeling:image-detail", image)
 
 
-class ImageSplitSerializer(serializers.Serializer):
-    split = serializers.ChoiceField(choices=SplitChoice.choices)
+class ImageUpdateSerializer(serializers.Serializer):
+    """What owners change on an image: its split, whether it is gold (and its known label)."""
+
+    split = serializers.ChoiceField(choices=SplitChoice.choices, required=False)
+    gold = serializers.BooleanField(
+        required=False,
+        help_text="Gold: its label is known and measures annotators' accuracy. Marking needs "
+        "`label`, or the image's current label.",
+    )
+    # Field.label is a field's title in DRF: this one shadows it, as ImageFilterSerializer's.
+    label = serializers.CharField(  # type: ignore[assignment]
+        required=False, help_text="With gold: the known label (a class name)."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.keys() & {"split", "gold"}:
+            raise serializers.ValidationError("Give split, gold or both.")
+        if "label" in attrs and not attrs.get("gold"):
+            raise serializers.ValidationError({"label": ["Only with gold: true."]})
+        return attrs
+
+
+class QualityParamsSerializer(serializers.Serializer):
+    split = serializers.ChoiceField(
+        choices=SplitChoice.choices, required=False, help_text="One split; all when left out."
+    )
+
+
+class AnnotatorPairSerializer(serializers.Serializer):
+    annotators = serializers.ListField(
+        child=serializers.CharField(), min_length=2, max_length=2, help_text="Usernames"
+    )
+    cohen_kappa = serializers.FloatField(
+        allow_null=True, help_text="Null when undefined (both always gave one class)."
+    )
+    percent_agreement = serializers.FloatField()
+    images = serializers.IntegerField(help_text="Images both labeled: what the figures rest on")
+
+
+class AgreementSerializer(serializers.Serializer):
+    split = serializers.CharField(allow_null=True)
+    images = serializers.IntegerField(help_text="Images with two or more labels")
+    percent_agreement = serializers.FloatField(allow_null=True)
+    krippendorff_alpha = serializers.FloatField(
+        allow_null=True, help_text="Nominal, across all annotators; null when undefined."
+    )
+    min_shared_images = serializers.IntegerField(
+        help_text="Pairs of annotators sharing fewer images get no kappa."
+    )
+    pairs = AnnotatorPairSerializer(many=True)
+
+
+class ShareSerializer(serializers.Serializer):
+    share = serializers.FloatField(allow_null=True, help_text="0-1; null when images is 0")
+    images = serializers.IntegerField()
+
+
+class AnnotatorFiguresSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    labels = serializers.IntegerField()
+    agreement_with_final = ShareSerializer(
+        help_text="Their labels that match the final label (consensus or review)."
+    )
+    gold_accuracy = ShareSerializer(help_text="Their labels on gold images that are right.")
+    median_seconds_per_label = serializers.FloatField(
+        allow_null=True, help_text="Between consecutive labels, breaks over 10 min left out."
+    )
 
 
 class ImageFilterSerializer(serializers.Serializer):

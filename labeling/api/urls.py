@@ -29,6 +29,16 @@ urlpatterns = [
         views.ProjectExportView.as_view(),
         name="project-export",
     ),
+    path(
+        "projects/<id:project_id>/agreement/",
+        views.ProjectAgreementView.as_view(),
+        name="project-agreement",
+    ),
+    path(
+        "projects/<id:project_id>/annotators/",
+        views.ProjectAnnotatorsView.as_view(),
+        name="project-annotators",
+    ),
     path("images/<id:image_id>/", views.ImageDetailView.as_view(), name="image-detail"),
     path(
         "images/<id:image_id>/annotations/",

@@ -8,6 +8,7 @@ the names from here.
 - images: images_needing_label_by (the labeling queue), images_visible_to,
   images_filtered, images_with_annotation_count, images_with_annotations, ImagePaginator,
   project_conflicts, image_annotations
+- quality: project_agreement, project_annotator_figures (agreement and annotator quality)
 """
 
 from labeling.selectors.activity import project_recent_activity
@@ -32,6 +33,7 @@ from labeling.selectors.projects import (
     projects_visible_to,
     projects_with_counts_visible_to,
 )
+from labeling.selectors.quality import project_agreement, project_annotator_figures
 
 __all__ = [
     "ImagePaginator",
@@ -42,6 +44,8 @@ __all__ = [
     "images_with_annotation_count",
     "images_with_annotations",
     "label_class_by_name",
+    "project_agreement",
+    "project_annotator_figures",
     "project_conflicts",
     "project_count_table",
     "project_counts",

@@ -375,6 +375,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "labeling.models.Role",
         "JobStatusEnum": "classifier.models.JobStatus",
         "ModelVersionStatusEnum": "classifier.models.ModelVersionStatus",
+        "WebhookEventEnum": "webhooks.models.Event",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
 }
 
