@@ -14,6 +14,7 @@ the names from here.
 from labeling.selectors.activity import project_recent_activity
 from labeling.selectors.images import (
     ImagePaginator,
+    gold_images_unlabeled_by,
     image_annotations,
     images_filtered,
     images_needing_label_by,
@@ -21,6 +22,7 @@ from labeling.selectors.images import (
     images_with_annotation_count,
     images_with_annotations,
     project_conflicts,
+    queue_with_gold,
 )
 from labeling.selectors.projects import (
     label_class_by_name,
@@ -37,6 +39,7 @@ from labeling.selectors.quality import project_agreement, project_annotator_figu
 
 __all__ = [
     "ImagePaginator",
+    "gold_images_unlabeled_by",
     "image_annotations",
     "images_filtered",
     "images_needing_label_by",
@@ -56,4 +59,5 @@ __all__ = [
     "project_stats",
     "projects_visible_to",
     "projects_with_counts_visible_to",
+    "queue_with_gold",
 ]

@@ -6,6 +6,7 @@ machinery: they are the page's own, behind the session and its CSRF token.
 """
 
 import json
+import random
 import time
 from functools import wraps
 
@@ -20,7 +21,7 @@ from labeling import services
 from labeling.api.serializers import ImagePageSerializer, LabelClassSerializer
 from labeling.models import Image, LabelClass, Project, Role
 from labeling.permissions import project_for_user
-from labeling.selectors import project_split_progress
+from labeling.selectors import gold_images_unlabeled_by, project_split_progress, queue_with_gold
 
 
 def json_endpoint(view):
@@ -72,14 +73,24 @@ def _skipped_ids(request: HttpRequest, project: Project) -> list[int]:
 
 def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
     """The next images to label, most uncertain first once a model exists (the classifier's
-    order of labeling's queue), in the API's shape of an image."""
+    order of labeling's queue), in the API's shape of an image, with gold images mixed in at
+    the project's rate. A gold image looks like any other: its known label is not sent."""
+    exclude_ids = exclude | set(_skipped_ids(request, project))
     images = images_to_label_next(
-        project=project,
-        user=request.user,
-        exclude_ids=exclude | set(_skipped_ids(request, project)),
-        limit=LABELING_PREFETCH,
+        project=project, user=request.user, exclude_ids=exclude_ids, limit=LABELING_PREFETCH
     )
-    return ImagePageSerializer(images, many=True).data
+    if project.gold_percent and images:
+        gold = gold_images_unlabeled_by(
+            project=project, user=request.user, exclude_ids=exclude_ids
+        ).select_related("label")[:LABELING_PREFETCH]
+        images = queue_with_gold(
+            queue=images, gold=list(gold), percent=project.gold_percent, rng=random.Random()
+        )[:LABELING_PREFETCH]
+    data = ImagePageSerializer(images, many=True).data
+    for image, shown in zip(images, data, strict=True):
+        if image.gold:
+            shown["label"] = None
+    return data
 
 
 # How many images the labeling page is sent at a time, to load in the background: enough that a
