@@ -3,7 +3,7 @@ classifier's."""
 
 from django.urls import path
 
-from labeling.views import images, labeling_page, media, projects, upload
+from labeling.views import images, labeling_page, media, projects, quality, upload
 
 app_name = "labeling"
 urlpatterns = [
@@ -27,6 +27,7 @@ urlpatterns = [
         name="project-export",
     ),
     path("projects/<id:pk>/upload/", upload.project_upload, name="project-upload"),
+    path("projects/<id:pk>/quality/", quality.project_quality, name="project-quality"),
     path("projects/<id:pk>/label/", labeling_page.project_label, name="project-label"),
     path(
         "projects/<id:pk>/label/queue/",

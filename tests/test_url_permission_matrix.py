@@ -288,6 +288,8 @@ PAGE_CASES = [
     Case("labeling:project-upload", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
          headers=JSON, body=lambda w: {"split": "auto", "files": png_upload()}),
     Case("labeling:project-label", "get", of_project, ANNOTATE_PAGE),
+    # Every member: owners see the whole team's figures, others their own.
+    Case("labeling:project-quality", "get", of_project, READ),
     Case("labeling:project-label-queue", "get", of_project, ANNOTATE_PAGE),
     Case("labeling:project-grid", "get", of_project, ANNOTATE_PAGE),
     Case("labeling:project-label-annotate", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
