@@ -45,7 +45,17 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
-from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role, Split
+from labeling.invitations import invitation_create
+from labeling.models import (
+    Annotation,
+    Image,
+    Invitation,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+    Split,
+)
 from tests.classifier.factories import (
     ModelVersionFactory,
     PredictionFactory,
@@ -159,6 +169,10 @@ class World:
         )
 
     @cached_property
+    def invitation(self) -> tuple[Invitation, str]:
+        return invitation_create(project=self.project, role=Role.ANNOTATOR, invited_by=self.owner)
+
+    @cached_property
     def webhook(self) -> Webhook:
         return Webhook.objects.create(
             project=self.project,
@@ -267,6 +281,7 @@ ANNOTATE_PAGE = (200, 200, 403, 404, LOGIN, 200)  # annotators and up
 OWNER_BUTTON = (302, 403, 403, 404, LOGIN, 302)  # owners' POST buttons, back to a page
 ANNOTATOR_BUTTON = (302, 302, 403, 404, LOGIN, 302)
 ANY_USER = (200, 200, 200, 200, LOGIN, 200)  # any logged-in user
+OWNER_PAGE = (200, 403, 403, 404, LOGIN, 200)
 
 PAGE_CASES = [
     Case("labeling:home", "get", no_args, ANY_USER),
@@ -290,6 +305,17 @@ PAGE_CASES = [
     Case("labeling:project-label", "get", of_project, ANNOTATE_PAGE),
     # Every member: owners see the whole team's figures, others their own.
     Case("labeling:project-quality", "get", of_project, READ),
+    Case("labeling:project-invitations", "get", of_project, OWNER_PAGE),
+    Case("labeling:project-invitations", "post", of_project, OWNER_PAGE,
+         body=lambda w: {"role": "viewer"}),
+    Case("labeling:project-invitation-revoke", "post",
+         lambda w: {"pk": w.project.pk, "invitation_id": w.invitation[0].pk}, OWNER_BUTTON),
+    # The link is the credential: anyone holding it sees the invitation; a signed-in user
+    # joins with it (anonymous visitors are shown the form again: no username given).
+    Case("labeling:invitation-accept", "get", lambda w: {"token": w.invitation[1]},
+         (200, 200, 200, 200, 200, 200)),
+    Case("labeling:invitation-accept", "post", lambda w: {"token": w.invitation[1]},
+         (302, 302, 302, 302, 200, 302)),
     Case("labeling:project-label-queue", "get", of_project, ANNOTATE_PAGE),
     Case("labeling:project-grid", "get", of_project, ANNOTATE_PAGE),
     Case("labeling:project-label-annotate", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
@@ -643,7 +669,7 @@ def test_permission_matrix(world, broker_down, case, caller, expected):
 # Every method our views answer has a rule
 # ------------------------------------------------------------------------------------------
 
-OUR_MODULES = ("labeling.", "classifier.", "labelplatform.")
+OUR_MODULES = ("labeling.", "classifier.", "labelplatform.", "webhooks.")
 # HEAD and OPTIONS are left out: the API answers them as GET (HasProjectRole), the pages
 # refuse them. The admin's views (some overridden in our admin modules) take the methods
 # Django gives them.

@@ -315,6 +315,23 @@ CELERY_BEAT_SCHEDULE = {
 CLASSIFIER_BROKER_BACKOFF = env.float("CLASSIFIER_BROKER_BACKOFF", default=15)
 
 # ------------------------------------------------------------------------------
+# Email  https://docs.djangoproject.com/en/5.2/topics/email/
+# Invitations are mailed through Django's email backend: printed on the console unless
+# configured. For SMTP: EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend with
+# EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS. Without mail
+# the owner copies the invitation link from the page.
+# ------------------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="labelplatform@localhost")
+# Days an invitation link stays valid.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+
+# ------------------------------------------------------------------------------
 # Webhooks  (webhooks.services, webhooks.outbound; docs/webhooks.md)
 # ------------------------------------------------------------------------------
 # Webhooks call only public addresses; on, they may call loopback, link-local and private
