@@ -37,6 +37,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
@@ -193,7 +194,7 @@ MODES = ("plain", "mirror")
 
 def split_embeddings(cache, selection, mode: str, shas: dict[Path, str]):
     """{split: (x, y)} for one selection, plain or mirror-averaged embeddings."""
-    out = {}
+    out: dict[str, Any] = {}
     for split, items in selection.items():
         rows = []
         for path, _ in items:
@@ -424,9 +425,9 @@ def main() -> None:
     print()
     for name in backbones:
         for mode in MODES:
-            s = summary.get((name, mode, "logistic"))
-            if s:
-                print(f"C chosen on validation, {name} {mode}: {s['c_chosen']}")
+            found = summary.get((name, mode, "logistic"))
+            if found:
+                print(f"C chosen on validation, {name} {mode}: {found['c_chosen']}")
     print()
     for name in backbones:
         wrong = [w for r in results.get((name, "plain", "logistic"), []) for w in r["wrong"]]
