@@ -370,6 +370,11 @@ API_CASES = [
     Case("api:labeling:project-export", "get", api_project, (200, 403, 403, 404, 401, 200),
          query="format=csv"),
     Case("api:labeling:project-agreement", "get", api_project, API_OWNER),
+    Case("api:labeling:project-invitations", "get", api_project, API_OWNER),
+    Case("api:labeling:project-invitations", "post", api_project, (201, 403, 403, 404, 401, 201),
+         format="json", body=lambda w: {"role": "viewer"}),
+    Case("api:labeling:invitation-detail", "delete",
+         lambda w: {"invitation_id": w.invitation[0].pk}, (204, 403, 403, 404, 401, 204)),
     # Everyone in the project: owners see every annotator's figures, others their own.
     Case("api:labeling:project-annotators", "get", api_project, API_READ),
     Case("api:labeling:image-detail", "get", api_image, API_READ),

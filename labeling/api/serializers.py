@@ -7,7 +7,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.models import Annotation, Image, LabelClass, LabelStatus, Membership, Project, Role
+from labeling.models import (
+    Annotation,
+    Image,
+    Invitation,
+    LabelClass,
+    LabelStatus,
+    Membership,
+    Project,
+    Role,
+)
 from labeling.models import Split as SplitChoice
 
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
@@ -388,3 +397,34 @@ class ExportParamsSerializer(serializers.Serializer):
         ],
         default="zip",
     )
+
+
+INVITATION_STATES = [(state, state) for state in ("open", "accepted", "revoked", "expired")]
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=INVITATION_STATES, read_only=True)
+    email = serializers.CharField(read_only=True, help_text="Empty for a link passed on by hand.")
+    accepted_by = serializers.CharField(
+        source="accepted_by.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "state", "created_at", "expires_at", "accepted_by"]
+        read_only_fields = fields
+
+
+class InvitationCreatedSerializer(InvitationSerializer):
+    link = serializers.URLField(read_only=True, help_text="Single use; shown this once.")
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "link"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(
+        required=False, allow_blank=True, help_text="Mailed the link when given."
+    )
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)

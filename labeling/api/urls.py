@@ -39,6 +39,16 @@ urlpatterns = [
         views.ProjectAnnotatorsView.as_view(),
         name="project-annotators",
     ),
+    path(
+        "projects/<id:project_id>/invitations/",
+        views.ProjectInvitationsView.as_view(),
+        name="project-invitations",
+    ),
+    path(
+        "invitations/<id:invitation_id>/",
+        views.InvitationDetailView.as_view(),
+        name="invitation-detail",
+    ),
     path("images/<id:image_id>/", views.ImageDetailView.as_view(), name="image-detail"),
     path(
         "images/<id:image_id>/annotations/",

@@ -7,6 +7,7 @@ description; splitting by resource would scatter one app's contract over several
 from django.contrib.auth.signals import user_logged_in
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -17,13 +18,14 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from labeling import export, ingest, selectors, services
+from labeling import export, ingest, invitations, selectors, services
 from labeling.api import serializers as s
 from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
-from labeling.models import Image, LabelClass, Membership, Project, Role
-from labeling.permissions import project_role, user_authenticated
+from labeling.models import Image, Invitation, LabelClass, Membership, Project, Role
+from labeling.permissions import project_role, project_role_required, user_authenticated
 from labelplatform.api.schema import error_responses
 from labelplatform.api.serializers import ErrorSerializer
 from labelplatform.login_lockout import LoginLockedOut
@@ -493,3 +495,53 @@ class ProjectAnnotatorsView(ProjectScopedView):
             project=project, split=params.validated_data.get("split"), user=only
         )
         return Response(annotator_figures_data(rows))
+
+
+class ProjectInvitationsView(ProjectScopedView):
+    """Owners invite people into the project by email or single-use link."""
+
+    required_roles = {"GET": Role.OWNER, "POST": Role.OWNER}
+    pagination_class = None
+    serializer_class = s.InvitationSerializer
+
+    @extend_schema(
+        operation_id="project_invitations_list",
+        summary="The project's invitations (owners)",
+        responses={200: s.InvitationSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request, project_id: int):
+        listed = Invitation.objects.filter(project=self.get_project()).select_related("accepted_by")
+        return Response(s.InvitationSerializer(listed, many=True).data)
+
+    @extend_schema(
+        operation_id="project_invitations_create",
+        summary="Invite someone: a single-use link, mailed when an email is given (owners)",
+        request=s.InvitationCreateSerializer,
+        responses={201: s.InvitationCreatedSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, project_id: int):
+        serializer = s.InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, token = invitations.invitation_create(
+            project=self.get_project(),
+            role=serializer.validated_data["role"],
+            email=serializer.validated_data.get("email", ""),
+            invited_by=user_authenticated(request.user),
+        )
+        link = request.build_absolute_uri(reverse("labeling:invitation-accept", args=[token]))
+        invitations.invitation_email_send(invitation=invitation, link=link)
+        data = {**s.InvitationSerializer(invitation).data, "link": link}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailView(APIView):
+    @extend_schema(
+        operation_id="invitation_destroy",
+        summary="Revoke an open invitation (owners)",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request, invitation_id: int):
+        invitation = get_object_or_404(Invitation, pk=invitation_id)
+        project_role_required(user=request.user, project=invitation.project_id, needed=Role.OWNER)
+        invitations.invitation_revoke(invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)

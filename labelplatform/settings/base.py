@@ -393,6 +393,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "classifier.models.JobStatus",
         "ModelVersionStatusEnum": "classifier.models.ModelVersionStatus",
         "WebhookEventEnum": "webhooks.models.Event",
+        "InvitationStateEnum": "labeling.api.serializers.INVITATION_STATES",
         "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
 }

@@ -142,3 +142,31 @@ def test_only_owners_invite(client, project, annotator):
     client.force_login(annotator)
     page = client.get(reverse("labeling:project-invitations", args=[project.pk]))
     assert page.status_code == 403
+
+
+def test_the_api_creates_lists_and_revokes_invitations(
+    project, owner, django_capture_on_commit_callbacks
+):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(
+            f"/api/projects/{project.pk}/invitations/",
+            {"email": "zed@example.com", "role": "viewer"},
+            format="json",
+        )
+
+    assert created.status_code == 201
+    link = created.json()["link"]
+    assert link in mail.outbox[0].body
+    [listed] = api.get(f"/api/projects/{project.pk}/invitations/").json()
+    assert (listed["email"], listed["role"], listed["state"]) == (
+        "zed@example.com",
+        "viewer",
+        "open",
+    )
+    assert "link" not in listed
+    assert api.delete(f"/api/invitations/{listed['id']}/").status_code == 204
+    assert Client().get(link.removeprefix("http://testserver")).status_code == 410
