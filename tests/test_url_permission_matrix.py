@@ -306,6 +306,13 @@ PAGE_CASES = [
     # Every member: owners see the whole team's figures, others their own.
     Case("labeling:project-quality", "get", of_project, READ),
     Case("labeling:project-invitations", "get", of_project, OWNER_PAGE),
+    Case("webhooks:project-webhooks", "get", of_project, OWNER_PAGE),
+    Case("webhooks:project-webhooks", "post", of_project, OWNER_PAGE,
+         body=lambda w: {"url": "https://93.184.215.14/", "events": ["image.labeled"]}),
+    Case("webhooks:webhook-delete", "post",
+         lambda w: {"pk": w.project.pk, "webhook_id": w.webhook.pk}, OWNER_BUTTON),
+    Case("webhooks:webhook-delivery-resend", "post",
+         lambda w: {"pk": w.project.pk, "delivery_id": w.webhook_delivery.pk}, OWNER_BUTTON),
     Case("labeling:project-invitations", "post", of_project, OWNER_PAGE,
          body=lambda w: {"role": "viewer"}),
     Case("labeling:project-invitation-revoke", "post",
