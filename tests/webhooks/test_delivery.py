@@ -186,3 +186,11 @@ def test_a_receiver_that_keeps_failing_ends_failed_and_can_be_sent_again(
         ("failed", None),
     ]
     assert json.loads(calls[-1].body)["event"] == "image.labeled"
+
+
+def test_the_webhooks_worker_loads_no_model(webhooks_worker):
+    # Its process maps no TensorFlow library: webhooks never wait behind a model load, and the
+    # worker stays small (labelplatform.celery installs the classifier only for model queues).
+    maps = open(f"/proc/{webhooks_worker.process.pid}/maps").read()
+    assert "libtensorflow" not in maps
+    assert "_pywrap_tensorflow" not in maps
