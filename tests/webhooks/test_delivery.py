@@ -4,6 +4,7 @@ tiny backbone, and a webhooks worker), a real HTTP receiver on loopback, the API
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -191,6 +192,6 @@ def test_a_receiver_that_keeps_failing_ends_failed_and_can_be_sent_again(
 def test_the_webhooks_worker_loads_no_model(webhooks_worker):
     # Its process maps no TensorFlow library: webhooks never wait behind a model load, and the
     # worker stays small (labelplatform.celery installs the classifier only for model queues).
-    maps = open(f"/proc/{webhooks_worker.process.pid}/maps").read()
+    maps = Path(f"/proc/{webhooks_worker.process.pid}/maps").read_text()
     assert "libtensorflow" not in maps
     assert "_pywrap_tensorflow" not in maps
