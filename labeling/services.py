@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import FileField
 from django.db.models.deletion import Collector
 
@@ -64,8 +64,7 @@ def project_create(
     ratios = _split_ratios_checked(split_ratios or default_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
-    if not name.strip():
-        raise ValidationError("A project needs a name.")
+    name = _project_name_checked(name=name, owner=created_by)
 
     specs = [{"name": c} if isinstance(c, str) else dict(c) for c in classes]
     if len(specs) < 2:
@@ -85,21 +84,47 @@ def project_create(
     if len(set(keys)) != len(keys):
         raise ValidationError("Label class keys must be unique.")
 
-    project = Project.objects.create(
-        name=name.strip(),
-        description=description,
-        train_percent=ratios[Split.TRAIN],
-        validation_percent=ratios[Split.VALIDATION],
-        test_percent=ratios[Split.TEST],
-        annotations_per_image=annotations_per_image,
-        created_by=created_by,
-    )
+    try:
+        # A savepoint: losing a race for the name is an error, not a broken transaction.
+        with transaction.atomic():
+            project = Project.objects.create(
+                name=name,
+                description=description,
+                train_percent=ratios[Split.TRAIN],
+                validation_percent=ratios[Split.VALIDATION],
+                test_percent=ratios[Split.TEST],
+                annotations_per_image=annotations_per_image,
+                created_by=created_by,
+            )
+    except IntegrityError:
+        # Another request created a project of this name between the check and the insert.
+        _project_name_checked(name=name, owner=created_by)
+        raise
     LabelClass.objects.bulk_create(
         LabelClass(project=project, name=s["name"], key=s["key"], color=s["color"], order=i)
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=created_by, role=Role.OWNER)
     return project
+
+
+def _project_name_checked(*, name: str, owner: User | None, project: Project | None = None) -> str:
+    """The name, stripped; ValidationError (on "name") when empty or when the owner already
+    has another project of that name, case aside (the project_unique_name_per_owner
+    constraint, checked here so forms, the API and the admin say it in words)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A project needs a name."})
+    if owner is None:
+        return name
+    same_name = Project.objects.filter(created_by=owner, name__iexact=name)
+    if project is not None:
+        same_name = same_name.exclude(pk=project.pk)
+    existing = same_name.first()
+    if existing is not None:
+        message = f"{owner.get_username()} already has a project called “{existing.name}”."
+        raise ValidationError({"name": f"{message} Choose another name."})
+    return name
 
 
 def _split_ratios_checked(split_ratios: dict[str, int]) -> dict[str, int]:
@@ -135,11 +160,10 @@ def project_update(
     ratios = _split_ratios_checked(split_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
-    if not name.strip():
-        raise ValidationError("A project needs a name.")
     locked = Project.objects.select_for_update().get(pk=project.pk)
+    name = _project_name_checked(name=name, owner=locked.created_by, project=locked)
     required_changed = locked.annotations_per_image != annotations_per_image
-    locked.name, locked.description = name.strip(), description
+    locked.name, locked.description = name, description
     locked.train_percent = ratios[Split.TRAIN]
     locked.validation_percent = ratios[Split.VALIDATION]
     locked.test_percent = ratios[Split.TEST]

@@ -114,8 +114,7 @@ def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 services.label_classes_update(project=project, classes=classes.class_specs())
         except ValidationError as error:
-            for message in error.messages:
-                form.add_error(None, message)
+            form.add_error(None, error)
         else:
             messages.success(request, "Settings saved.")
             return redirect("labeling:project-settings", pk=project.pk)
