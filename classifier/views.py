@@ -7,6 +7,7 @@ project a user does not belong to does not exist for them (404) and a member who
 too low gets 403. Nothing here imports TensorFlow: the workers do the work.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -97,6 +98,31 @@ def training_run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = services.training_run_cancel(run=run)
     messages.info(request, f"Training run {run.pk} is {run.get_status_display().lower()}.")
     return redirect_back(request, reverse("classifier:project-jobs", args=[project.pk]))
+
+
+# --- Ad-hoc predictions -----------------------------------------------------------------------
+
+
+@require_GET
+def project_predict(request: HttpRequest, pk: int) -> HttpResponse:
+    """Drop photos, see the active version's prediction of each; nothing is stored as
+    training data. The page's script sends the files to the API's prediction endpoint and
+    follows the job there, so a worker predicts them exactly as for an API client (this
+    process never loads a model). Annotators and owners, like that endpoint."""
+    project, role = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    return render(
+        request,
+        "classifier/project_predict.html",
+        {
+            "project": project,
+            "role": role,
+            "class_colors": {c.name: c.color for c in project.classes.all()},
+            "active_version": selectors.model_version_active(project=project),
+            "max_megabytes": settings.IMAGE_MAX_BYTES // (1024 * 1024),
+            "create_url": reverse("api:classifier:prediction-job-create", args=[project.pk]),
+            "job_url": reverse("api:classifier:prediction-job-detail", args=[0]),
+        },
+    )
 
 
 # --- Jobs pages --------------------------------------------------------------------------------

@@ -264,6 +264,7 @@ PAGE_CASES = [
     Case("labeling:project-gallery", "get", of_project, READ),
     Case("classifier:project-models", "get", of_project, READ),
     Case("classifier:project-jobs", "get", of_project, READ),
+    Case("classifier:project-predict", "get", of_project, ANNOTATE_PAGE),
     Case("classifier:project-jobs-fragment", "get", of_project, READ),
     Case("classifier:project-workers", "get", of_project, READ),
     Case("labeling:image-detail", "get", of_image, READ),

@@ -148,7 +148,7 @@ def test_an_unknown_project_is_an_error(db, tmp_path):
 
 def test_two_projects_with_the_same_name_need_the_id(owner, tmp_path):
     ProjectFactory(name="Twin", created_by=owner)
-    ProjectFactory(name="Twin", created_by=owner)
+    ProjectFactory(name="Twin")  # another owner: names are unique per owner only
     with pytest.raises(CommandError, match="2 projects are named 'Twin'"):
         import_images("Twin", tmp_path)
 

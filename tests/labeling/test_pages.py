@@ -102,7 +102,7 @@ def test_a_project_needs_two_classes(client, outsider):
     response = client.post(reverse("labeling:project-create"), data)
     assert response.status_code == 200
     assert not Project.objects.exists()
-    assert "at least 2" in response.content.decode()
+    assert "A project needs at least two label classes." in response.content.decode()
 
 
 def test_split_ratios_must_add_up_to_100(client, outsider):
