@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from classifier import selectors, services
-from classifier.models import ModelVersion, TrainingRun
+from classifier.models import JobStatus, ModelVersion, TrainingRun
 from labeling.models import Project, Role
 from labeling.permissions import project_for_user, role_allows, user_authenticated
 from labelplatform.navigation import redirect_back
@@ -95,8 +95,12 @@ def project_retrain(request: HttpRequest, pk: int) -> HttpResponse:
 def training_run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun, pk=pk)
     project, _ = project_for_user(user=request.user, pk=run.project_id, needed=Role.OWNER)
+    was_running = run.status == JobStatus.RUNNING
     run = services.training_run_cancel(run=run)
-    messages.info(request, f"Training run {run.pk} is {run.get_status_display().lower()}.")
+    message = f"Training run {run.pk} is {run.get_status_display().lower()}."
+    if was_running and run.status == JobStatus.CANCELLED:
+        message += " Its worker stops at its next step; the run's row says when it has."
+    messages.info(request, message)
     return redirect_back(request, reverse("classifier:project-jobs", args=[project.pk]))
 
 
