@@ -55,11 +55,13 @@ def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
     project, _ = project_for_user(user=request.user, pk=version.project_id, needed=Role.OWNER)
     user = user_authenticated(request.user)
-    services.model_version_activate(model_version=version, activated_by=user)
+    status_before = version.status
+    version = services.model_version_activate(model_version=version, activated_by=user)
     messages.success(
         request,
-        f"Version {version.version} is now active. Its predictions of the project's images "
-        "are being made in the background (see Jobs).",
+        selectors.model_version_activation_message(
+            model_version=version, status_before=status_before
+        ),
     )
     return redirect_back(request, reverse("classifier:project-models", args=[project.pk]))
 

@@ -30,6 +30,7 @@ from classifier.selectors.predictions import (
 )
 from classifier.selectors.versions import (
     metrics_per_class,
+    model_version_activation_message,
     model_version_active,
     model_version_counts,
     model_version_report,
@@ -48,6 +49,7 @@ __all__ = [
     "job_worker_stopping",
     "jobs_for_page",
     "metrics_per_class",
+    "model_version_activation_message",
     "model_version_active",
     "model_version_counts",
     "model_version_report",
