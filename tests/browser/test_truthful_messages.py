@@ -27,7 +27,8 @@ def test_labeling_a_project_without_images_asks_for_uploads(page_for, owner):
 
 def test_upload_rows_say_which_zip_a_file_came_from(page_for, owner):
     project = ProjectFactory(name="Zips", created_by=owner)
-    members = {"coffee/a.png": png_bytes(seed=1), "notes.txt": b"hi", "coffee/b.png": png_bytes(seed=2)}
+    members = {"coffee/a.png": png_bytes(seed=1), "notes.txt": b"hi"}
+    members["coffee/b.png"] = png_bytes(seed=2)
     archive = zip_archive(members)
     page = page_for(owner)
     page.goto(f"/projects/{project.pk}/upload/")

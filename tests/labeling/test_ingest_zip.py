@@ -164,8 +164,7 @@ def test_a_zip_uploaded_with_an_image_name_is_explained(project, owner):
     assert report.rejected == [
         (
             "a.jpg",
-            "not a readable image (looks like a zip archive; name it .zip to upload "
-            "its contents)",
+            "not a readable image (looks like a zip archive; name it .zip to upload its contents)",
         )
     ]
 
