@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -67,6 +68,14 @@ class Project(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(gold_percent__lte=100), name="project_gold_percent_max_100"
+            ),
+            # Two projects of one owner with the same name look identical on the home page
+            # and in the admin; the name is compared as people read it, case aside.
+            models.UniqueConstraint(
+                "created_by",
+                Lower("name"),
+                name="project_unique_name_per_owner",
+                violation_error_message="This owner already has a project with this name.",
             ),
         ]
 
