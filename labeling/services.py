@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from labeling.models import (
     Annotation,
+    AnnotationBatch,
+    AnnotationBatchKind,
     Image,
     LabelClass,
     LabelStatus,
@@ -44,8 +47,12 @@ def project_create(
     description: str = "",
     split_ratios: dict[str, int] | None = None,
     annotations_per_image: int = 1,
+    suggestions: dict[str, bool] | None = None,
 ) -> Project:
     """Create a project with its label classes and make its creator the owner.
+
+    `suggestions` chooses per split whether annotators see the model's suggestions (splits
+    left out keep the default: shown, except on the test split, labeled blind).
 
     `classes` holds names, or dicts with "name" and optional "key" and "color"; keys default
     to "1", "2", ... in order. Raises ValidationError for fewer than two classes, duplicate
@@ -90,6 +97,8 @@ def project_create(
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=created_by, role=Role.OWNER)
+    if suggestions:
+        project_suggestions_set(project=project, splits=suggestions)
     return project
 
 
@@ -212,37 +221,139 @@ def image_consensus_update(*, image: Image) -> Image:
 
 
 @transaction.atomic
-def annotation_create(*, image: Image | int, user: User, label_class: LabelClass) -> Annotation:
-    """Record the user's label for the image (replacing theirs, if any) and update consensus."""
+def annotation_create(
+    *, image: Image | int, user: User, label_class: LabelClass, from_suggestion: bool = False
+) -> Annotation:
+    """Record the user's label for the image (replacing theirs, if any) and update consensus.
+
+    `from_suggestion` says the user accepted the model's suggestion rather than picking the
+    class (the classifier's suggestion_accept checks that it was the suggestion)."""
     image = _locked_image(image if isinstance(image, int) else image.pk)
     if label_class.project_id != image.project_id:
         raise ValidationError(f"{label_class.name!r} is not a class of this project.")
     annotation, created = Annotation.objects.get_or_create(
-        image=image, user=user, defaults={"label_class": label_class}
+        image=image,
+        user=user,
+        defaults={"label_class": label_class, "from_suggestion": from_suggestion},
     )
-    if not created and annotation.label_class_id != label_class.pk:
-        annotation.label_class = label_class
-        annotation.save(update_fields=["label_class", "updated_at"])
+    if not created and (annotation.label_class_id, annotation.from_suggestion) != (
+        label_class.pk,
+        from_suggestion,
+    ):
+        annotation.label_class, annotation.from_suggestion = label_class, from_suggestion
+        annotation.save(update_fields=["label_class", "from_suggestion", "updated_at"])
     image_consensus_update(image=image)
     return annotation
 
 
 @transaction.atomic
+def annotation_batch_apply(
+    *,
+    project: Project,
+    user: User,
+    kind: str,
+    labels: dict[int, int],
+    from_suggestion: bool = False,
+) -> AnnotationBatch:
+    """Label many images at once as one action that can be undone (annotation_batch_undo).
+
+    `labels` maps image ids to class ids; images of other projects and classes of other
+    projects are left out. Writes the user's annotations (consensus follows, image by image)
+    and an AnnotationBatch remembering what each image's annotation by the user was before.
+    """
+    class_ids = set(project.classes.values_list("pk", flat=True))
+    # A fixed lock order (by image id) keeps two bulk labelers from deadlocking.
+    image_ids = sorted(
+        Image.objects.filter(pk__in=list(labels), project=project).values_list("pk", flat=True)
+    )
+    before = {
+        row[0]: row[1:]
+        for row in Annotation.objects.filter(image_id__in=image_ids, user=user).values_list(
+            "image_id", "label_class_id", "from_suggestion"
+        )
+    }
+    classes = {label_class.pk: label_class for label_class in project.classes.all()}
+    changes = []
+    for image_id in image_ids:
+        class_id = labels[image_id]
+        if class_id not in class_ids:
+            continue
+        annotation_create(
+            image=image_id,
+            user=user,
+            label_class=classes[class_id],
+            from_suggestion=from_suggestion,
+        )
+        previous_class, previous_from_suggestion = before.get(image_id, (None, False))
+        changes.append([image_id, class_id, previous_class, previous_from_suggestion])
+    return AnnotationBatch.objects.create(project=project, user=user, kind=kind, changes=changes)
+
+
+@transaction.atomic
 def annotations_create_bulk(
     *, image_ids: Sequence[int], user: User, label_class: LabelClass
-) -> int:
-    """Apply one class to many images (grid mode). Returns how many images were labeled.
+) -> AnnotationBatch:
+    """Apply one class to many images (grid mode), as one action that can be undone.
 
-    Only images of the class's project are touched; others are ignored.
+    Only images of the class's project are touched; others are ignored. The batch's size is
+    how many images were labeled.
     """
-    ids = list(
-        Image.objects.filter(pk__in=image_ids, project_id=label_class.project_id)
-        .order_by("pk")  # a fixed lock order keeps two bulk labelers from deadlocking
-        .values_list("pk", flat=True)
+    return annotation_batch_apply(
+        project=label_class.project,
+        user=user,
+        kind=AnnotationBatchKind.GRID_LABEL,
+        labels={int(image_id): label_class.pk for image_id in image_ids},
     )
-    for image_id in ids:
-        annotation_create(image=image_id, user=user, label_class=label_class)
-    return len(ids)
+
+
+@transaction.atomic
+def annotation_batch_undo(*, batch: AnnotationBatch, user: User) -> tuple[int, int]:
+    """Take back a bulk action: each image's annotation by the user returns to what it was
+    before (none, or the earlier class). Returns (undone, kept): images the user labeled
+    again since the action keep their newer label. Undoing twice changes nothing."""
+    locked = AnnotationBatch.objects.select_for_update().get(pk=batch.pk)
+    if locked.user_id != user.pk:
+        raise ValidationError("Only the person who made a bulk action can undo it.")
+    if locked.undone_at is not None:
+        return 0, 0
+    undone = kept = 0
+    classes = {label_class.pk: label_class for label_class in locked.project.classes.all()}
+    for image_id, applied, previous, previous_from_suggestion in sorted(locked.changes):
+        image = (
+            Image.objects.select_for_update().select_related("project").filter(pk=image_id).first()
+        )
+        if image is None:  # deleted since
+            continue
+        current = Annotation.objects.filter(image=image, user=user).first()
+        if current is None or current.label_class_id != applied:
+            kept += 1
+            continue
+        if previous is None or previous not in classes:
+            current.delete()
+        else:
+            current.label_class = classes[previous]
+            current.from_suggestion = previous_from_suggestion
+            current.save(update_fields=["label_class", "from_suggestion", "updated_at"])
+        image_consensus_update(image=image)
+        undone += 1
+    locked.undone_at = timezone.now()
+    locked.save(update_fields=["undone_at"])
+    return undone, kept
+
+
+@transaction.atomic
+def project_suggestions_set(*, project: Project, splits: dict[str, bool]) -> Project:
+    """Choose per split whether annotators see the model's suggestions; splits left out
+    keep their setting."""
+    unknown = set(splits) - set(Split.values)
+    if unknown:
+        raise ValidationError(f"Unknown split(s): {', '.join(sorted(unknown))}.")
+    fields = [f"suggestions_{split}" for split in splits]
+    for split, shown in splits.items():
+        setattr(project, f"suggestions_{split}", bool(shown))
+    if fields:
+        project.save(update_fields=fields)
+    return project
 
 
 @transaction.atomic
