@@ -7,6 +7,7 @@ from classifier import selectors
 from classifier.ml.hyperparameters import NAMES as HYPERPARAMETER_NAMES
 from classifier.models import ModelVersion, PredictionJob, TrainingRun
 from labeling.models import Split
+from labelplatform.api.serializers import JSONNumberField
 from labelplatform.url_converters import DATABASE_ID_MAX
 
 
@@ -173,7 +174,7 @@ class SuggestionsAcceptSerializer(serializers.Serializer):
         max_length=10_000,
         help_text="Accept the suggestions of these images.",
     )
-    min_confidence = serializers.FloatField(
+    min_confidence = JSONNumberField(
         required=False,
         min_value=0,
         max_value=1,

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from labeling.models import Annotation, Image, LabelClass, LabelStatus, Membership, Project, Role
 from labeling.models import Split as SplitChoice
+from labelplatform.api.serializers import JSONBooleanField
 
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
 
@@ -51,9 +52,9 @@ class SuggestionSplitsSerializer(serializers.Serializer):
     """Per split, whether annotators see the model's suggestions (off for test by default,
     so that the test split is labeled blind)."""
 
-    train = serializers.BooleanField(required=False)
-    validation = serializers.BooleanField(required=False)
-    test = serializers.BooleanField(required=False)
+    train = JSONBooleanField(required=False)
+    validation = JSONBooleanField(required=False)
+    test = JSONBooleanField(required=False)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

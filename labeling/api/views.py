@@ -14,6 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from classifier.selectors import image_suggestion
 from labeling import export, ingest, selectors, services
@@ -426,7 +427,7 @@ class ImageAnnotationsView(ImageScopedView):
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
-class AnnotationBatchUndoView(generics.GenericAPIView):
+class AnnotationBatchUndoView(APIView):
     """Undo one of your bulk actions (suggestions accepted in bulk, a class applied in the
     grid): each image's annotation by you returns to what it was before."""
 
