@@ -460,6 +460,8 @@
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing || event.repeat) return;
     if (event.target.closest("input, textarea, select, [contenteditable]")) return;
     const key = event.key.toLowerCase();
+    // On a focused button or link, Enter and Space press it, as everywhere.
+    if ((key === "enter" || key === " ") && event.target.closest("button, a")) return;
     const startedAt = event.timeStamp;
     if (classesByKey.has(key)) {
       event.preventDefault();
