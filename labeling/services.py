@@ -3,12 +3,13 @@
 Image ingest lives in labeling.ingest, exports in labeling.export.
 """
 
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from labeling.models import (
@@ -194,30 +195,77 @@ def _locked_image(image_id: int) -> Image:
     return Image.objects.select_for_update().select_related("project").get(pk=image_id)
 
 
-def image_consensus_update(*, image: Image) -> Image:
-    """Recompute the image's label from its annotations. Call inside the image's row lock.
+def consensus_of(counts: Counter, required: int) -> tuple[int | None, str]:
+    """(label class id or None, label status) of an image whose annotations count `counts`
+    per class id, when the project requires `required` annotations per image.
 
-    With fewer annotations than the project requires, the image stays unlabeled. With enough,
-    a strict majority sets the label; anything else is a conflict for an owner to review.
-    An owner's review decision is final and is not changed here.
-    """
+    With fewer annotations than required, the image stays unlabeled. With enough, a strict
+    majority sets the label; anything else is a conflict for an owner to review."""
+    total = sum(counts.values())
+    if total and total >= required:
+        top_class_id, top_count = counts.most_common(1)[0]
+        if top_count * 2 > total:
+            return top_class_id, LabelStatus.LABELED
+        return None, LabelStatus.CONFLICT
+    return None, LabelStatus.UNLABELED
+
+
+def image_consensus_update(*, image: Image) -> Image:
+    """Recompute the image's label from its annotations (consensus_of). Call inside the
+    image's row lock. An owner's review decision is final and is not changed here."""
     if image.label_reviewed:
         return image
     counts = Counter(
         Annotation.objects.filter(image=image).values_list("label_class_id", flat=True)
     )
-    total = sum(counts.values())
-    label_id, status = None, LabelStatus.UNLABELED
-    if total and total >= image.project.annotations_per_image:
-        top_class_id, top_count = counts.most_common(1)[0]
-        if top_count * 2 > total:
-            label_id, status = top_class_id, LabelStatus.LABELED
-        else:
-            status = LabelStatus.CONFLICT
+    label_id, status = consensus_of(counts, image.project.annotations_per_image)
     if (image.label_id, image.label_status) != (label_id, status):
         image.label_id, image.label_status = label_id, status
         image.save(update_fields=["label", "label_status"])
     return image
+
+
+# Bulk writes go by chunks of image ids: every IN list stays far below SQLite's limit on a
+# query's parameters, and each chunk costs a fixed handful of queries whatever its size.
+BULK_CHUNK = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), BULK_CHUNK):
+        yield list(ids[start : start + BULK_CHUNK])
+
+
+def _images_locked(*, project: Project, image_ids: Sequence[int]) -> list[int]:
+    # In id order, the order every bulk writer locks in, so two of them never deadlock.
+    return list(
+        Image.objects.select_for_update()
+        .filter(pk__in=image_ids, project=project)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _images_consensus_update(*, project: Project, image_ids: Sequence[int]) -> None:
+    """image_consensus_update for many locked images of the project, in three queries."""
+    counts: dict[int, Counter] = defaultdict(Counter)
+    rows = (
+        Annotation.objects.filter(image_id__in=image_ids)
+        .order_by()
+        .values("image_id", "label_class_id")
+        .annotate(count=Count("pk"))
+        .values_list("image_id", "label_class_id", "count")
+    )
+    for image_id, class_id, count in rows:
+        counts[image_id][class_id] = count
+    changed = []
+    for image in Image.objects.filter(pk__in=image_ids, label_reviewed=False).only(
+        "pk", "label_id", "label_status"
+    ):
+        label_id, status = consensus_of(counts[image.pk], project.annotations_per_image)
+        if (image.label_id, image.label_status) != (label_id, status):
+            image.label_id, image.label_status = label_id, status
+            changed.append(image)
+    Image.objects.bulk_update(changed, ["label", "label_status"])
 
 
 @transaction.atomic
@@ -258,34 +306,51 @@ def annotation_batch_apply(
     """Label many images at once as one action that can be undone (annotation_batch_undo).
 
     `labels` maps image ids to class ids; images of other projects and classes of other
-    projects are left out. Writes the user's annotations (consensus follows, image by image)
-    and an AnnotationBatch remembering what each image's annotation by the user was before.
+    projects are left out. Writes the user's annotations (created, or replaced as
+    annotation_create does), recomputes the images' consensus, and records an
+    AnnotationBatch with what each image's annotation by the user was before. Set-based (a
+    few queries per BULK_CHUNK images), so accepting thousands of suggestions fits a request.
     """
     class_ids = set(project.classes.values_list("pk", flat=True))
-    # A fixed lock order (by image id) keeps two bulk labelers from deadlocking.
-    image_ids = sorted(
-        Image.objects.filter(pk__in=list(labels), project=project).values_list("pk", flat=True)
-    )
-    before = {
-        row[0]: row[1:]
-        for row in Annotation.objects.filter(image_id__in=image_ids, user=user).values_list(
-            "image_id", "label_class_id", "from_suggestion"
-        )
+    wanted = {
+        int(image_id): class_id for image_id, class_id in labels.items() if class_id in class_ids
     }
-    classes = {label_class.pk: label_class for label_class in project.classes.all()}
     changes = []
-    for image_id in image_ids:
-        class_id = labels[image_id]
-        if class_id not in class_ids:
-            continue
-        annotation_create(
-            image=image_id,
-            user=user,
-            label_class=classes[class_id],
-            from_suggestion=from_suggestion,
-        )
-        previous_class, previous_from_suggestion = before.get(image_id, (None, False))
-        changes.append([image_id, class_id, previous_class, previous_from_suggestion])
+    for chunk in _chunks(sorted(wanted)):
+        image_ids = _images_locked(project=project, image_ids=chunk)
+        existing = {
+            annotation.image_id: annotation
+            for annotation in Annotation.objects.filter(image_id__in=image_ids, user=user)
+        }
+        now = timezone.now()
+        created, replaced = [], []
+        for image_id in image_ids:
+            class_id = wanted[image_id]
+            annotation = existing.get(image_id)
+            if annotation is None:
+                created.append(
+                    Annotation(
+                        image_id=image_id,
+                        user=user,
+                        label_class_id=class_id,
+                        from_suggestion=from_suggestion,
+                    )
+                )
+                changes.append([image_id, class_id, None, False])
+                continue
+            changes.append(
+                [image_id, class_id, annotation.label_class_id, annotation.from_suggestion]
+            )
+            if (annotation.label_class_id, annotation.from_suggestion) != (
+                class_id,
+                from_suggestion,
+            ):
+                annotation.label_class_id, annotation.from_suggestion = class_id, from_suggestion
+                annotation.updated_at = now
+                replaced.append(annotation)
+        Annotation.objects.bulk_create(created)
+        Annotation.objects.bulk_update(replaced, ["label_class", "from_suggestion", "updated_at"])
+        _images_consensus_update(project=project, image_ids=image_ids)
     return AnnotationBatch.objects.create(project=project, user=user, kind=kind, changes=changes)
 
 
@@ -309,33 +374,42 @@ def annotations_create_bulk(
 @transaction.atomic
 def annotation_batch_undo(*, batch: AnnotationBatch, user: User) -> tuple[int, int]:
     """Take back a bulk action: each image's annotation by the user returns to what it was
-    before (none, or the earlier class). Returns (undone, kept): images the user labeled
-    again since the action keep their newer label. Undoing twice changes nothing."""
-    locked = AnnotationBatch.objects.select_for_update().get(pk=batch.pk)
+    before (none, or the earlier class), and the images' consensus follows. Returns (undone,
+    kept): images the user labeled again since keep their newer label. Undoing twice
+    changes nothing. Set-based, like annotation_batch_apply."""
+    locked = AnnotationBatch.objects.select_for_update().select_related("project").get(pk=batch.pk)
     if locked.user_id != user.pk:
         raise ValidationError("Only the person who made a bulk action can undo it.")
     if locked.undone_at is not None:
         return 0, 0
+    class_ids = set(locked.project.classes.values_list("pk", flat=True))
+    change_of = {change[0]: change[1:] for change in locked.changes}
     undone = kept = 0
-    classes = {label_class.pk: label_class for label_class in locked.project.classes.all()}
-    for image_id, applied, previous, previous_from_suggestion in sorted(locked.changes):
-        image = (
-            Image.objects.select_for_update().select_related("project").filter(pk=image_id).first()
-        )
-        if image is None:  # deleted since
-            continue
-        current = Annotation.objects.filter(image=image, user=user).first()
-        if current is None or current.label_class_id != applied:
-            kept += 1
-            continue
-        if previous is None or previous not in classes:
-            current.delete()
-        else:
-            current.label_class = classes[previous]
-            current.from_suggestion = previous_from_suggestion
-            current.save(update_fields=["label_class", "from_suggestion", "updated_at"])
-        image_consensus_update(image=image)
-        undone += 1
+    for chunk in _chunks(sorted(change_of)):
+        image_ids = _images_locked(project=locked.project, image_ids=chunk)  # deleted ones: gone
+        current = {
+            annotation.image_id: annotation
+            for annotation in Annotation.objects.filter(image_id__in=image_ids, user=user)
+        }
+        now = timezone.now()
+        removed, restored = [], []
+        for image_id in image_ids:
+            applied, previous, previous_from_suggestion = change_of[image_id]
+            annotation = current.get(image_id)
+            if annotation is None or annotation.label_class_id != applied:
+                kept += 1
+                continue
+            undone += 1
+            if previous is None or previous not in class_ids:
+                removed.append(annotation.pk)
+            else:
+                annotation.label_class_id = previous
+                annotation.from_suggestion = previous_from_suggestion
+                annotation.updated_at = now
+                restored.append(annotation)
+        Annotation.objects.filter(pk__in=removed).delete()
+        Annotation.objects.bulk_update(restored, ["label_class", "from_suggestion", "updated_at"])
+        _images_consensus_update(project=locked.project, image_ids=image_ids)
     locked.undone_at = timezone.now()
     locked.save(update_fields=["undone_at"])
     return undone, kept

@@ -224,3 +224,33 @@ def test_accepting_again_accepts_nothing_new(project):
     accept(project, user, min_confidence=0.9)
 
     assert accept(project, user, min_confidence=0.9).accepted == 0
+
+
+def test_bulk_accept_follows_consensus_when_two_annotations_are_needed(project, annotator, owner):
+    project.annotations_per_image = 2
+    project.save()
+    agreed = predicted_image(project, label="coffee", confidence=0.99)
+    disputed = predicted_image(project, label="coffee", confidence=0.99)
+    annotation_create(image=agreed, user=owner, label_class=project.classes.get(name="coffee"))
+    annotation_create(image=disputed, user=owner, label_class=project.classes.get(name="other"))
+
+    accept(project, annotator, min_confidence=0.9)
+
+    agreed.refresh_from_db()
+    disputed.refresh_from_db()
+    assert (agreed.label.name, agreed.label_status) == ("coffee", LabelStatus.LABELED)
+    assert (disputed.label, disputed.label_status) == (None, LabelStatus.CONFLICT)
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_a_bulk_accept_and_its_undo_cost_the_same_queries_for_3_or_30_images(
+    project, annotator, django_assert_num_queries, size
+):
+    for _ in range(size):
+        predicted_image(project, label="coffee", confidence=0.99)
+    # A fixed number per chunk of BULK_CHUNK images (savepoints of the nested services
+    # included): nothing per image.
+    with django_assert_num_queries(14):
+        result = accept(project, annotator, min_confidence=0.9)
+    with django_assert_num_queries(11):
+        assert annotation_batch_undo(batch=result.batch, user=annotator) == (size, 0)
