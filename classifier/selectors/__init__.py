@@ -11,7 +11,8 @@ pages show already joined, so a list page costs a fixed number of queries.
   images_to_label_next (the labeling queue, most uncertain first)
 - suggestions: suggestions_for_images, image_suggestion (the active version's prediction
   where the project shows it), images_with_acceptable_suggestion, suggested_class_ids
-- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
+- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
+  job_worker_stopping
 - workers: workers_status, workers_with_versions
 """
 
@@ -19,6 +20,7 @@ from classifier.selectors.jobs import (
     JOBS_FINISHED_SHOWN,
     WAIT_MAX_SECONDS,
     job_wait,
+    job_worker_stopping,
     jobs_for_page,
     training_run_unfinished,
 )
@@ -36,6 +38,7 @@ from classifier.selectors.suggestions import (
 )
 from classifier.selectors.versions import (
     metrics_per_class,
+    model_version_activation_message,
     model_version_active,
     model_version_counts,
     model_version_report,
@@ -53,8 +56,10 @@ __all__ = [
     "images_to_label_next",
     "images_with_acceptable_suggestion",
     "job_wait",
+    "job_worker_stopping",
     "jobs_for_page",
     "metrics_per_class",
+    "model_version_activation_message",
     "model_version_active",
     "model_version_counts",
     "model_version_report",
