@@ -346,6 +346,9 @@ class AnnotatorFiguresSerializer(serializers.Serializer):
         help_text="Their labels that match the final label (consensus or review)."
     )
     gold_accuracy = ShareSerializer(help_text="Their labels on gold images that are right.")
+    accepted_suggestions = ShareSerializer(
+        help_text="Their labels that accepted the model's suggestion, of all their labels."
+    )
     median_seconds_per_label = serializers.FloatField(
         allow_null=True, help_text="Between consecutive labels, breaks over 10 min left out."
     )

@@ -497,6 +497,10 @@ def annotator_figures_data(rows) -> list[dict]:
                 "images": row.agreement_with_final.images,
             },
             "gold_accuracy": {"share": row.gold_accuracy.share, "images": row.gold_accuracy.images},
+            "accepted_suggestions": {
+                "share": row.accepted_suggestions.share,
+                "images": row.accepted_suggestions.images,
+            },
             "median_seconds_per_label": row.median_seconds_per_label,
         }
         for row in rows

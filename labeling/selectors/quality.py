@@ -45,6 +45,8 @@ class AnnotatorFigures:
     agreement_with_final: Share = Share(0, 0)
     gold_accuracy: Share = Share(0, 0)
     median_seconds_per_label: float | None = None
+    # Labels that accepted the model's suggestion (Annotation.from_suggestion), of all labels.
+    accepted_suggestions: Share = Share(0, 0)
     _times: list[datetime] = field(default_factory=list, repr=False)
 
 
@@ -81,8 +83,9 @@ def project_annotator_figures(
 ) -> list[AnnotatorFigures]:
     """Per annotator (only `user`, when given), by username: labels given, agreement with
     the image's final label (the consensus or an owner's review; images still without one
-    left out), accuracy on gold images, and the median seconds between consecutive labels
-    (breaks over LABEL_TIME_BREAK_SECONDS left out)."""
+    left out), accuracy on gold images, the share of labels that accepted the model's
+    suggestion, and the median seconds between consecutive labels (breaks over
+    LABEL_TIME_BREAK_SECONDS left out)."""
     annotations = _annotations(project, split)
     if user is not None:
         annotations = annotations.filter(user=user)
@@ -94,13 +97,16 @@ def project_annotator_figures(
         "image__label_id",
         "image__label_status",
         "image__gold",
+        "from_suggestion",
     )
     figures: dict[int, AnnotatorFigures] = {}
     final: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     gold: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for user_id, username, class_id, created_at, label_id, status, is_gold in rows:
+    accepted: dict[int, int] = defaultdict(int)
+    for user_id, username, class_id, created_at, label_id, status, is_gold, suggested in rows:
         row = figures.setdefault(user_id, AnnotatorFigures(user_id=user_id, username=username))
         row.labels += 1
+        accepted[user_id] += bool(suggested)
         row._times.append(created_at)
         if status == LabelStatus.LABELED and label_id is not None:
             final[user_id][0] += class_id == label_id
@@ -111,6 +117,7 @@ def project_annotator_figures(
     for user_id, row in figures.items():
         row.agreement_with_final = Share(*final[user_id])
         row.gold_accuracy = Share(*gold[user_id])
+        row.accepted_suggestions = Share(accepted[user_id], row.labels)
         times = sorted(row._times)
         gaps = [
             seconds

@@ -111,6 +111,20 @@ def test_annotator_figures(project, team, owner, api_as):
     assert bob["agreement_with_final"] == {"share": 1 / 2, "images": 2}
     assert bob["gold_accuracy"] == {"share": 1.0, "images": 1}
     assert bob["median_seconds_per_label"] is not None
+    assert ann["accepted_suggestions"] == {"share": 0.0, "images": 4}
+
+
+def test_the_share_of_accepted_suggestions(project, team, owner, api_as):
+    images = [ImageFactory(project=project) for _ in range(4)]
+    coffee = project.classes.get(name="coffee")
+    for index, image in enumerate(images):
+        services.annotation_create(
+            image=image, user=team["ann"], label_class=coffee, from_suggestion=index < 3
+        )
+
+    rows = api_as(owner).get(f"/api/projects/{project.pk}/annotators/").json()
+
+    assert rows[0]["accepted_suggestions"] == {"share": 3 / 4, "images": 4}
 
 
 def test_annotators_see_only_their_own_figures(project, team, api_as):
