@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -38,6 +39,11 @@ class Project(models.Model):
     validation_percent = models.PositiveSmallIntegerField(default=20)
     test_percent = models.PositiveSmallIntegerField(default=20)
     annotations_per_image = models.PositiveSmallIntegerField(default=1)
+    # Percent of the images an annotator is shown that are gold images (known label, not
+    # marked as such on the page), while gold images they have not labeled remain.
+    gold_percent = models.PositiveSmallIntegerField(
+        default=10, help_text="Share of annotators' queues taken by gold images, in percent"
+    )
     # Whether annotators see the active model's suggestion while labeling, per split. The
     # test split is labeled blind by default: its labels measure the model, and an annotator
     # shown the model's answer tends to agree with it, which would flatter the test accuracy.
@@ -75,6 +81,9 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(annotations_per_image__gte=1),
                 name="project_annotations_per_image_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_percent__lte=100), name="project_gold_percent_max_100"
             ),
             # Two projects of one owner with the same name look identical on the home page
             # and in the admin; the name is compared as people read it, case aside.
@@ -190,6 +199,9 @@ class Image(models.Model):
     )
     # True when an owner settled the label; new annotations no longer change it.
     label_reviewed = models.BooleanField(default=False)
+    # A gold image: an owner vouches for its (reviewed) label, and annotators' labels on it
+    # measure their accuracy. An ordinary labeled image for training and export.
+    gold = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -204,6 +216,10 @@ class Image(models.Model):
             models.Index(fields=["project", "created_at", "id"]),
             # Uploads per member on the dashboard, counted off the index.
             models.Index(fields=["project", "uploaded_by"]),
+            # The gold images an annotator's queue mixes in.
+            models.Index(
+                fields=["project", "gold"], condition=models.Q(gold=True), name="image_gold"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -236,6 +252,47 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.label_class} on image {self.image_id}"
+
+
+class Invitation(models.Model):
+    """An owner's invitation into a project with a role: a single-use link (mailed, or
+    copied by the owner), valid until it expires, is revoked, or is accepted once.
+
+    Only the sha256 of the link's token is stored: the database alone opens no project.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    # Blank for a link the owner passes on themselves.
+    email = models.EmailField(blank=True)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email or 'a link'} to {self.project} as {self.role}"
+
+    @property
+    def state(self) -> str:
+        """ "accepted", "revoked", "expired" or "open"."""
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"
 
 
 class AnnotationBatchKind(models.TextChoices):

@@ -30,6 +30,7 @@ from labeling.models import (
     Split,
 )
 from labeling.selectors.projects import label_class_usage
+from labeling.signals import images_labeled, signal_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -376,7 +377,15 @@ def image_consensus_update(*, image: Image) -> Image:
     if (image.label_id, image.label_status) != (label_id, status):
         image.label_id, image.label_status = label_id, status
         image.save(update_fields=["label", "label_status"])
+        if status == LabelStatus.LABELED:
+            _image_labeled_signal_send(image)
     return image
+
+
+def _image_labeled_signal_send(image: Image) -> None:
+    signal_send_on_commit(
+        images_labeled, Project, project_id=image.project_id, image_ids=[image.pk]
+    )
 
 
 # Bulk writes go by chunks of image ids: every IN list stays far below SQLite's limit on a
@@ -419,6 +428,14 @@ def _images_consensus_update(*, project: Project, image_ids: Sequence[int]) -> N
         if (old_label_id, old_status) != new:
             changed[new].append(image_id)
     _update_grouped(Image.objects.all(), changed, ("label_id", "label_status"))
+    labeled = sorted(
+        image_id
+        for (label_id, status), ids in changed.items()
+        if status == LabelStatus.LABELED
+        for image_id in ids
+    )
+    if labeled:
+        signal_send_on_commit(images_labeled, Project, project_id=project.pk, image_ids=labeled)
 
 
 def _update_grouped(
@@ -616,6 +633,7 @@ def image_review(*, image: Image | int, label_class: LabelClass | None) -> Image
         raise ValidationError(f"{label_class.name!r} is not a class of this project.")
     image.label, image.label_status, image.label_reviewed = label_class, LabelStatus.LABELED, True
     image.save(update_fields=["label", "label_status", "label_reviewed"])
+    _image_labeled_signal_send(image)
     return image
 
 
@@ -624,3 +642,36 @@ def images_split_set(*, image_ids: Sequence[int], split: str) -> int:
     if split not in Split.values:
         raise ValidationError(f"Unknown split {split!r}; use one of {', '.join(Split.values)}.")
     return Image.objects.filter(pk__in=image_ids).exclude(split=split).update(split=split)
+
+
+def project_gold_percent_set(*, project: Project, gold_percent: int) -> Project:
+    """Set the share (percent) of annotators' queues given to gold images; ValidationError
+    outside 0-100."""
+    if not 0 <= gold_percent <= 100:
+        raise ValidationError("The gold share is a percentage, 0 to 100.")
+    Project.objects.filter(pk=project.pk).update(gold_percent=gold_percent)
+    project.gold_percent = gold_percent
+    return project
+
+
+@transaction.atomic
+def image_gold_set(
+    *, image: Image | int, gold: bool, label_class: LabelClass | None = None
+) -> Image:
+    """Mark the image gold (its label known) or not.
+
+    Marking needs a label: `label_class`, or the image's current final label. The label is
+    settled as an owner's review decision (image_review), so annotators' labels on the image
+    no longer move it: they are scored against it. Unmarking keeps the reviewed label.
+    ValidationError when marking an image that has no label and none is given.
+    """
+    image = _locked_image(image if isinstance(image, int) else image.pk)
+    if gold:
+        chosen = label_class or (image.label if image.label_status == LabelStatus.LABELED else None)
+        if chosen is None:
+            raise ValidationError("A gold image needs its label: give one, or label it first.")
+        if not image.label_reviewed or image.label_id != chosen.pk:
+            image = image_review(image=image, label_class=chosen)
+    image.gold = gold
+    image.save(update_fields=["gold"])
+    return image

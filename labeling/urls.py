@@ -3,7 +3,15 @@ classifier's."""
 
 from django.urls import path
 
-from labeling.views import images, labeling_page, media, projects, upload
+from labeling.views import (
+    images,
+    invitations,
+    labeling_page,
+    media,
+    projects,
+    quality,
+    upload,
+)
 
 app_name = "labeling"
 urlpatterns = [
@@ -29,6 +37,18 @@ urlpatterns = [
         name="project-export",
     ),
     path("projects/<id:pk>/upload/", upload.project_upload, name="project-upload"),
+    path("projects/<id:pk>/quality/", quality.project_quality, name="project-quality"),
+    path(
+        "projects/<id:pk>/invitations/",
+        invitations.project_invitations,
+        name="project-invitations",
+    ),
+    path(
+        "projects/<id:pk>/invitations/<id:invitation_id>/revoke/",
+        invitations.project_invitation_revoke,
+        name="project-invitation-revoke",
+    ),
+    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation-accept"),
     path("projects/<id:pk>/label/", labeling_page.project_label, name="project-label"),
     path(
         "projects/<id:pk>/label/queue/",

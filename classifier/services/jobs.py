@@ -26,6 +26,11 @@ from django.utils import timezone
 
 from classifier import broker
 from classifier.models import Job, JobStatus, PredictionJob, PredictionJobKind, TrainingRun
+from classifier.signals import (
+    prediction_job_finished,
+    signal_send_on_commit,
+    training_run_finished,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +132,9 @@ def jobs_dispatch_unsent() -> int:
 
 
 def job_fail(job: TrainingRun | PredictionJob, error: str) -> int:
-    """Mark a running or queued job failed, unless it finished meanwhile. Returns 1 if so."""
-    return (
+    """Mark a running or queued job failed, unless it finished meanwhile. Returns 1 if so,
+    and then sends its `*_finished` signal after commit (classifier.signals)."""
+    failed = (
         type(job)
         .objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
         .update(
@@ -138,6 +144,17 @@ def job_fail(job: TrainingRun | PredictionJob, error: str) -> int:
             updated_at=timezone.now(),
         )
     )
+    if failed:
+        job_finished_signal_send(job)
+    return failed
+
+
+def job_finished_signal_send(job: TrainingRun | PredictionJob) -> None:
+    """Tell other apps, after commit, that the job reached a final status."""
+    if isinstance(job, TrainingRun):
+        signal_send_on_commit(training_run_finished, TrainingRun, run_id=job.pk)
+    else:
+        signal_send_on_commit(prediction_job_finished, PredictionJob, job_id=job.pk)
 
 
 def job_is_stale(job: Job) -> bool:

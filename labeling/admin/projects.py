@@ -182,6 +182,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             "description",
             ratios,
             "annotations_per_image",
+            "gold_percent",
             suggestions,
             "created_by",
             "created_at",
@@ -207,6 +208,7 @@ class ProjectAdmin(ProjectModelsAdmin):
                 split_ratios=split_ratios,
                 annotations_per_image=data["annotations_per_image"],
             )
+            services.project_gold_percent_set(project=obj, gold_percent=data["gold_percent"])
             services.project_suggestions_set(project=obj, splits=suggestions)
             return
         project = services.project_create(

@@ -7,7 +7,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.models import Annotation, Image, LabelClass, LabelStatus, Membership, Project, Role
+from labeling.models import (
+    Annotation,
+    Image,
+    Invitation,
+    LabelClass,
+    LabelStatus,
+    Membership,
+    Project,
+    Role,
+)
 from labeling.models import Split as SplitChoice
 from labelplatform.api.serializers import JSONBooleanField
 
@@ -272,6 +281,79 @@ class ImageSplitSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices)
 
 
+class ImageUpdateSerializer(serializers.Serializer):
+    """What owners change on an image: its split, whether it is gold (and its known label)."""
+
+    split = serializers.ChoiceField(choices=SplitChoice.choices, required=False)
+    gold = serializers.BooleanField(
+        required=False,
+        help_text="Gold: its label is known and measures annotators' accuracy. Marking needs "
+        "`label`, or the image's current label.",
+    )
+    # Field.label is a field's title in DRF: this one shadows it, as ImageFilterSerializer's.
+    label = serializers.CharField(  # type: ignore[assignment]
+        required=False, help_text="With gold: the known label (a class name)."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.keys() & {"split", "gold"}:
+            raise serializers.ValidationError("Give split, gold or both.")
+        if "label" in attrs and not attrs.get("gold"):
+            raise serializers.ValidationError({"label": ["Only with gold: true."]})
+        return attrs
+
+
+class QualityParamsSerializer(serializers.Serializer):
+    split = serializers.ChoiceField(
+        choices=SplitChoice.choices, required=False, help_text="One split; all when left out."
+    )
+
+
+class AnnotatorPairSerializer(serializers.Serializer):
+    annotators = serializers.ListField(
+        child=serializers.CharField(), min_length=2, max_length=2, help_text="Usernames"
+    )
+    cohen_kappa = serializers.FloatField(
+        allow_null=True, help_text="Null when undefined (both always gave one class)."
+    )
+    percent_agreement = serializers.FloatField()
+    images = serializers.IntegerField(help_text="Images both labeled: what the figures rest on")
+
+
+class AgreementSerializer(serializers.Serializer):
+    split = serializers.CharField(allow_null=True)
+    images = serializers.IntegerField(help_text="Images with two or more labels")
+    percent_agreement = serializers.FloatField(allow_null=True)
+    krippendorff_alpha = serializers.FloatField(
+        allow_null=True, help_text="Nominal, across all annotators; null when undefined."
+    )
+    min_shared_images = serializers.IntegerField(
+        help_text="Pairs of annotators sharing fewer images get no kappa."
+    )
+    pairs = AnnotatorPairSerializer(many=True)
+
+
+class ShareSerializer(serializers.Serializer):
+    share = serializers.FloatField(allow_null=True, help_text="0-1; null when images is 0")
+    images = serializers.IntegerField()
+
+
+class AnnotatorFiguresSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    labels = serializers.IntegerField()
+    agreement_with_final = ShareSerializer(
+        help_text="Their labels that match the final label (consensus or review)."
+    )
+    gold_accuracy = ShareSerializer(help_text="Their labels on gold images that are right.")
+    accepted_suggestions = ShareSerializer(
+        help_text="Their labels that accepted the model's suggestion, of all their labels."
+    )
+    median_seconds_per_label = serializers.FloatField(
+        allow_null=True, help_text="Between consecutive labels, breaks over 10 min left out."
+    )
+
+
 class ImageFilterSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices, required=False)
     label = serializers.CharField(required=False, help_text="A class name (consensus label).")  # type: ignore[assignment]
@@ -377,3 +459,34 @@ class ExportParamsSerializer(serializers.Serializer):
         ],
         default="zip",
     )
+
+
+INVITATION_STATES = [(state, state) for state in ("open", "accepted", "revoked", "expired")]
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=INVITATION_STATES, read_only=True)
+    email = serializers.CharField(read_only=True, help_text="Empty for a link passed on by hand.")
+    accepted_by = serializers.CharField(
+        source="accepted_by.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "state", "created_at", "expires_at", "accepted_by"]
+        read_only_fields = fields
+
+
+class InvitationCreatedSerializer(InvitationSerializer):
+    link = serializers.URLField(read_only=True, help_text="Single use; shown this once.")
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "link"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(
+        required=False, allow_blank=True, help_text="Mailed the link when given."
+    )
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)

@@ -7,6 +7,7 @@ machinery: they are the page's own, behind the session and its CSRF token.
 """
 
 import json
+import random
 import time
 from functools import wraps
 
@@ -22,7 +23,12 @@ from labeling import services
 from labeling.api.serializers import ImagePageSerializer, LabelClassSerializer
 from labeling.models import Image, LabelClass, Project, Role
 from labeling.permissions import project_for_user
-from labeling.selectors import images_needing_label_by, project_split_progress
+from labeling.selectors import (
+    gold_images_unlabeled_by,
+    images_needing_label_by,
+    project_split_progress,
+    queue_with_gold,
+)
 
 
 def json_endpoint(view):
@@ -83,14 +89,25 @@ def _with_suggestions(project: Project, images: list[Image]) -> list[dict]:
 
 def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
     """The next images to label, most uncertain first once a model exists (the classifier's
-    order of labeling's queue), in the API's shape of an image with its suggestion."""
+    order of labeling's queue), in the API's shape of an image with its suggestion, with gold
+    images mixed in at the project's rate. A gold image looks like any other: its known label
+    is not sent (nor a suggestion that would differ in kind)."""
+    exclude_ids = exclude | set(_skipped_ids(request, project))
     images = images_to_label_next(
-        project=project,
-        user=request.user,
-        exclude_ids=exclude | set(_skipped_ids(request, project)),
-        limit=LABELING_PREFETCH,
+        project=project, user=request.user, exclude_ids=exclude_ids, limit=LABELING_PREFETCH
     )
-    return _with_suggestions(project, images)
+    if project.gold_percent and images:
+        gold = gold_images_unlabeled_by(
+            project=project, user=request.user, exclude_ids=exclude_ids
+        ).select_related("label")[:LABELING_PREFETCH]
+        images = queue_with_gold(
+            queue=images, gold=list(gold), percent=project.gold_percent, rng=random.Random()
+        )[:LABELING_PREFETCH]
+    data = _with_suggestions(project, images)
+    for image, shown in zip(images, data, strict=True):
+        if image.gold:
+            shown["label"] = None
+    return data
 
 
 # How many images the labeling page is sent at a time, to load in the background: enough that a
