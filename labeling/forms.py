@@ -78,6 +78,7 @@ class ProjectSettingsForm(ProjectForm):
         "suggestions_train",
         "suggestions_validation",
         "suggestions_test",
+        "gold_percent",
     )
 
     def __init__(self, *args, project: Project, **kwargs):

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -42,7 +43,9 @@ class Project(models.Model):
     # Percent of the images an annotator is shown that are gold images (known label, not
     # marked as such on the page), while gold images they have not labeled remain.
     gold_percent = models.PositiveSmallIntegerField(
-        default=10, help_text="Share of annotators' queues taken by gold images, in percent"
+        default=10,
+        validators=[MaxValueValidator(100)],
+        help_text="Share of annotators' queues taken by gold images, in percent",
     )
     # Whether annotators see the active model's suggestion while labeling, per split. The
     # test split is labeled blind by default: its labels measure the model, and an annotator

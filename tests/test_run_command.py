@@ -171,7 +171,7 @@ def test_run_serves_the_platform_with_workers_and_stops_everything_on_sigint(sta
     username, password = GENERATED_CREDENTIALS.search(platform.output()).groups()
     admin_page = login(platform, username, password)
     assert admin_page.url == f"{platform.base_url}/admin/"
-    assert "Site administration" in admin_page.text
+    assert "Label platform administration" in admin_page.text  # the admin index, logged in
 
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while workers_answering(platform.broker_url) != {"training", "prediction", "webhooks"}:
