@@ -110,6 +110,12 @@ class ModelVersionStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class PromotionDecision(models.TextChoices):
+    PROMOTED = "promoted", "Promoted automatically"
+    HELD = "held", "Kept as a candidate"
+    ACTIVATED = "activated", "Activated by a user"
+
+
 def model_artifact_upload_to(version: "ModelVersion", filename: str) -> str:
     return f"projects/{version.project_id}/models/v{version.version}-{filename}"
 
@@ -149,6 +155,19 @@ class ModelVersion(models.Model):
     )
     # Why it has its status, e.g. "validation accuracy 0.94 did not beat active v2's 0.96".
     status_reason = models.CharField(max_length=300, blank=True)
+    # What the promotion gate decided when the version was made (or a user's activation), and
+    # why: unlike status_reason it stays when the version is retired later.
+    promotion_decision = models.CharField(
+        max_length=16, choices=PromotionDecision.choices, blank=True
+    )
+    promotion_reason = models.CharField(max_length=500, blank=True)
+    # A pinned active version is never replaced automatically (owners pin; a user's activation
+    # of another version still replaces it).
+    pinned = models.BooleanField(default=False)
+    # {"temperature", "ece_before", "ece_after", "reliability_before", "reliability_after",
+    # "unsure_threshold", "split"}: how the confidences were calibrated and measured
+    # (classifier.worker.training._calibration). Empty for versions made before calibration.
+    calibration = models.JSONField(default=dict, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

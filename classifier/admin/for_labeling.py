@@ -17,7 +17,7 @@ from django.urls import path, reverse
 
 from classifier import services
 from classifier.admin.base import ADMIN_CSS, bar_tag, status_tag
-from classifier.ml.hyperparameters import FINE_TUNE_DEFAULT_BLOCKS
+from classifier.ml.hyperparameters import FINE_TUNABLE_BACKBONE, FINE_TUNE_DEFAULT_BLOCKS
 from classifier.models import ModelVersion, ModelVersionStatus, Prediction
 from classifier.templatetags.classifier_tags import NO_VALUE, percent
 from labeling.models import Image, Project
@@ -26,11 +26,19 @@ from labeling.models import Image, Project
 FINE_TUNE_BLOCKS = FINE_TUNE_DEFAULT_BLOCKS
 
 
-def retrain(request: HttpRequest, project: Project, hyperparameters: dict | None = None) -> None:
+def retrain(
+    request: HttpRequest,
+    project: Project,
+    hyperparameters: dict | None = None,
+    backbone: str | None = None,
+) -> None:
     """Ask for a retraining of the project and say what happened, with links to the run."""
     try:
         run, created = services.training_run_start(
-            project=project, requested_by=request.user, hyperparameters=hyperparameters
+            project=project,
+            requested_by=request.user,
+            hyperparameters=hyperparameters,
+            backbone=backbone,
         )
     except ValidationError as error:
         messages.error(request, f"{project.name}: {' '.join(error.messages)}")
@@ -96,7 +104,8 @@ class ProjectModelsAdmin(admin.ModelAdmin):
     )
     def fine_tune_selected(self, request, queryset):
         for project in queryset.order_by("name"):
-            retrain(request, project, {"fine_tune_blocks": FINE_TUNE_BLOCKS})
+            # Only Lite0's blocks can be fine-tuned, whatever the project's usual backbone.
+            retrain(request, project, {"fine_tune_blocks": FINE_TUNE_BLOCKS}, FINE_TUNABLE_BACKBONE)
 
     @admin.display(description="active model", ordering="active_test_accuracy")
     def active_model(self, project: Project) -> str:

@@ -146,6 +146,12 @@ class TrainingRunStartSerializer(serializers.Serializer):
         required=False,
         help_text=f"Optional overrides of {sorted(HYPERPARAMETER_NAMES)}.",
     )
+    backbone = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The pretrained network to embed with (default: the project's, else the "
+        "platform's). An unknown name is a 400 listing the valid ones.",
+    )
 
 
 class PredictImagesSerializer(serializers.Serializer):

@@ -82,6 +82,7 @@ class TrainingRunCreateView(APIView):
             project=project,
             requested_by=request.user,
             hyperparameters=body.validated_data.get("hyperparameters"),
+            backbone=body.validated_data.get("backbone"),
         )
         return _job_created(run, created=created)
 

@@ -8,9 +8,11 @@ workers call are re-exported here, so callers write `from classifier import serv
   the periodic reconciliation. `jobs_dispatch_unsent`, `jobs_recover_orphans`,
   `jobs_reconcile`, `BROKER_UNREACHABLE_NOTE`, `AD_HOC_FILES_GRACE`.
 - `training`: `training_run_start`, `training_run_cancel`, `training_run_finish` (the end of
-  a run, called by the worker), the training set (`TrainingSet`, `training_set_for`) and
-  `DEFAULT_HYPERPARAMETERS` (from classifier.ml.hyperparameters).
-- `versions`: `model_version_activate` and `model_version_promote`, the one promotion.
+  a run, called by the worker), the training set (`TrainingSet`, `training_set_for`), the
+  backbone (`backbone_for`, `backbone_choices`) and `DEFAULT_HYPERPARAMETERS` (from
+  classifier.ml.hyperparameters).
+- `versions`: `model_version_activate`, `model_version_pin`, `promotion_gate` (whether a new
+  version replaces the active one) and `model_version_promote`, the one promotion.
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
   `_new_images_predict`, the receiver of labeling's images_created signal.
 
@@ -34,12 +36,19 @@ from classifier.services.predictions import (
 )
 from classifier.services.training import (
     TrainingSet,
+    backbone_choices,
+    backbone_for,
     training_run_cancel,
     training_run_finish,
     training_run_start,
     training_set_for,
 )
-from classifier.services.versions import model_version_activate, model_version_promote
+from classifier.services.versions import (
+    model_version_activate,
+    model_version_pin,
+    model_version_promote,
+    promotion_gate,
+)
 
 # The defaults a run fills in, for callers that list them.
 DEFAULT_HYPERPARAMETERS = Hyperparameters().as_dict()
@@ -51,13 +60,17 @@ __all__ = [
     "AdHocFile",
     "TrainingSet",
     "_new_images_predict",
+    "backbone_choices",
+    "backbone_for",
     "jobs_dispatch_unsent",
     "jobs_reconcile",
     "jobs_recover_orphans",
     "model_version_activate",
+    "model_version_pin",
     "model_version_promote",
     "prediction_job_start",
     "project_predictions_refresh",
+    "promotion_gate",
     "training_run_cancel",
     "training_run_finish",
     "training_run_start",
