@@ -34,26 +34,88 @@ class MetricsSummarySerializer(serializers.Serializer):
         allow_null=True,
         help_text="Rows: true class, columns: predicted class, in class_names order.",
     )
+    validation_per_class = serializers.DictField(
+        child=serializers.DictField(),
+        allow_null=True,
+        help_text="{class: {precision, recall, f1, support}} on the validation split: what "
+        "the promotion gate compares.",
+    )
+    split = serializers.CharField(help_text="The split `per_class` was measured on: test.")
+
+
+class ReliabilityBinSerializer(serializers.Serializer):
+    lower = serializers.FloatField()
+    upper = serializers.FloatField()
+    count = serializers.IntegerField()
+    confidence = serializers.FloatField(allow_null=True, help_text="Mean confidence in the bin")
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share right in the bin")
+
+
+class CalibrationSerializer(serializers.Serializer):
+    """Null figures for a version made before calibration existed."""
+
+    temperature = serializers.FloatField(
+        allow_null=True, help_text="Fitted on the validation split; confidences use it."
+    )
+    ece_before = serializers.FloatField(
+        allow_null=True, help_text="Expected calibration error on the test split, 15 bins, T=1"
+    )
+    ece_after = serializers.FloatField(allow_null=True, help_text="The same with the temperature")
+    unsure_threshold = serializers.FloatField(
+        allow_null=True,
+        help_text="The version's default 'unsure' threshold: the lowest confidence at which "
+        "every class keeps a test precision of at least 99%.",
+    )
+    reliability = ReliabilityBinSerializer(
+        many=True, allow_null=True, help_text="The reliability diagram after calibration"
+    )
+
+
+class PromotionSerializer(serializers.Serializer):
+    decision = serializers.CharField(
+        allow_null=True, help_text="promoted | held (kept as a candidate) | activated (by a user)"
+    )
+    reason = serializers.CharField(allow_null=True)
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     """A version with the metrics the Models page and API clients compare."""
 
     metrics = serializers.SerializerMethodField()
+    calibration = serializers.SerializerMethodField()
+    promotion = serializers.SerializerMethodField()
     created = serializers.DateTimeField(source="created_at")
 
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "version", "status", "status_reason", "backbone", "metrics",
-            "validation_accuracy", "test_accuracy", "counts", "training_set_fingerprint",
-            "created",
+            "id", "version", "status", "status_reason", "pinned", "backbone", "metrics",
+            "calibration", "promotion", "validation_accuracy", "test_accuracy", "counts",
+            "training_set_fingerprint", "created",
         ]  # fmt: skip
 
     @extend_schema_field(MetricsSummarySerializer)
     def get_metrics(self, version: ModelVersion) -> dict:
-        keys = MetricsSummarySerializer().fields.keys()
-        return {key: version.metrics.get(key) for key in keys}
+        keys = [key for key in MetricsSummarySerializer().fields if key != "split"]
+        return {**{key: version.metrics.get(key) for key in keys}, "split": "test"}
+
+    @extend_schema_field(CalibrationSerializer)
+    def get_calibration(self, version: ModelVersion) -> dict:
+        calibration = version.calibration or {}
+        return {
+            "temperature": calibration.get("temperature"),
+            "ece_before": calibration.get("ece_before"),
+            "ece_after": calibration.get("ece_after"),
+            "unsure_threshold": calibration.get("unsure_threshold"),
+            "reliability": calibration.get("reliability_after"),
+        }
+
+    @extend_schema_field(PromotionSerializer)
+    def get_promotion(self, version: ModelVersion) -> dict:
+        return {
+            "decision": version.promotion_decision or None,
+            "reason": version.promotion_reason or None,
+        }
 
 
 class ModelVersionOfRunSerializer(serializers.ModelSerializer):
@@ -139,6 +201,13 @@ class ImagePredictionSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     probabilities = serializers.DictField(child=serializers.FloatField())
     created = serializers.DateTimeField(source="created_at")
+
+
+class ModelVersionPinSerializer(serializers.Serializer):
+    pinned = serializers.BooleanField(
+        help_text="true: activate the version (if it is not) and keep it active until "
+        "unpinned, whatever later training runs score; false: automatic promotion resumes."
+    )
 
 
 class TrainingRunStartSerializer(serializers.Serializer):

@@ -22,6 +22,16 @@ urlpatterns = [
         name="model-version-list",
     ),
     path(
+        "model-versions/<id:version_id>/",
+        views.ModelVersionDetailView.as_view(),
+        name="model-version-detail",
+    ),
+    path(
+        "model-versions/<id:version_id>/pin/",
+        views.ModelVersionPinView.as_view(),
+        name="model-version-pin",
+    ),
+    path(
         "model-versions/<id:version_id>/activate/",
         views.ModelVersionActivateView.as_view(),
         name="model-version-activate",

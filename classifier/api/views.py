@@ -116,6 +116,36 @@ class ModelVersionListView(APIView):
         return Response(s.ModelVersionSerializer(versions, many=True).data)
 
 
+class ModelVersionDetailView(APIView):
+    @extend_schema(
+        operation_id="model_version_retrieve",
+        summary="A model version: per-class metrics, calibration, backbone, promotion decision",
+        responses={200: s.ModelVersionSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, version_id: int):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        project_role_required(user=request.user, project=version.project_id, needed=Role.VIEWER)
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class ModelVersionPinView(APIView):
+    @extend_schema(
+        operation_id="model_version_pin",
+        summary="Pin a version (it becomes and stays active) or unpin it (owners)",
+        request=s.ModelVersionPinSerializer,
+        responses={200: s.ModelVersionSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, version_id: int):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        project_role_required(user=request.user, project=version.project_id, needed=Role.OWNER)
+        body = s.ModelVersionPinSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = services.model_version_pin(
+            model_version=version, pinned=body.validated_data["pinned"], pinned_by=request.user
+        )
+        return Response(s.ModelVersionSerializer(version).data)
+
+
 class ModelVersionActivateView(APIView):
     @extend_schema(
         operation_id="model_version_activate",

@@ -6,7 +6,8 @@ with a short timeout); none loads TensorFlow. Querysets come with the related ro
 pages show already joined, so a list page costs a fixed number of queries.
 
 - versions: model_version_active, model_versions_of, model_version_shown,
-  metrics_per_class, model_version_counts, model_version_report, project_model_summary
+  metrics_per_class, model_version_counts, model_version_report, project_model_summary,
+  unsure_threshold_of
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
   images_to_label_next (the labeling queue, most uncertain first)
 - jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
@@ -34,6 +35,7 @@ from classifier.selectors.versions import (
     model_version_shown,
     model_versions_of,
     project_model_summary,
+    unsure_threshold_of,
 )
 from classifier.selectors.workers import workers_status, workers_with_versions
 
@@ -54,6 +56,7 @@ __all__ = [
     "predictions_of_image",
     "project_model_summary",
     "training_run_unfinished",
+    "unsure_threshold_of",
     "workers_status",
     "workers_with_versions",
 ]

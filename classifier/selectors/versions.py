@@ -14,6 +14,18 @@ def model_version_active(*, project: Project | int) -> ModelVersion | None:
     ).first()
 
 
+def unsure_threshold_of(*, project: Project, version: ModelVersion | None) -> float | None:
+    """The confidence below which the version's predictions are "unsure" in this project: the
+    project's own threshold when an owner set one, else the version's default (the lowest at
+    which every class kept a test precision of 99%, in its calibration), else None (nothing is
+    unsure: a version made before calibration, or no version)."""
+    if project.unsure_threshold is not None:
+        return project.unsure_threshold
+    if version is None:
+        return None
+    return (version.calibration or {}).get("unsure_threshold")
+
+
 def model_versions_of(*, project: Project) -> QuerySet[ModelVersion]:
     """Every version of the project, newest first, with its training run joined.
 
