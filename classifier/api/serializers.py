@@ -156,6 +156,9 @@ class PredictionResultSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, help_text="Ad-hoc files: the uploaded name")
     label = serializers.CharField(allow_null=True)
     confidence = serializers.FloatField()
+    unsure = serializers.BooleanField(
+        help_text="The confidence is below the project's unsure threshold."
+    )
     probabilities = serializers.DictField(child=serializers.FloatField())
 
 
@@ -198,7 +201,10 @@ class ModelVersionBriefSerializer(serializers.ModelSerializer):
 class ImagePredictionSerializer(serializers.Serializer):
     model_version = ModelVersionBriefSerializer()
     label = serializers.CharField(source="label.name", allow_null=True, default=None)
-    confidence = serializers.FloatField()
+    confidence = serializers.FloatField(help_text="Calibrated probability of the top class")
+    unsure = serializers.BooleanField(
+        help_text="The confidence is below the project's unsure threshold."
+    )
     probabilities = serializers.DictField(child=serializers.FloatField())
     created = serializers.DateTimeField(source="created_at")
 
