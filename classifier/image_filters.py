@@ -93,8 +93,8 @@ def images_filtered_by_prediction(
     """The images whose active version's prediction matches every non-empty filter:
     predicted (a LabelClass), confidence_min and confidence_max (fractions, 0-1),
     disagreement (DISAGREE or AGREE), certainty (UNSURE or SURE against the project's
-    threshold), compared_with (a version id: predicted differently by it). Other names are ignored, so a page may pass the
-    filters of a form that combines labeling's and these."""
+    threshold), compared_with (a version id: predicted differently by it). Other names are
+    ignored, so a page may pass the filters of a form that combines labeling's and these."""
     for name, value in filters.items():
         if value not in (None, "", []) and name in _PREDICTION_FILTERS:
             images = _PREDICTION_FILTERS[name](images, value)
