@@ -20,6 +20,7 @@ urlpatterns = [
         views.model_version_activate,
         name="model-version-activate",
     ),
+    path("model-versions/<id:pk>/pin/", views.model_version_pin, name="model-version-pin"),
     path("training-runs/<id:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/fragment/", views.jobs_fragment, name="jobs-fragment"),

@@ -39,10 +39,15 @@ def project_models(request: HttpRequest, pk: int) -> HttpResponse:
             "role": role,
             "can_manage": role_allows(role, Role.OWNER),
             "versions": versions,
+            "active_version": next((v for v in versions if v.status == "active"), None),
             "shown": shown,
             "report": selectors.model_version_report(version=shown, classes=classes)
             if shown
             else None,
+            "calibration": selectors.model_version_calibration_report(version=shown)
+            if shown
+            else None,
+            "unsure_threshold": selectors.unsure_threshold_of(project=project, version=shown),
             "unfinished_run": selectors.training_run_unfinished(project=project),
         },
     )
@@ -59,6 +64,23 @@ def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         f"Version {version.version} is now active. Its predictions of the project's images "
         "are being made in the background (see Jobs).",
+    )
+    return redirect_back(request, reverse("classifier:project-models", args=[project.pk]))
+
+
+@require_POST
+def model_version_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pin a version (it becomes and stays active) or unpin it (`pinned` = "0"). Owners."""
+    version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
+    project, _ = project_for_user(user=request.user, pk=version.project_id, needed=Role.OWNER)
+    user = user_authenticated(request.user)
+    pinned = request.POST.get("pinned", "1") != "0"
+    services.model_version_pin(model_version=version, pinned=pinned, pinned_by=user)
+    messages.success(
+        request,
+        f"Version {version.version} is pinned: training runs no longer replace it."
+        if pinned
+        else f"Version {version.version} is unpinned: a better new version replaces it.",
     )
     return redirect_back(request, reverse("classifier:project-models", args=[project.pk]))
 

@@ -294,6 +294,7 @@ PAGE_CASES = [
     Case("classifier:project-retrain", "post", of_project, OWNER_BUTTON),
     Case("classifier:model-version-activate", "post", lambda w: {"pk": w.candidate.pk},
          OWNER_BUTTON),
+    Case("classifier:model-version-pin", "post", lambda w: {"pk": w.candidate.pk}, OWNER_BUTTON),
     Case("classifier:training-run-cancel", "post", lambda w: {"pk": w.queued_run.pk}, OWNER_BUTTON),
     # Across projects: each user sees the jobs and workers of their own projects.
     Case("classifier:jobs", "get", no_args, ANY_USER),

@@ -209,8 +209,18 @@ class ImagePredictionSerializer(serializers.Serializer):
     created = serializers.DateTimeField(source="created_at")
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's BooleanField also takes 0, 1, "yes", ..., which the
+    schema (type boolean) does not allow, and a client sending them has a bug worth a 400."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class ModelVersionPinSerializer(serializers.Serializer):
-    pinned = serializers.BooleanField(
+    pinned = StrictBooleanField(
         help_text="true: activate the version (if it is not) and keep it active until "
         "unpinned, whatever later training runs score; false: automatic promotion resumes."
     )

@@ -30,6 +30,7 @@ from classifier.selectors.predictions import (
 from classifier.selectors.versions import (
     metrics_per_class,
     model_version_active,
+    model_version_calibration_report,
     model_version_counts,
     model_version_report,
     model_version_shown,
@@ -48,6 +49,7 @@ __all__ = [
     "jobs_for_page",
     "metrics_per_class",
     "model_version_active",
+    "model_version_calibration_report",
     "model_version_counts",
     "model_version_report",
     "model_version_shown",

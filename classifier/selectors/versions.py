@@ -130,6 +130,42 @@ def model_version_report(*, version: ModelVersion, classes: list[LabelClass]) ->
     }
 
 
+def model_version_calibration_report(*, version: ModelVersion) -> dict | None:
+    """The Models page's calibration card: the version's temperature, test ECE before and
+    after, default unsure threshold, and its reliability diagram (after calibration) as SVG
+    geometry in a 100 x 100 box, y growing downwards: per non-empty bin a bar of its accuracy
+    and a tick at its mean confidence. None for a version made before calibration."""
+    calibration = version.calibration or {}
+    if "temperature" not in calibration:
+        return None
+    bars = []
+    for row in calibration.get("reliability_after") or []:
+        if not row["count"]:
+            continue
+        accuracy, confidence = row["accuracy"], row["confidence"]
+        bars.append(
+            {
+                "x": round(100 * row["lower"], 2),
+                "width": round(100 * (row["upper"] - row["lower"]), 2),
+                "x_end": round(100 * row["upper"], 2),
+                "y": round(100 * (1 - accuracy), 2),
+                "height": round(100 * accuracy, 2),
+                "confidence_y": round(100 * (1 - confidence), 2),
+                "count": row["count"],
+                "title": f"{row['lower']:.2f}-{row['upper']:.2f}: {row['count']} image(s), "
+                f"accuracy {accuracy:.2f}, mean confidence {confidence:.2f}",
+            }
+        )
+    return {
+        "temperature": calibration["temperature"],
+        "ece_before": calibration.get("ece_before"),
+        "ece_after": calibration.get("ece_after"),
+        "unsure_threshold": calibration.get("unsure_threshold"),
+        "bins": len(calibration.get("reliability_after") or []),
+        "bars": bars,
+    }
+
+
 def project_model_summary(*, project: Project) -> dict:
     """The dashboard's model card: {"active" (version or None), "run" (the queued or running
     training, or None), "last_failed" (the newest finished run, when it failed and is newer

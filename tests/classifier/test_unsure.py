@@ -1,4 +1,4 @@
-""""Unsure": a prediction whose calibrated confidence is below the project's threshold (the
+"""An "unsure" prediction: whose calibrated confidence is below the project's threshold (the
 owner's, else the active version's default) says so on the image page, in the gallery's
 filter and badges, and in the API; the gallery also lists what two versions classify
 differently."""
