@@ -7,6 +7,8 @@ and nothing here registers or replaces an admin. Every change goes through
 classifier.services, as on the site.
 """
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -55,8 +57,33 @@ def retrain(
 
 class ProjectModelsAdmin(admin.ModelAdmin):
     """For labeling's ProjectAdmin: the active model column ("active_model"), the Retrain
-    and fine-tuning actions ("retrain_selected", "fine_tune_selected") and the change page's
-    Retrain button (templates/admin/labeling/project/change_form.html posts to it)."""
+    and fine-tuning actions ("retrain_selected", "fine_tune_selected"), the change page's
+    Retrain button (templates/admin/labeling/project/change_form.html posts to it) and the
+    classifier's settings (`classifier_fields` on the change form, saved by
+    `classifier_settings_save` through classifier.services)."""
+
+    classifier_fields = tuple(services.CLASSIFIER_SETTINGS)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "backbone":
+            # A choice, not free text: a typo would only fail at the next training run.
+            default = settings.CLASSIFIER_BACKBONE
+            return forms.ChoiceField(
+                choices=[("", f"Platform default ({default})")]
+                + [(name, name) for name in services.backbone_choices()],
+                required=False,
+                label="Backbone",
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def classifier_settings_save(self, project: Project, data: dict) -> None:
+        services.project_classifier_settings_update(
+            project=project,
+            backbone=data.get("backbone") or "",
+            promotion_recall_margin=data["promotion_recall_margin"],
+            unsure_threshold=data.get("unsure_threshold"),
+        )
 
     class Media:
         css = ADMIN_CSS

@@ -253,3 +253,32 @@ class PredictFilesSerializer(serializers.Serializer):
         min_length=1,
         help_text="One or many image files. Predicted, never stored as training data.",
     )
+
+
+class ProjectClassifierSettingsSerializer(serializers.Serializer):
+    backbone = serializers.CharField(
+        max_length=64,
+        allow_blank=True,
+        help_text="The pretrained network new training runs embed with; empty: the platform's "
+        "default. An unknown name is a 400 listing the valid ones.",
+    )
+    promotion_recall_margin = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        help_text="A new version becomes active only if no class's validation recall drops by "
+        "more than this (0.02 = 2 points).",
+    )
+    unsure_threshold = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        allow_null=True,
+        help_text="Predictions less confident than this are unsure; null: each version's "
+        "default (the lowest confidence keeping every class's test precision at 99% or more).",
+    )
+
+
+class ProjectClassifierSettingsReadSerializer(ProjectClassifierSettingsSerializer):
+    backbone_used = serializers.CharField(
+        read_only=True, help_text="What the next training run embeds with."
+    )
+    backbone_choices = serializers.ListField(child=serializers.CharField(), read_only=True)

@@ -12,6 +12,11 @@ urlpatterns = [
         name="training-run-create",
     ),
     path(
+        "projects/<id:project_id>/classifier-settings/",
+        views.ProjectClassifierSettingsView.as_view(),
+        name="project-classifier-settings",
+    ),
+    path(
         "training-runs/<id:run_id>/",
         views.TrainingRunDetailView.as_view(),
         name="training-run-detail",

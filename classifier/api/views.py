@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from classifier import selectors, services
 from classifier.api import serializers as s
 from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from classifier.services import CLASSIFIER_SETTINGS
 from labeling.models import Image, Role
 from labeling.permissions import project_for_user, project_role_required
 from labelplatform.api.schema import error_responses
@@ -85,6 +86,47 @@ class TrainingRunCreateView(APIView):
             backbone=body.validated_data.get("backbone"),
         )
         return _job_created(run, created=created)
+
+
+def _classifier_settings(project) -> dict:
+    return {
+        "backbone": project.backbone,
+        "promotion_recall_margin": project.promotion_recall_margin,
+        "unsure_threshold": project.unsure_threshold,
+        "backbone_used": services.backbone_for(project=project)
+        if not project.backbone or project.backbone in services.backbone_choices()
+        else project.backbone,
+        "backbone_choices": services.backbone_choices(),
+    }
+
+
+class ProjectClassifierSettingsView(APIView):
+    @extend_schema(
+        operation_id="project_classifier_settings_retrieve",
+        summary="The project's classifier settings: backbone, promotion margin, unsure threshold",
+        responses={200: s.ProjectClassifierSettingsReadSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.VIEWER)
+        return Response(_classifier_settings(project))
+
+    @extend_schema(
+        operation_id="project_classifier_settings_update",
+        summary="Change the project's classifier settings (owners); omitted ones are kept",
+        request=s.ProjectClassifierSettingsSerializer,
+        responses={
+            200: s.ProjectClassifierSettingsReadSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def patch(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.OWNER)
+        body = s.ProjectClassifierSettingsSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        current = _classifier_settings(project)
+        values = {key: body.validated_data.get(key, current[key]) for key in CLASSIFIER_SETTINGS}
+        project = services.project_classifier_settings_update(project=project, **values)
+        return Response(_classifier_settings(project))
 
 
 class TrainingRunDetailView(APIView):

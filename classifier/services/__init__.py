@@ -13,6 +13,8 @@ workers call are re-exported here, so callers write `from classifier import serv
   classifier.ml.hyperparameters).
 - `versions`: `model_version_activate`, `model_version_pin`, `promotion_gate` (whether a new
   version replaces the active one) and `model_version_promote`, the one promotion.
+- `project_settings`: `project_classifier_settings_update` (backbone, recall margin, unsure
+  threshold of a project).
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
   `_new_images_predict`, the receiver of labeling's images_created signal.
 
@@ -33,6 +35,10 @@ from classifier.services.predictions import (
     _new_images_predict,
     prediction_job_start,
     project_predictions_refresh,
+)
+from classifier.services.project_settings import (
+    CLASSIFIER_SETTINGS,
+    project_classifier_settings_update,
 )
 from classifier.services.training import (
     TrainingSet,
@@ -56,6 +62,7 @@ DEFAULT_HYPERPARAMETERS = Hyperparameters().as_dict()
 __all__ = [
     "AD_HOC_FILES_GRACE",
     "BROKER_UNREACHABLE_NOTE",
+    "CLASSIFIER_SETTINGS",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
     "TrainingSet",
@@ -69,6 +76,7 @@ __all__ = [
     "model_version_pin",
     "model_version_promote",
     "prediction_job_start",
+    "project_classifier_settings_update",
     "project_predictions_refresh",
     "promotion_gate",
     "training_run_cancel",

@@ -144,7 +144,15 @@ class ProjectAdmin(ProjectModelsAdmin):
         ratios = ("train_percent", "validation_percent", "test_percent")
         if obj is None:
             return ["name", "description", "classes", ratios, "annotations_per_image"]
-        return ["name", "description", ratios, "annotations_per_image", "created_by", "created_at"]
+        return [
+            "name",
+            "description",
+            ratios,
+            "annotations_per_image",
+            *self.classifier_fields,
+            "created_by",
+            "created_at",
+        ]
 
     def get_inlines(self, request, obj):
         # A new project gets its classes from the form and its creator as owner.
@@ -165,6 +173,7 @@ class ProjectAdmin(ProjectModelsAdmin):
                 split_ratios=split_ratios,
                 annotations_per_image=data["annotations_per_image"],
             )
+            self.classifier_settings_save(obj, data)
             return
         project = services.project_create(
             name=data["name"],
