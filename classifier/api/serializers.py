@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from classifier import selectors
 from classifier.ml.hyperparameters import NAMES as HYPERPARAMETER_NAMES
-from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from classifier.models import ExportFormat, ModelExport, ModelVersion, PredictionJob, TrainingRun
 from labelplatform.url_converters import DATABASE_ID_MAX
 
 
@@ -282,3 +282,50 @@ class ProjectClassifierSettingsReadSerializer(ProjectClassifierSettingsSerialize
         read_only=True, help_text="What the next training run embeds with."
     )
     backbone_choices = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class ModelExportStartSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=ExportFormat.choices,
+        help_text="keras: one .keras model (backbone, head and calibration; RGB 0-255 in, "
+        "calibrated probabilities out); tflite: the same as TensorFlow Lite.",
+    )
+
+
+class ModelExportSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField(
+        help_text="The model file, once the export has succeeded (members; the API token works)."
+    )
+    bundle_url = serializers.SerializerMethodField(
+        help_text="The zip beside it: labels, preprocessing, metrics, a ten-line example."
+    )
+    note = serializers.SerializerMethodField(
+        help_text="Set while the job could not be sent to a worker (the queue was down)."
+    )
+    created = serializers.DateTimeField(source="created_at")
+    finished = serializers.DateTimeField(source="finished_at", allow_null=True)
+
+    class Meta:
+        model = ModelExport
+        fields = [
+            "id", "model_version", "format", "status", "progress", "error", "note",
+            "download_url", "bundle_url", "created", "finished",
+        ]  # fmt: skip
+
+    def _url(self, export: ModelExport, part: str) -> str | None:
+        from django.urls import reverse
+
+        if export.status != "succeeded":
+            return None
+        path = reverse("classifier:model-export-file", args=[export.pk, part])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_download_url(self, export: ModelExport) -> str | None:
+        return self._url(export, "model")
+
+    def get_bundle_url(self, export: ModelExport) -> str | None:
+        return self._url(export, "bundle")
+
+    def get_note(self, export: ModelExport) -> str | None:
+        return dispatch_note(export)

@@ -37,6 +37,16 @@ urlpatterns = [
         name="model-version-pin",
     ),
     path(
+        "model-versions/<id:version_id>/exports/",
+        views.ModelExportCreateView.as_view(),
+        name="model-export-create",
+    ),
+    path(
+        "model-exports/<id:export_id>/",
+        views.ModelExportDetailView.as_view(),
+        name="model-export-detail",
+    ),
+    path(
         "model-versions/<id:version_id>/activate/",
         views.ModelVersionActivateView.as_view(),
         name="model-version-activate",

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from classifier import selectors, services
 from classifier.api import serializers as s
-from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from classifier.models import ModelExport, ModelVersion, PredictionJob, TrainingRun
 from classifier.services import CLASSIFIER_SETTINGS
 from labeling.models import Image, Role
 from labeling.permissions import project_for_user, project_role_required
@@ -186,6 +186,54 @@ class ModelVersionPinView(APIView):
             model_version=version, pinned=body.validated_data["pinned"], pinned_by=request.user
         )
         return Response(s.ModelVersionSerializer(version).data)
+
+
+class ModelExportCreateView(APIView):
+    @extend_schema(
+        operation_id="model_export_create",
+        summary="Export the version as a Keras or TFLite file (annotators and owners)",
+        description=(
+            "Queues an export on the training queue: 202 with the job, or 200 with the "
+            "export already built, queued or running (one per version and format)."
+        ),
+        request=s.ModelExportStartSerializer,
+        responses={
+            202: s.JobCreatedSerializer,
+            200: s.JobCreatedSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def post(self, request, version_id: int):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        project_role_required(user=request.user, project=version.project_id, needed=Role.ANNOTATOR)
+        body = s.ModelExportStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        export, created = services.model_export_start(
+            model_version=version,
+            export_format=body.validated_data["format"],
+            requested_by=request.user,
+        )
+        return _job_created(export, created=created)
+
+
+class ModelExportDetailView(APIView):
+    @extend_schema(
+        operation_id="model_export_retrieve",
+        summary="An export: status and, once built, the download URLs",
+        parameters=[WAIT_PARAMETER],
+        responses={200: s.ModelExportSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request, export_id: int):
+        export = get_object_or_404(
+            ModelExport.objects.select_related("model_version"), pk=export_id
+        )
+        project_role_required(
+            user=request.user, project=export.model_version.project_id, needed=Role.VIEWER
+        )
+        wait = _wait_seconds(request)
+        if wait:
+            export = selectors.job_wait(job=export, seconds=wait)
+        return Response(s.ModelExportSerializer(export, context={"request": request}).data)
 
 
 class ModelVersionActivateView(APIView):

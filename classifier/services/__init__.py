@@ -13,6 +13,7 @@ workers call are re-exported here, so callers write `from classifier import serv
   classifier.ml.hyperparameters).
 - `versions`: `model_version_activate`, `model_version_pin`, `promotion_gate` (whether a new
   version replaces the active one) and `model_version_promote`, the one promotion.
+- `exports`: `model_export_start` (web) and `model_export_finish` (the worker's hand-over).
 - `project_settings`: `project_classifier_settings_update` (backbone, recall margin, unsure
   threshold of a project).
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
@@ -23,6 +24,7 @@ worker code (classifier.worker imports this package, never the other way round).
 """
 
 from classifier.ml.hyperparameters import Hyperparameters
+from classifier.services.exports import model_export_finish, model_export_start
 from classifier.services.jobs import (
     AD_HOC_FILES_GRACE,
     BROKER_UNREACHABLE_NOTE,
@@ -72,6 +74,8 @@ __all__ = [
     "jobs_dispatch_unsent",
     "jobs_reconcile",
     "jobs_recover_orphans",
+    "model_export_finish",
+    "model_export_start",
     "model_version_activate",
     "model_version_pin",
     "model_version_promote",
