@@ -19,7 +19,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 
-from classifier.models import JobStatus, ModelVersionStatus
+from classifier.models import JobStatus, ModelExport, ModelVersionStatus
 from labelplatform.wsgi import application
 from tests.classifier.factories import (
     ModelVersionFactory,
@@ -42,6 +42,7 @@ IDS = {
     "run_id": 900_000_003,
     "version_id": 900_000_004,
     "job_id": 900_000_005,
+    "export_id": 900_000_006,
 }
 OWNER_TOKEN = "0wner" + "0" * 35
 
@@ -81,6 +82,9 @@ def api_world(db):
     )
     PredictionFactory(model_version=version, image=image)
     PredictionJobFactory(pk=IDS["job_id"], model_version=version, status=JobStatus.SUCCEEDED)
+    ModelExport.objects.create(
+        pk=IDS["export_id"], model_version=version, format="keras", status=JobStatus.SUCCEEDED
+    )
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token, TokenProxy
@@ -39,6 +40,7 @@ from rest_framework.test import APIClient
 from classifier.models import (
     Embedding,
     JobStatus,
+    ModelExport,
     ModelVersion,
     ModelVersionStatus,
     Prediction,
@@ -140,6 +142,14 @@ class World:
     @cached_property
     def prediction_job(self) -> PredictionJob:
         return PredictionJobFactory(model_version=self.version, status=JobStatus.SUCCEEDED)
+
+    @cached_property
+    def model_export(self) -> ModelExport:
+        export = ModelExport.objects.create(
+            model_version=self.version, format="keras", status=JobStatus.SUCCEEDED
+        )
+        export.file.save("model.keras", ContentFile(b"a model"))
+        return export
 
     @cached_property
     def prediction(self) -> Prediction:
@@ -303,6 +313,8 @@ PAGE_CASES = [
     # Media: members only, never a public URL (see also the API token test below).
     Case("labeling:image-file", "get", of_image, READ),
     Case("labeling:image-thumbnail", "get", of_image, READ),
+    Case("classifier:model-export-file", "get",
+         lambda w: {"pk": w.model_export.pk, "part": "model"}, READ),
 ]  # fmt: skip
 
 # The API.                     owner annot viewer outsider anonymous staff
@@ -341,6 +353,11 @@ API_CASES = [
          body=lambda w: {"promotion_recall_margin": 0.05}),
     Case("api:classifier:model-version-activate", "post", lambda w: {"version_id": w.candidate.pk},
          (200, 403, 403, 404, 401, 200)),
+    Case("api:classifier:model-export-create", "post",
+         lambda w: {"version_id": w.version.pk}, (202, 202, 403, 404, 401, 202),
+         format="json", body=lambda w: {"format": "tflite"}),
+    Case("api:classifier:model-export-detail", "get",
+         lambda w: {"export_id": w.model_export.pk}, API_READ),
     Case("api:classifier:model-version-detail", "get", lambda w: {"version_id": w.candidate.pk},
          API_READ),
     Case("api:classifier:model-version-pin", "post", lambda w: {"version_id": w.candidate.pk},
