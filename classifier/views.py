@@ -73,7 +73,7 @@ EXPORT_CONTENT_TYPES = {"model": "application/octet-stream", "bundle": "applicat
 
 
 @require_GET
-def model_export_file(request: HttpRequest, pk: int, part: str) -> HttpResponse:
+def model_export_file(request: HttpRequest, pk: int, part: str) -> FileResponse:
     """An export's model file ("model") or bundle ("bundle"), as an attachment, to members of
     the version's project (the API token works too: under MEDIA_URL)."""
     export = get_object_or_404(ModelExport.objects.select_related("model_version"), pk=pk)

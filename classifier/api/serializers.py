@@ -219,6 +219,15 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class StrictFloatField(serializers.FloatField):
+    """A JSON number only: DRF's FloatField also takes false (as 0.0) and numeric strings."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ModelVersionPinSerializer(serializers.Serializer):
     pinned = StrictBooleanField(
         help_text="true: activate the version (if it is not) and keep it active until "
@@ -262,13 +271,13 @@ class ProjectClassifierSettingsSerializer(serializers.Serializer):
         help_text="The pretrained network new training runs embed with; empty: the platform's "
         "default. An unknown name is a 400 listing the valid ones.",
     )
-    promotion_recall_margin = serializers.FloatField(
+    promotion_recall_margin = StrictFloatField(
         min_value=0.0,
         max_value=1.0,
         help_text="A new version becomes active only if no class's validation recall drops by "
         "more than this (0.02 = 2 points).",
     )
-    unsure_threshold = serializers.FloatField(
+    unsure_threshold = StrictFloatField(
         min_value=0.0,
         max_value=1.0,
         allow_null=True,

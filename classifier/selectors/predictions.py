@@ -93,7 +93,7 @@ def prediction_job_results(*, job: PredictionJob) -> list[dict]:
             "image_id": row.image_id,
             "label": row.label.name if row.label else None,
             "confidence": row.confidence,
-            "unsure": row.unsure,
+            "unsure": row.unsure,  # type: ignore[attr-defined]
             "probabilities": row.probabilities,
         }
         for row in rows

@@ -23,7 +23,10 @@ from classifier.services.jobs import (
 )
 
 # The model file's name per format (classifier.ml.export.FILE_NAMES says the same worker-side).
-EXPORT_FILE_NAMES = {ExportFormat.KERAS: "model.keras", ExportFormat.TFLITE: "model.tflite"}
+EXPORT_FILE_NAMES: dict[str, str] = {
+    ExportFormat.KERAS: "model.keras",
+    ExportFormat.TFLITE: "model.tflite",
+}
 
 
 @transaction.atomic
