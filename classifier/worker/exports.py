@@ -10,7 +10,7 @@ from django.conf import settings
 from classifier.ml import TrainedHead
 from classifier.ml.export import bundle, calibrated_classifier, model_file
 from classifier.models import ModelExport
-from classifier.selectors import unsure_threshold_of
+from classifier.selectors.versions import unsure_threshold_of
 from classifier.services.exports import model_export_finish
 from classifier.services.jobs import job_fail
 from classifier.worker.jobs import JobAbandoned, JobProgress, job_claim
