@@ -1,5 +1,5 @@
-"""An "unsure" prediction: whose calibrated confidence is below the project's threshold (the
-owner's, else the active version's default) says so on the image page, in the gallery's
+"""A prediction whose calibrated confidence is below the project's threshold (the owner's,
+else the active version's default) is "unsure", and says so on the image page, in the gallery's
 filter and badges, and in the API; the gallery also lists what two versions classify
 differently."""
 
