@@ -3,15 +3,24 @@
 Image ingest lives in labeling.ingest, exports in labeling.export.
 """
 
-from collections import Counter
-from collections.abc import Sequence
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Count, FileField, QuerySet
+from django.db.models.deletion import Collector
+from django.utils import timezone
 
 from labeling.models import (
     Annotation,
+    AnnotationBatch,
+    AnnotationBatchKind,
     Image,
     LabelClass,
     LabelStatus,
@@ -20,6 +29,9 @@ from labeling.models import (
     Role,
     Split,
 )
+from labeling.selectors.projects import label_class_usage
+
+logger = logging.getLogger(__name__)
 
 # A readable default palette for classes created without a colour (Bootstrap's hues).
 DEFAULT_CLASS_COLORS = [
@@ -44,8 +56,12 @@ def project_create(
     description: str = "",
     split_ratios: dict[str, int] | None = None,
     annotations_per_image: int = 1,
+    suggestions: dict[str, bool] | None = None,
 ) -> Project:
     """Create a project with its label classes and make its creator the owner.
+
+    `suggestions` chooses per split whether annotators see the model's suggestions (splits
+    left out keep the default: shown, except on the test split, labeled blind).
 
     `classes` holds names, or dicts with "name" and optional "key" and "color"; keys default
     to "1", "2", ... in order. Raises ValidationError for fewer than two classes, duplicate
@@ -55,8 +71,7 @@ def project_create(
     ratios = _split_ratios_checked(split_ratios or default_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
-    if not name.strip():
-        raise ValidationError("A project needs a name.")
+    name = _project_name_checked(name=name, owner=created_by)
 
     specs = [{"name": c} if isinstance(c, str) else dict(c) for c in classes]
     if len(specs) < 2:
@@ -76,21 +91,49 @@ def project_create(
     if len(set(keys)) != len(keys):
         raise ValidationError("Label class keys must be unique.")
 
-    project = Project.objects.create(
-        name=name.strip(),
-        description=description,
-        train_percent=ratios[Split.TRAIN],
-        validation_percent=ratios[Split.VALIDATION],
-        test_percent=ratios[Split.TEST],
-        annotations_per_image=annotations_per_image,
-        created_by=created_by,
-    )
+    try:
+        # A savepoint: losing a race for the name is an error, not a broken transaction.
+        with transaction.atomic():
+            project = Project.objects.create(
+                name=name,
+                description=description,
+                train_percent=ratios[Split.TRAIN],
+                validation_percent=ratios[Split.VALIDATION],
+                test_percent=ratios[Split.TEST],
+                annotations_per_image=annotations_per_image,
+                created_by=created_by,
+            )
+    except IntegrityError:
+        # Another request created a project of this name between the check and the insert.
+        _project_name_checked(name=name, owner=created_by)
+        raise
     LabelClass.objects.bulk_create(
         LabelClass(project=project, name=s["name"], key=s["key"], color=s["color"], order=i)
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=created_by, role=Role.OWNER)
+    if suggestions:
+        project_suggestions_set(project=project, splits=suggestions)
     return project
+
+
+def _project_name_checked(*, name: str, owner: User | None, project: Project | None = None) -> str:
+    """The name, stripped; ValidationError (on "name") when empty or when the owner already
+    has another project of that name, case aside (the project_unique_name_per_owner
+    constraint, checked here so forms, the API and the admin say it in words)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A project needs a name."})
+    if owner is None:
+        return name
+    same_name = Project.objects.filter(created_by=owner, name__iexact=name)
+    if project is not None:
+        same_name = same_name.exclude(pk=project.pk)
+    existing = same_name.first()
+    if existing is not None:
+        message = f"{owner.get_username()} already has a project called “{existing.name}”."
+        raise ValidationError({"name": f"{message} Choose another name."})
+    return name
 
 
 def _split_ratios_checked(split_ratios: dict[str, int]) -> dict[str, int]:
@@ -112,26 +155,32 @@ def project_update(
     description: str,
     split_ratios: dict[str, int],
     annotations_per_image: int,
+    other_settings: Mapping[str, Any] | None = None,
 ) -> Project:
     """Change a project's settings.
 
     New split ratios apply to later automatic splits; images keep theirs. When the number of
     annotations required per image changes, every image not settled by review has its
     consensus recomputed (an image labeled by one vote is unlabeled again once two are needed).
-    Raises ValidationError like project_create.
+    `other_settings` sets further Project fields by name that need no rule beyond their own
+    field's validation (a queue strategy, suggestions on or off); the settings page's form
+    passes them. Raises ValidationError like project_create.
     """
     ratios = _split_ratios_checked(split_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
-    if not name.strip():
-        raise ValidationError("A project needs a name.")
     locked = Project.objects.select_for_update().get(pk=project.pk)
+    name = _project_name_checked(name=name, owner=locked.created_by, project=locked)
     required_changed = locked.annotations_per_image != annotations_per_image
-    locked.name, locked.description = name.strip(), description
+    locked.name, locked.description = name, description
     locked.train_percent = ratios[Split.TRAIN]
     locked.validation_percent = ratios[Split.VALIDATION]
     locked.test_percent = ratios[Split.TEST]
     locked.annotations_per_image = annotations_per_image
+    for field_name, value in (other_settings or {}).items():
+        Project._meta.get_field(field_name)  # FieldDoesNotExist for a misspelt name
+        setattr(locked, field_name, value)
+    locked.full_clean(exclude=["created_by"])
     locked.save()
     if required_changed:
         images = (
@@ -143,6 +192,121 @@ def project_update(
         for image in images:
             image_consensus_update(image=image)
     return locked
+
+
+COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
+MAX_CLASSES = 9
+
+
+def label_class_color_checked(color: str) -> str:
+    """The colour in the #rrggbb form every page and the admin's colour picker understand;
+    ValidationError for anything else (a name like "red", "#fff", a CSS expression)."""
+    color = color.strip()
+    if not COLOR_PATTERN.fullmatch(color):
+        raise ValidationError(f"{color!r} is not a colour; use the #rrggbb form, e.g. #1f77b4.")
+    return color.lower()
+
+
+@transaction.atomic
+def label_classes_update(*, project: Project, classes: Sequence[Mapping[str, Any]]) -> None:
+    """Make the project's classes the given ones, in this order (their keys on the page).
+
+    Each item has "name", "key" and "color", and "id" for an existing class (renamed,
+    re-keyed or recoloured in place: annotations, labels and predictions follow it). Items
+    without an id are new classes; existing classes missing from the list are removed.
+
+    The rule for removing: a class that no annotation and no review decision uses is
+    deleted. One in use is refused with a ValidationError that says how many labels use it:
+    deleting it would silently drop those people's work. Rename it instead, or relabel its
+    images first. Model versions trained with a removed class keep working (their
+    predictions show the class's name at training time).
+
+    Raises ValidationError for fewer than two or more than nine classes, an empty name,
+    duplicate names or keys, or a colour that is not #rrggbb.
+    """
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # one editor at a time
+    specs = [dict(spec) for spec in classes]
+    if not 2 <= len(specs) <= MAX_CLASSES:
+        raise ValidationError("A project has two to nine label classes (keys 1-9).")
+    for spec in specs:
+        spec["name"] = str(spec.get("name", "")).strip()
+        spec["key"] = str(spec.get("key", "")).strip().lower()
+        if not spec["name"]:
+            raise ValidationError("Every label class needs a name.")
+        if len(spec["key"]) != 1:
+            raise ValidationError(f"Class “{spec['name']}” needs a one-character key.")
+        spec["color"] = label_class_color_checked(str(spec.get("color", "")))
+    if len({spec["name"].lower() for spec in specs}) != len(specs):
+        raise ValidationError("Label class names must be unique.")
+    if len({spec["key"] for spec in specs}) != len(specs):
+        raise ValidationError("Label class keys must be unique.")
+
+    existing = {label_class.pk: label_class for label_class in project.classes.all()}
+    kept_ids = {int(spec["id"]) for spec in specs if spec.get("id")}
+    unknown = kept_ids - set(existing)
+    if unknown:
+        raise ValidationError("A class to change is not one of this project's classes.")
+    removed = [existing[pk] for pk in existing if pk not in kept_ids]
+    usage = label_class_usage(project=project)  # a read, inside this lock
+    in_use = [label_class for label_class in removed if usage.get(label_class.pk)]
+    if in_use:
+        described = ", ".join(
+            f"“{c.name}” ({usage[c.pk]} label{'s' if usage[c.pk] != 1 else ''})" for c in in_use
+        )
+        raise ValidationError(
+            f"Classes in use cannot be removed: {described}. Rename the class instead, "
+            "or relabel its images first."
+        )
+    LabelClass.objects.filter(pk__in=[label_class.pk for label_class in removed]).delete()
+
+    # Names and keys are unique per project: park every kept class on a placeholder first,
+    # so that swapping two names (or keys) never collides half way.
+    final_keys = {spec["key"] for spec in specs}
+    spare_keys = iter(k for k in "abcdefghijklmnopqrtuvwxy0!@#$%^&*" if k not in final_keys)
+    for pk in kept_ids:
+        LabelClass.objects.filter(pk=pk).update(name=f"\x00{pk}", key=next(spare_keys))
+    for order, spec in enumerate(specs):
+        fields = {"name": spec["name"], "key": spec["key"], "color": spec["color"], "order": order}
+        if spec.get("id"):
+            LabelClass.objects.filter(pk=int(spec["id"])).update(**fields)
+        else:
+            LabelClass.objects.create(project=project, **fields)
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    """Delete the project with everything in it: images, annotations, members, and what
+    other apps keep per project (training runs, model versions, predictions). The stored
+    files of every deleted row (images, thumbnails, model artifacts) are deleted once the
+    rows are gone for good (after commit): a rolled back delete never leaves rows pointing
+    at missing files. The files are found through the rows' FileFields, so labeling needs
+    no knowledge of the apps built on it."""
+    collector = Collector(using=Project.objects.db, origin=project)
+    collector.collect([project])
+    stored_names: list[str] = []
+    for model, instances in collector.data.items():
+        file_fields = [f for f in model._meta.concrete_fields if isinstance(f, FileField)]
+        for instance in instances:
+            stored_names += [str(getattr(instance, f.attname) or "") for f in file_fields]
+    for queryset in collector.fast_deletes:
+        columns = [
+            f.attname for f in queryset.model._meta.concrete_fields if isinstance(f, FileField)
+        ]
+        if columns:
+            for row in queryset.values_list(*columns):
+                stored_names += row
+    collector.delete()
+    names = [name for name in stored_names if name]
+    transaction.on_commit(lambda: _stored_files_delete(names))
+
+
+def _stored_files_delete(names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:
+            # The rows are gone already; a file left behind is only wasted space.
+            logger.exception("Could not delete %s of a deleted project", name)
 
 
 @transaction.atomic
@@ -185,64 +349,248 @@ def _locked_image(image_id: int) -> Image:
     return Image.objects.select_for_update().select_related("project").get(pk=image_id)
 
 
-def image_consensus_update(*, image: Image) -> Image:
-    """Recompute the image's label from its annotations. Call inside the image's row lock.
+def consensus_of(counts: Counter, required: int) -> tuple[int | None, str]:
+    """(label class id or None, label status) of an image whose annotations count `counts`
+    per class id, when the project requires `required` annotations per image.
 
-    With fewer annotations than the project requires, the image stays unlabeled. With enough,
-    a strict majority sets the label; anything else is a conflict for an owner to review.
-    An owner's review decision is final and is not changed here.
-    """
+    With fewer annotations than required, the image stays unlabeled. With enough, a strict
+    majority sets the label; anything else is a conflict for an owner to review."""
+    total = sum(counts.values())
+    if total and total >= required:
+        top_class_id, top_count = counts.most_common(1)[0]
+        if top_count * 2 > total:
+            return top_class_id, LabelStatus.LABELED
+        return None, LabelStatus.CONFLICT
+    return None, LabelStatus.UNLABELED
+
+
+def image_consensus_update(*, image: Image) -> Image:
+    """Recompute the image's label from its annotations (consensus_of). Call inside the
+    image's row lock. An owner's review decision is final and is not changed here."""
     if image.label_reviewed:
         return image
     counts = Counter(
         Annotation.objects.filter(image=image).values_list("label_class_id", flat=True)
     )
-    total = sum(counts.values())
-    label_id, status = None, LabelStatus.UNLABELED
-    if total and total >= image.project.annotations_per_image:
-        top_class_id, top_count = counts.most_common(1)[0]
-        if top_count * 2 > total:
-            label_id, status = top_class_id, LabelStatus.LABELED
-        else:
-            status = LabelStatus.CONFLICT
+    label_id, status = consensus_of(counts, image.project.annotations_per_image)
     if (image.label_id, image.label_status) != (label_id, status):
         image.label_id, image.label_status = label_id, status
         image.save(update_fields=["label", "label_status"])
     return image
 
 
+# Bulk writes go by chunks of image ids: every IN list stays far below SQLite's limit on a
+# query's parameters, and each chunk costs a fixed handful of queries whatever its size.
+BULK_CHUNK = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), BULK_CHUNK):
+        yield list(ids[start : start + BULK_CHUNK])
+
+
+def _images_locked(*, project: Project, image_ids: Sequence[int]) -> list[int]:
+    # In id order, the order every bulk writer locks in, so two of them never deadlock.
+    return list(
+        Image.objects.select_for_update()
+        .filter(pk__in=image_ids, project=project)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _images_consensus_update(*, project: Project, image_ids: Sequence[int]) -> None:
+    """image_consensus_update for many locked images of the project, in three queries."""
+    counts: dict[int, Counter] = defaultdict(Counter)
+    rows = (
+        Annotation.objects.filter(image_id__in=image_ids)
+        .order_by()
+        .values("image_id", "label_class_id")
+        .annotate(count=Count("pk"))
+        .values_list("image_id", "label_class_id", "count")
+    )
+    for image_id, class_id, count in rows:
+        counts[image_id][class_id] = count
+    changed: dict[tuple[int | None, str], list[int]] = defaultdict(list)
+    for image_id, old_label_id, old_status in Image.objects.filter(
+        pk__in=image_ids, label_reviewed=False
+    ).values_list("pk", "label_id", "label_status"):
+        new = consensus_of(counts[image_id], project.annotations_per_image)
+        if (old_label_id, old_status) != new:
+            changed[new].append(image_id)
+    _update_grouped(Image.objects.all(), changed, ("label_id", "label_status"))
+
+
+def _update_grouped(
+    rows: QuerySet, ids_by_values: dict[tuple, list[int]], fields: Sequence[str], **also
+) -> None:
+    """One UPDATE per distinct tuple of new values (a few: one per class and status), rather
+    than Django's bulk_update, whose CASE per row costs seconds of Python per thousand rows."""
+    for values, ids in ids_by_values.items():
+        rows.filter(pk__in=ids).update(**dict(zip(fields, values, strict=True)), **also)
+
+
 @transaction.atomic
-def annotation_create(*, image: Image | int, user: User, label_class: LabelClass) -> Annotation:
-    """Record the user's label for the image (replacing theirs, if any) and update consensus."""
+def annotation_create(
+    *, image: Image | int, user: User, label_class: LabelClass, from_suggestion: bool = False
+) -> Annotation:
+    """Record the user's label for the image (replacing theirs, if any) and update consensus.
+
+    `from_suggestion` says the user accepted the model's suggestion rather than picking the
+    class (the classifier's suggestion_accept checks that it was the suggestion)."""
     image = _locked_image(image if isinstance(image, int) else image.pk)
     if label_class.project_id != image.project_id:
         raise ValidationError(f"{label_class.name!r} is not a class of this project.")
     annotation, created = Annotation.objects.get_or_create(
-        image=image, user=user, defaults={"label_class": label_class}
+        image=image,
+        user=user,
+        defaults={"label_class": label_class, "from_suggestion": from_suggestion},
     )
-    if not created and annotation.label_class_id != label_class.pk:
-        annotation.label_class = label_class
-        annotation.save(update_fields=["label_class", "updated_at"])
+    if not created and (annotation.label_class_id, annotation.from_suggestion) != (
+        label_class.pk,
+        from_suggestion,
+    ):
+        annotation.label_class, annotation.from_suggestion = label_class, from_suggestion
+        annotation.save(update_fields=["label_class", "from_suggestion", "updated_at"])
     image_consensus_update(image=image)
     return annotation
 
 
 @transaction.atomic
+def annotation_batch_apply(
+    *,
+    project: Project,
+    user: User,
+    kind: str,
+    labels: dict[int, int],
+    from_suggestion: bool = False,
+) -> AnnotationBatch:
+    """Label many images at once as one action that can be undone (annotation_batch_undo).
+
+    `labels` maps image ids to class ids; images of other projects and classes of other
+    projects are left out. Writes the user's annotations (created, or replaced as
+    annotation_create does), recomputes the images' consensus, and records an
+    AnnotationBatch with what each image's annotation by the user was before. Set-based (a
+    few queries per BULK_CHUNK images), so accepting thousands of suggestions fits a request.
+    """
+    class_ids = set(project.classes.values_list("pk", flat=True))
+    wanted = {
+        int(image_id): class_id for image_id, class_id in labels.items() if class_id in class_ids
+    }
+    changes = []
+    for chunk in _chunks(sorted(wanted)):
+        image_ids = _images_locked(project=project, image_ids=chunk)
+        existing = {
+            annotation.image_id: annotation
+            for annotation in Annotation.objects.filter(image_id__in=image_ids, user=user)
+        }
+        created = []
+        replaced: dict[tuple[int, bool], list[int]] = defaultdict(list)
+        for image_id in image_ids:
+            class_id = wanted[image_id]
+            annotation = existing.get(image_id)
+            if annotation is None:
+                created.append(
+                    Annotation(
+                        image_id=image_id,
+                        user=user,
+                        label_class_id=class_id,
+                        from_suggestion=from_suggestion,
+                    )
+                )
+                changes.append([image_id, class_id, None, False])
+                continue
+            before = (annotation.label_class_id, annotation.from_suggestion)
+            changes.append([image_id, class_id, *before])
+            if before != (class_id, from_suggestion):
+                replaced[(class_id, from_suggestion)].append(annotation.pk)
+        Annotation.objects.bulk_create(created)
+        _update_grouped(
+            Annotation.objects.all(),
+            replaced,
+            ("label_class_id", "from_suggestion"),
+            updated_at=timezone.now(),
+        )
+        _images_consensus_update(project=project, image_ids=image_ids)
+    return AnnotationBatch.objects.create(project=project, user=user, kind=kind, changes=changes)
+
+
+@transaction.atomic
 def annotations_create_bulk(
     *, image_ids: Sequence[int], user: User, label_class: LabelClass
-) -> int:
-    """Apply one class to many images (grid mode). Returns how many images were labeled.
+) -> AnnotationBatch:
+    """Apply one class to many images (grid mode), as one action that can be undone.
 
-    Only images of the class's project are touched; others are ignored.
+    Only images of the class's project are touched; others are ignored. The batch's size is
+    how many images were labeled.
     """
-    ids = list(
-        Image.objects.filter(pk__in=image_ids, project_id=label_class.project_id)
-        .order_by("pk")  # a fixed lock order keeps two bulk labelers from deadlocking
-        .values_list("pk", flat=True)
+    return annotation_batch_apply(
+        project=label_class.project,
+        user=user,
+        kind=AnnotationBatchKind.GRID_LABEL,
+        labels={int(image_id): label_class.pk for image_id in image_ids},
     )
-    for image_id in ids:
-        annotation_create(image=image_id, user=user, label_class=label_class)
-    return len(ids)
+
+
+@transaction.atomic
+def annotation_batch_undo(*, batch: AnnotationBatch, user: User) -> tuple[int, int]:
+    """Take back a bulk action: each image's annotation by the user returns to what it was
+    before (none, or the earlier class), and the images' consensus follows. Returns (undone,
+    kept): images the user labeled again since keep their newer label. Undoing twice
+    changes nothing. Set-based, like annotation_batch_apply."""
+    locked = AnnotationBatch.objects.select_for_update().select_related("project").get(pk=batch.pk)
+    if locked.user_id != user.pk:
+        raise ValidationError("Only the person who made a bulk action can undo it.")
+    if locked.undone_at is not None:
+        return 0, 0
+    class_ids = set(locked.project.classes.values_list("pk", flat=True))
+    change_of = {change[0]: change[1:] for change in locked.changes}
+    undone = kept = 0
+    for chunk in _chunks(sorted(change_of)):
+        image_ids = _images_locked(project=locked.project, image_ids=chunk)  # deleted ones: gone
+        current = {
+            annotation.image_id: annotation
+            for annotation in Annotation.objects.filter(image_id__in=image_ids, user=user)
+        }
+        removed = []
+        restored: dict[tuple[int, bool], list[int]] = defaultdict(list)
+        for image_id in image_ids:
+            applied, previous, previous_from_suggestion = change_of[image_id]
+            annotation = current.get(image_id)
+            if annotation is None or annotation.label_class_id != applied:
+                kept += 1
+                continue
+            undone += 1
+            if previous is None or previous not in class_ids:
+                removed.append(annotation.pk)
+            else:
+                restored[(previous, previous_from_suggestion)].append(annotation.pk)
+        Annotation.objects.filter(pk__in=removed).delete()
+        _update_grouped(
+            Annotation.objects.all(),
+            restored,
+            ("label_class_id", "from_suggestion"),
+            updated_at=timezone.now(),
+        )
+        _images_consensus_update(project=locked.project, image_ids=image_ids)
+    locked.undone_at = timezone.now()
+    locked.save(update_fields=["undone_at"])
+    return undone, kept
+
+
+@transaction.atomic
+def project_suggestions_set(*, project: Project, splits: dict[str, bool]) -> Project:
+    """Choose per split whether annotators see the model's suggestions; splits left out
+    keep their setting."""
+    unknown = set(splits) - set(Split.values)
+    if unknown:
+        raise ValidationError(f"Unknown split(s): {', '.join(sorted(unknown))}.")
+    fields = [f"suggestions_{split}" for split in splits]
+    for split, shown in splits.items():
+        setattr(project, f"suggestions_{split}", bool(shown))
+    if fields:
+        project.save(update_fields=fields)
+    return project
 
 
 @transaction.atomic

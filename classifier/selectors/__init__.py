@@ -10,7 +10,10 @@ pages show already joined, so a list page costs a fixed number of queries.
   unsure_threshold_of
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
   images_to_label_next (the labeling queue, most uncertain first)
-- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
+- suggestions: suggestions_for_images, image_suggestion (the active version's prediction
+  where the project shows it), images_with_acceptable_suggestion, suggested_class_ids
+- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
+  job_worker_stopping
 - workers: workers_status, workers_with_versions
 """
 
@@ -18,6 +21,7 @@ from classifier.selectors.jobs import (
     JOBS_FINISHED_SHOWN,
     WAIT_MAX_SECONDS,
     job_wait,
+    job_worker_stopping,
     jobs_for_page,
     training_run_unfinished,
 )
@@ -27,8 +31,15 @@ from classifier.selectors.predictions import (
     prediction_job_results,
     predictions_of_image,
 )
+from classifier.selectors.suggestions import (
+    image_suggestion,
+    images_with_acceptable_suggestion,
+    suggested_class_ids,
+    suggestions_for_images,
+)
 from classifier.selectors.versions import (
     metrics_per_class,
+    model_version_activation_message,
     model_version_active,
     model_version_calibration_report,
     model_version_counts,
@@ -44,10 +55,14 @@ __all__ = [
     "JOBS_FINISHED_SHOWN",
     "WAIT_MAX_SECONDS",
     "image_predictions_shown",
+    "image_suggestion",
     "images_to_label_next",
+    "images_with_acceptable_suggestion",
     "job_wait",
+    "job_worker_stopping",
     "jobs_for_page",
     "metrics_per_class",
+    "model_version_activation_message",
     "model_version_active",
     "model_version_calibration_report",
     "model_version_counts",
@@ -57,6 +72,8 @@ __all__ = [
     "prediction_job_results",
     "predictions_of_image",
     "project_model_summary",
+    "suggested_class_ids",
+    "suggestions_for_images",
     "training_run_unfinished",
     "unsure_threshold_of",
     "workers_status",

@@ -16,6 +16,9 @@ workers call are re-exported here, so callers write `from classifier import serv
 - `exports`: `model_export_start` (web) and `model_export_finish` (the worker's hand-over).
 - `project_settings`: `project_classifier_settings_update` (backbone, recall margin, unsure
   threshold of a project).
+- `suggestions`: `suggestion_accept` (one image, the labeling page's Enter) and
+  `suggestions_accept_bulk` (the grid and the API), the model's suggestions accepted as the
+  user's annotations.
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
   `_new_images_predict`, the receiver of labeling's images_created signal.
 
@@ -42,6 +45,11 @@ from classifier.services.project_settings import (
     CLASSIFIER_SETTINGS,
     project_classifier_settings_update,
 )
+from classifier.services.suggestions import (
+    SuggestionsAccepted,
+    suggestion_accept,
+    suggestions_accept_bulk,
+)
 from classifier.services.training import (
     TrainingSet,
     backbone_choices,
@@ -67,6 +75,7 @@ __all__ = [
     "CLASSIFIER_SETTINGS",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
+    "SuggestionsAccepted",
     "TrainingSet",
     "_new_images_predict",
     "backbone_choices",
@@ -83,6 +92,8 @@ __all__ = [
     "project_classifier_settings_update",
     "project_predictions_refresh",
     "promotion_gate",
+    "suggestion_accept",
+    "suggestions_accept_bulk",
     "training_run_cancel",
     "training_run_finish",
     "training_run_start",

@@ -71,7 +71,27 @@ class MembershipInline(admin.TabularInline):
     extra = 0
 
 
-class ProjectCreateForm(forms.ModelForm):
+class ProjectNameForm(forms.ModelForm):
+    """The admin's project forms check that the owner has no other project of that name (the
+    project_unique_name_per_owner constraint), which the ModelForm's own validation skips:
+    the owner (created_by) is not one of its fields. ProjectAdmin.get_form sets `owner`."""
+
+    owner = None
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if self.owner is not None:
+            same_name = Project.objects.filter(created_by=self.owner, name__iexact=name)
+            existing = same_name.exclude(pk=self.instance.pk).first()
+            if existing is not None:
+                raise ValidationError(
+                    f"{self.owner.get_username()} already has a project called “{existing.name}”. "
+                    "Choose another name."
+                )
+        return name
+
+
+class ProjectCreateForm(ProjectNameForm):
     classes = forms.CharField(
         help_text="Class names separated by commas, two to nine (e.g. coffee, other); "
         "their keys on the labeling page are 1-9 in this order."
@@ -86,6 +106,9 @@ class ProjectCreateForm(forms.ModelForm):
             "validation_percent",
             "test_percent",
             "annotations_per_image",
+            "suggestions_train",
+            "suggestions_validation",
+            "suggestions_test",
         ]
 
     def clean_classes(self) -> list[str]:
@@ -96,6 +119,10 @@ class ProjectCreateForm(forms.ModelForm):
         if len({name.lower() for name in names}) != len(names):
             raise ValidationError("Class names must be unique.")
         return names
+
+
+# Whether annotators see the model's suggestions, per split (Project.suggestion_splits).
+SUGGESTION_FIELDS = {split: f"suggestions_{split}" for split in Split.values}
 
 
 @admin.register(Project)
@@ -135,21 +162,28 @@ class ProjectAdmin(ProjectModelsAdmin):
             )
         )
 
+    form = ProjectNameForm
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ProjectCreateForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # A new project's owner is the staff member creating it (project_create).
+        form.owner = request.user if obj is None else obj.created_by
+        return form
 
     def get_fields(self, request, obj=None):
         ratios = ("train_percent", "validation_percent", "test_percent")
+        suggestions = tuple(SUGGESTION_FIELDS.values())
         if obj is None:
-            return ["name", "description", "classes", ratios, "annotations_per_image"]
+            return ["name", "description", "classes", ratios, "annotations_per_image", suggestions]
         return [
             "name",
             "description",
             ratios,
             "annotations_per_image",
             *self.classifier_fields,
+            suggestions,
             "created_by",
             "created_at",
         ]
@@ -165,6 +199,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             Split.VALIDATION: data["validation_percent"],
             Split.TEST: data["test_percent"],
         }
+        suggestions = {split: data[field] for split, field in SUGGESTION_FIELDS.items()}
         if change:
             services.project_update(
                 project=obj,
@@ -174,6 +209,7 @@ class ProjectAdmin(ProjectModelsAdmin):
                 annotations_per_image=data["annotations_per_image"],
             )
             self.classifier_settings_save(obj, data)
+            services.project_suggestions_set(project=obj, splits=suggestions)
             return
         project = services.project_create(
             name=data["name"],
@@ -182,6 +218,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             classes=data["classes"],
             split_ratios=split_ratios,
             annotations_per_image=data["annotations_per_image"],
+            suggestions=suggestions,
         )
         adopt_saved_row(obj, project)
 
