@@ -166,7 +166,11 @@ class PredictionFilterForm(FilterForm):
     )
     # Set by the Models page's "classified differently" link; no visible field of its own.
     compared_with = forms.IntegerField(
-        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        # A class of its own: FilterForm appends a size class to every widget's.
+        widget=forms.HiddenInput(attrs={"class": ""}),
     )
 
 
