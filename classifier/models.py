@@ -110,6 +110,12 @@ class ModelVersionStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class PromotionDecision(models.TextChoices):
+    PROMOTED = "promoted", "Promoted automatically"
+    HELD = "held", "Kept as a candidate"
+    ACTIVATED = "activated", "Activated by a user"
+
+
 def model_artifact_upload_to(version: "ModelVersion", filename: str) -> str:
     return f"projects/{version.project_id}/models/v{version.version}-{filename}"
 
@@ -149,6 +155,19 @@ class ModelVersion(models.Model):
     )
     # Why it has its status, e.g. "validation accuracy 0.94 did not beat active v2's 0.96".
     status_reason = models.CharField(max_length=300, blank=True)
+    # What the promotion gate decided when the version was made (or a user's activation), and
+    # why: unlike status_reason it stays when the version is retired later.
+    promotion_decision = models.CharField(
+        max_length=16, choices=PromotionDecision.choices, blank=True
+    )
+    promotion_reason = models.CharField(max_length=500, blank=True)
+    # A pinned active version is never replaced automatically (owners pin; a user's activation
+    # of another version still replaces it).
+    pinned = models.BooleanField(default=False)
+    # {"temperature", "ece_before", "ece_after", "reliability_before", "reliability_after",
+    # "unsure_threshold", "split"}: how the confidences were calibrated and measured
+    # (classifier.worker.training._calibration). Empty for versions made before calibration.
+    calibration = models.JSONField(default=dict, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -276,3 +295,42 @@ class Embedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backbone} embedding of {self.sha256[:8]}"
+
+
+class ExportFormat(models.TextChoices):
+    KERAS = "keras", "Keras (.keras)"
+    TFLITE = "tflite", "TensorFlow Lite (.tflite)"
+
+
+def model_export_upload_to(export: "ModelExport", filename: str) -> str:
+    version = export.model_version
+    return f"projects/{version.project_id}/exports/v{version.version}-{export.format}-{filename}"
+
+
+class ModelExport(Job):
+    """A model version as a self-contained file (classifier.ml.export), built by a training
+    worker (the web never loads TensorFlow) and kept: one row per (version, format), so a
+    second request for the same export returns this one. `file` is the model (backbone, head
+    and calibration, RGB in); `bundle` the zip with labels, preprocessing, metrics and an
+    example. Served like other media: members of the project only."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="exports"
+    )
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    file = models.FileField(upload_to=model_export_upload_to, max_length=300, blank=True)
+    bundle = models.FileField(upload_to=model_export_upload_to, max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "format"], name="modelexport_one_per_version_format"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100), name="modelexport_progress_max_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} export of {self.model_version} ({self.status})"

@@ -21,6 +21,13 @@ urlpatterns = [
         views.model_version_activate,
         name="model-version-activate",
     ),
+    # Under MEDIA_URL: the API token is accepted as for image files.
+    path(
+        "media/model-exports/<id:pk>/<str:part>/",
+        views.model_export_file,
+        name="model-export-file",
+    ),
+    path("model-versions/<id:pk>/pin/", views.model_version_pin, name="model-version-pin"),
     path("training-runs/<id:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/fragment/", views.jobs_fragment, name="jobs-fragment"),

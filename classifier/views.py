@@ -10,13 +10,14 @@ too low gets 403. Nothing here imports TensorFlow: the workers do the work.
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from classifier import selectors, services
-from classifier.models import JobStatus, ModelVersion, TrainingRun
+from classifier.models import JobStatus, ModelExport, ModelVersion, TrainingRun
 from labeling.models import Project, Role
 from labeling.permissions import project_for_user, role_allows, user_authenticated
 from labelplatform.navigation import redirect_back
@@ -40,10 +41,15 @@ def project_models(request: HttpRequest, pk: int) -> HttpResponse:
             "role": role,
             "can_manage": role_allows(role, Role.OWNER),
             "versions": versions,
+            "active_version": next((v for v in versions if v.status == "active"), None),
             "shown": shown,
             "report": selectors.model_version_report(version=shown, classes=classes)
             if shown
             else None,
+            "calibration": selectors.model_version_calibration_report(version=shown)
+            if shown
+            else None,
+            "unsure_threshold": selectors.unsure_threshold_of(project=project, version=shown),
             "unfinished_run": selectors.training_run_unfinished(project=project),
         },
     )
@@ -62,6 +68,48 @@ def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
         selectors.model_version_activation_message(
             model_version=version, status_before=status_before
         ),
+    )
+    return redirect_back(request, reverse("classifier:project-models", args=[project.pk]))
+
+
+EXPORT_CONTENT_TYPES = {"model": "application/octet-stream", "bundle": "application/zip"}
+
+
+@require_GET
+def model_export_file(request: HttpRequest, pk: int, part: str) -> FileResponse:
+    """An export's model file ("model") or bundle ("bundle"), as an attachment, to members of
+    the version's project (the API token works too: under MEDIA_URL)."""
+    export = get_object_or_404(ModelExport.objects.select_related("model_version"), pk=pk)
+    project_for_user(user=request.user, pk=export.model_version.project_id)
+    if part not in EXPORT_CONTENT_TYPES or export.status != JobStatus.SUCCEEDED:
+        raise Http404("No such file.")
+    field = export.file if part == "model" else export.bundle
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404("The stored file is missing.") from None
+    version = export.model_version
+    suffix = field.name.rsplit(".", 1)[-1]
+    name = f"{slugify(version.project.name) or 'model'}-v{version.version}"
+    name += f"-{export.format}.{suffix}" if part == "model" else f"-{export.format}-bundle.zip"
+    return FileResponse(
+        handle, as_attachment=True, filename=name, content_type=EXPORT_CONTENT_TYPES[part]
+    )
+
+
+@require_POST
+def model_version_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pin a version (it becomes and stays active) or unpin it (`pinned` = "0"). Owners."""
+    version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
+    project, _ = project_for_user(user=request.user, pk=version.project_id, needed=Role.OWNER)
+    user = user_authenticated(request.user)
+    pinned = request.POST.get("pinned", "1") != "0"
+    services.model_version_pin(model_version=version, pinned=pinned, pinned_by=user)
+    messages.success(
+        request,
+        f"Version {version.version} is pinned: training runs no longer replace it."
+        if pinned
+        else f"Version {version.version} is unpinned: a better new version replaces it.",
     )
     return redirect_back(request, reverse("classifier:project-models", args=[project.pk]))
 

@@ -79,6 +79,8 @@ class ProjectSettingsForm(ProjectForm):
         "suggestions_validation",
         "suggestions_test",
         "gold_percent",
+        "promotion_recall_margin",
+        "unsure_threshold",
     )
 
     def __init__(self, *args, project: Project, **kwargs):

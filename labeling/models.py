@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -46,6 +46,27 @@ class Project(models.Model):
         default=10,
         validators=[MaxValueValidator(100)],
         help_text="Share of annotators' queues taken by gold images, in percent",
+    )
+    # The classifier's settings of the project (classifier.services read them).
+    backbone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The pretrained network its models embed images with; blank: the platform's "
+        "default (CLASSIFIER_BACKBONE).",
+    )
+    promotion_recall_margin = models.FloatField(
+        default=0.02,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A new model version becomes active only if no class's validation recall "
+        "drops by more than this (0.02 = 2 points) against the active version.",
+    )
+    unsure_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Predictions less confident than this are shown as unsure. Blank: each "
+        "version's own default, the lowest confidence at which every class keeps a test "
+        "precision of at least 99%.",
     )
     # Whether annotators see the active model's suggestion while labeling, per split. The
     # test split is labeled blind by default: its labels measure the model, and an annotator

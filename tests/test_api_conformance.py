@@ -19,7 +19,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 
-from classifier.models import JobStatus, ModelVersionStatus
+from classifier.models import JobStatus, ModelExport, ModelVersionStatus
 from labeling.models import AnnotationBatch, AnnotationBatchKind
 from labelplatform.wsgi import application
 from tests.classifier.factories import (
@@ -44,6 +44,7 @@ IDS = {
     "version_id": 900_000_004,
     "job_id": 900_000_005,
     "batch_id": 900_000_006,
+    "export_id": 900_000_007,
 }
 OWNER_TOKEN = "0wner" + "0" * 35
 
@@ -83,6 +84,9 @@ def api_world(db):
     )
     PredictionFactory(model_version=version, image=image)
     PredictionJobFactory(pk=IDS["job_id"], model_version=version, status=JobStatus.SUCCEEDED)
+    ModelExport.objects.create(
+        pk=IDS["export_id"], model_version=version, format="keras", status=JobStatus.SUCCEEDED
+    )
     # The owner's bulk action, for its undo.
     AnnotationBatch.objects.create(
         pk=IDS["batch_id"], project=project, user=owner, kind=AnnotationBatchKind.GRID_LABEL

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token, TokenProxy
@@ -39,6 +40,7 @@ from rest_framework.test import APIClient
 from classifier.models import (
     Embedding,
     JobStatus,
+    ModelExport,
     ModelVersion,
     ModelVersionStatus,
     Prediction,
@@ -153,6 +155,14 @@ class World:
     @cached_property
     def prediction_job(self) -> PredictionJob:
         return PredictionJobFactory(model_version=self.version, status=JobStatus.SUCCEEDED)
+
+    @cached_property
+    def model_export(self) -> ModelExport:
+        export = ModelExport.objects.create(
+            model_version=self.version, format="keras", status=JobStatus.SUCCEEDED
+        )
+        export.file.save("model.keras", ContentFile(b"a model"))
+        return export
 
     @cached_property
     def prediction(self) -> Prediction:
@@ -374,6 +384,7 @@ PAGE_CASES = [
     Case("classifier:project-retrain", "post", of_project, OWNER_BUTTON),
     Case("classifier:model-version-activate", "post", lambda w: {"pk": w.candidate.pk},
          OWNER_BUTTON),
+    Case("classifier:model-version-pin", "post", lambda w: {"pk": w.candidate.pk}, OWNER_BUTTON),
     Case("classifier:training-run-cancel", "post", lambda w: {"pk": w.queued_run.pk}, OWNER_BUTTON),
     # Across projects: each user sees the jobs and workers of their own projects.
     Case("classifier:jobs", "get", no_args, ANY_USER),
@@ -382,6 +393,8 @@ PAGE_CASES = [
     # Media: members only, never a public URL (see also the API token test below).
     Case("labeling:image-file", "get", of_image, READ),
     Case("labeling:image-thumbnail", "get", of_image, READ),
+    Case("classifier:model-export-file", "get",
+         lambda w: {"pk": w.model_export.pk, "part": "model"}, READ),
 ]  # fmt: skip
 
 # The API.                     owner annot viewer outsider anonymous staff
@@ -429,8 +442,21 @@ API_CASES = [
     Case("api:classifier:training-run-detail", "get", lambda w: {"run_id": w.finished_run.pk},
          API_READ),
     Case("api:classifier:model-version-list", "get", api_project, API_READ),
+    Case("api:classifier:project-classifier-settings", "get", api_project, API_READ),
+    Case("api:classifier:project-classifier-settings", "patch", api_project,
+         (200, 403, 403, 404, 401, 200), format="json",
+         body=lambda w: {"promotion_recall_margin": 0.05}),
     Case("api:classifier:model-version-activate", "post", lambda w: {"version_id": w.candidate.pk},
          (200, 403, 403, 404, 401, 200)),
+    Case("api:classifier:model-export-create", "post",
+         lambda w: {"version_id": w.version.pk}, (202, 202, 403, 404, 401, 202),
+         format="json", body=lambda w: {"format": "tflite"}),
+    Case("api:classifier:model-export-detail", "get",
+         lambda w: {"export_id": w.model_export.pk}, API_READ),
+    Case("api:classifier:model-version-detail", "get", lambda w: {"version_id": w.candidate.pk},
+         API_READ),
+    Case("api:classifier:model-version-pin", "post", lambda w: {"version_id": w.candidate.pk},
+         (200, 403, 403, 404, 401, 200), format="json", body=lambda w: {"pinned": True}),
     Case("api:classifier:prediction-job-create", "post", api_project,
          (202, 202, 403, 404, 401, 202), format="json", body=images_to_predict),
     Case("api:classifier:prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},

@@ -7,6 +7,8 @@ and nothing here registers or replaces an admin. Every change goes through
 classifier.services, as on the site.
 """
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -17,7 +19,7 @@ from django.urls import path, reverse
 
 from classifier import services
 from classifier.admin.base import ADMIN_CSS, bar_tag, status_tag
-from classifier.ml.hyperparameters import FINE_TUNE_DEFAULT_BLOCKS
+from classifier.ml.hyperparameters import FINE_TUNABLE_BACKBONE, FINE_TUNE_DEFAULT_BLOCKS
 from classifier.models import ModelVersion, ModelVersionStatus, Prediction
 from classifier.templatetags.classifier_tags import NO_VALUE, percent
 from labeling.models import Image, Project
@@ -26,11 +28,19 @@ from labeling.models import Image, Project
 FINE_TUNE_BLOCKS = FINE_TUNE_DEFAULT_BLOCKS
 
 
-def retrain(request: HttpRequest, project: Project, hyperparameters: dict | None = None) -> None:
+def retrain(
+    request: HttpRequest,
+    project: Project,
+    hyperparameters: dict | None = None,
+    backbone: str | None = None,
+) -> None:
     """Ask for a retraining of the project and say what happened, with links to the run."""
     try:
         run, created = services.training_run_start(
-            project=project, requested_by=request.user, hyperparameters=hyperparameters
+            project=project,
+            requested_by=request.user,
+            hyperparameters=hyperparameters,
+            backbone=backbone,
         )
     except ValidationError as error:
         messages.error(request, f"{project.name}: {' '.join(error.messages)}")
@@ -47,8 +57,33 @@ def retrain(request: HttpRequest, project: Project, hyperparameters: dict | None
 
 class ProjectModelsAdmin(admin.ModelAdmin):
     """For labeling's ProjectAdmin: the active model column ("active_model"), the Retrain
-    and fine-tuning actions ("retrain_selected", "fine_tune_selected") and the change page's
-    Retrain button (templates/admin/labeling/project/change_form.html posts to it)."""
+    and fine-tuning actions ("retrain_selected", "fine_tune_selected"), the change page's
+    Retrain button (templates/admin/labeling/project/change_form.html posts to it) and the
+    classifier's settings (`classifier_fields` on the change form, saved by
+    `classifier_settings_save` through classifier.services)."""
+
+    classifier_fields = tuple(services.CLASSIFIER_SETTINGS)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "backbone":
+            # A choice, not free text: a typo would only fail at the next training run.
+            default = settings.CLASSIFIER_BACKBONE
+            return forms.ChoiceField(
+                choices=[("", f"Platform default ({default})")]
+                + [(name, name) for name in services.backbone_choices()],
+                required=False,
+                label="Backbone",
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def classifier_settings_save(self, project: Project, data: dict) -> None:
+        services.project_classifier_settings_update(
+            project=project,
+            backbone=data.get("backbone") or "",
+            promotion_recall_margin=data["promotion_recall_margin"],
+            unsure_threshold=data.get("unsure_threshold"),
+        )
 
     class Media:
         css = ADMIN_CSS
@@ -96,7 +131,8 @@ class ProjectModelsAdmin(admin.ModelAdmin):
     )
     def fine_tune_selected(self, request, queryset):
         for project in queryset.order_by("name"):
-            retrain(request, project, {"fine_tune_blocks": FINE_TUNE_BLOCKS})
+            # Only Lite0's blocks can be fine-tuned, whatever the project's usual backbone.
+            retrain(request, project, {"fine_tune_blocks": FINE_TUNE_BLOCKS}, FINE_TUNABLE_BACKBONE)
 
     @admin.display(description="active model", ordering="active_test_accuracy")
     def active_model(self, project: Project) -> str:

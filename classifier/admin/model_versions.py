@@ -41,8 +41,10 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     actions = ["activate_selected"]
     fields = [
         ("project", "version", "backbone"),
-        ("status", "status_reason"),
+        ("status", "status_reason", "pinned"),
+        ("promotion_decision", "promotion_reason"),
         ("test_accuracy", "validation_accuracy"),
+        "calibration_summary",
         "per_class_table",
         "confusion_matrix_table",
         "history_summary",
@@ -55,11 +57,24 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         "class_ids",
     ]
     readonly_fields = [
+        "calibration_summary",
         "per_class_table",
         "confusion_matrix_table",
         "history_summary",
         "training_run_link",
     ]
+
+    @admin.display(description="Calibration (test split)")
+    def calibration_summary(self, version: ModelVersion) -> str:
+        calibration = version.calibration or {}
+        if "temperature" not in calibration:
+            return "Not calibrated (made before calibration)."
+        threshold = calibration.get("unsure_threshold")
+        return (
+            f"temperature {calibration['temperature']:.3f}; ECE (15 bins) "
+            f"{calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after; "
+            f"default unsure threshold {percent(threshold) if threshold is not None else NO_VALUE}"
+        )
 
     def view_on_site(self, version: ModelVersion) -> str:
         return (

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from classifier import selectors
 from classifier.ml.hyperparameters import NAMES as HYPERPARAMETER_NAMES
-from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from classifier.models import ExportFormat, ModelExport, ModelVersion, PredictionJob, TrainingRun
 from labeling.models import Split
 from labelplatform.api.serializers import JSONNumberField
 from labelplatform.url_converters import DATABASE_ID_MAX
@@ -36,26 +36,88 @@ class MetricsSummarySerializer(serializers.Serializer):
         allow_null=True,
         help_text="Rows: true class, columns: predicted class, in class_names order.",
     )
+    validation_per_class = serializers.DictField(
+        child=serializers.DictField(),
+        allow_null=True,
+        help_text="{class: {precision, recall, f1, support}} on the validation split: what "
+        "the promotion gate compares.",
+    )
+    split = serializers.CharField(help_text="The split `per_class` was measured on: test.")
+
+
+class ReliabilityBinSerializer(serializers.Serializer):
+    lower = serializers.FloatField()
+    upper = serializers.FloatField()
+    count = serializers.IntegerField()
+    confidence = serializers.FloatField(allow_null=True, help_text="Mean confidence in the bin")
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share right in the bin")
+
+
+class CalibrationSerializer(serializers.Serializer):
+    """Null figures for a version made before calibration existed."""
+
+    temperature = serializers.FloatField(
+        allow_null=True, help_text="Fitted on the validation split; confidences use it."
+    )
+    ece_before = serializers.FloatField(
+        allow_null=True, help_text="Expected calibration error on the test split, 15 bins, T=1"
+    )
+    ece_after = serializers.FloatField(allow_null=True, help_text="The same with the temperature")
+    unsure_threshold = serializers.FloatField(
+        allow_null=True,
+        help_text="The version's default 'unsure' threshold: the lowest confidence at which "
+        "every class keeps a test precision of at least 99%.",
+    )
+    reliability = ReliabilityBinSerializer(
+        many=True, allow_null=True, help_text="The reliability diagram after calibration"
+    )
+
+
+class PromotionSerializer(serializers.Serializer):
+    decision = serializers.CharField(
+        allow_null=True, help_text="promoted | held (kept as a candidate) | activated (by a user)"
+    )
+    reason = serializers.CharField(allow_null=True)
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     """A version with the metrics the Models page and API clients compare."""
 
     metrics = serializers.SerializerMethodField()
+    calibration = serializers.SerializerMethodField()
+    promotion = serializers.SerializerMethodField()
     created = serializers.DateTimeField(source="created_at")
 
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "version", "status", "status_reason", "backbone", "metrics",
-            "validation_accuracy", "test_accuracy", "counts", "training_set_fingerprint",
-            "created",
+            "id", "version", "status", "status_reason", "pinned", "backbone", "metrics",
+            "calibration", "promotion", "validation_accuracy", "test_accuracy", "counts",
+            "training_set_fingerprint", "created",
         ]  # fmt: skip
 
     @extend_schema_field(MetricsSummarySerializer)
     def get_metrics(self, version: ModelVersion) -> dict:
-        keys = MetricsSummarySerializer().fields.keys()
-        return {key: version.metrics.get(key) for key in keys}
+        keys = [key for key in MetricsSummarySerializer().fields if key != "split"]
+        return {**{key: version.metrics.get(key) for key in keys}, "split": "test"}
+
+    @extend_schema_field(CalibrationSerializer)
+    def get_calibration(self, version: ModelVersion) -> dict:
+        calibration = version.calibration or {}
+        return {
+            "temperature": calibration.get("temperature"),
+            "ece_before": calibration.get("ece_before"),
+            "ece_after": calibration.get("ece_after"),
+            "unsure_threshold": calibration.get("unsure_threshold"),
+            "reliability": calibration.get("reliability_after"),
+        }
+
+    @extend_schema_field(PromotionSerializer)
+    def get_promotion(self, version: ModelVersion) -> dict:
+        return {
+            "decision": version.promotion_decision or None,
+            "reason": version.promotion_reason or None,
+        }
 
 
 class ModelVersionOfRunSerializer(serializers.ModelSerializer):
@@ -96,6 +158,9 @@ class PredictionResultSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, help_text="Ad-hoc files: the uploaded name")
     label = serializers.CharField(allow_null=True)
     confidence = serializers.FloatField()
+    unsure = serializers.BooleanField(
+        help_text="The confidence is below the project's unsure threshold."
+    )
     probabilities = serializers.DictField(child=serializers.FloatField())
 
 
@@ -138,15 +203,50 @@ class ModelVersionBriefSerializer(serializers.ModelSerializer):
 class ImagePredictionSerializer(serializers.Serializer):
     model_version = ModelVersionBriefSerializer()
     label = serializers.CharField(source="label.name", allow_null=True, default=None)
-    confidence = serializers.FloatField()
+    confidence = serializers.FloatField(help_text="Calibrated probability of the top class")
+    unsure = serializers.BooleanField(
+        help_text="The confidence is below the project's unsure threshold."
+    )
     probabilities = serializers.DictField(child=serializers.FloatField())
     created = serializers.DateTimeField(source="created_at")
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's BooleanField also takes 0, 1, "yes", ..., which the
+    schema (type boolean) does not allow, and a client sending them has a bug worth a 400."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictFloatField(serializers.FloatField):
+    """A JSON number only: DRF's FloatField also takes false (as 0.0) and numeric strings."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ModelVersionPinSerializer(serializers.Serializer):
+    pinned = StrictBooleanField(
+        help_text="true: activate the version (if it is not) and keep it active until "
+        "unpinned, whatever later training runs score; false: automatic promotion resumes."
+    )
 
 
 class TrainingRunStartSerializer(serializers.Serializer):
     hyperparameters = serializers.DictField(
         required=False,
         help_text=f"Optional overrides of {sorted(HYPERPARAMETER_NAMES)}.",
+    )
+    backbone = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The pretrained network to embed with (default: the project's, else the "
+        "platform's). An unknown name is a 400 listing the valid ones.",
     )
 
 
@@ -164,6 +264,82 @@ class PredictFilesSerializer(serializers.Serializer):
         min_length=1,
         help_text="One or many image files. Predicted, never stored as training data.",
     )
+
+
+class ProjectClassifierSettingsSerializer(serializers.Serializer):
+    backbone = serializers.CharField(
+        max_length=64,
+        allow_blank=True,
+        help_text="The pretrained network new training runs embed with; empty: the platform's "
+        "default. An unknown name is a 400 listing the valid ones.",
+    )
+    promotion_recall_margin = StrictFloatField(
+        min_value=0.0,
+        max_value=1.0,
+        help_text="A new version becomes active only if no class's validation recall drops by "
+        "more than this (0.02 = 2 points).",
+    )
+    unsure_threshold = StrictFloatField(
+        min_value=0.0,
+        max_value=1.0,
+        allow_null=True,
+        help_text="Predictions less confident than this are unsure; null: each version's "
+        "default (the lowest confidence keeping every class's test precision at 99% or more).",
+    )
+
+
+class ProjectClassifierSettingsReadSerializer(ProjectClassifierSettingsSerializer):
+    backbone_used = serializers.CharField(
+        read_only=True, help_text="What the next training run embeds with."
+    )
+    backbone_choices = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class ModelExportStartSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=ExportFormat.choices,
+        help_text="keras: one .keras model (backbone, head and calibration; RGB 0-255 in, "
+        "calibrated probabilities out); tflite: the same as TensorFlow Lite.",
+    )
+
+
+class ModelExportSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField(
+        help_text="The model file, once the export has succeeded (members; the API token works)."
+    )
+    bundle_url = serializers.SerializerMethodField(
+        help_text="The zip beside it: labels, preprocessing, metrics, a ten-line example."
+    )
+    note = serializers.SerializerMethodField(
+        help_text="Set while the job could not be sent to a worker (the queue was down)."
+    )
+    created = serializers.DateTimeField(source="created_at")
+    finished = serializers.DateTimeField(source="finished_at", allow_null=True)
+
+    class Meta:
+        model = ModelExport
+        fields = [
+            "id", "model_version", "format", "status", "progress", "error", "note",
+            "download_url", "bundle_url", "created", "finished",
+        ]  # fmt: skip
+
+    def _url(self, export: ModelExport, part: str) -> str | None:
+        from django.urls import reverse
+
+        if export.status != "succeeded":
+            return None
+        path = reverse("classifier:model-export-file", args=[export.pk, part])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_download_url(self, export: ModelExport) -> str | None:
+        return self._url(export, "model")
+
+    def get_bundle_url(self, export: ModelExport) -> str | None:
+        return self._url(export, "bundle")
+
+    def get_note(self, export: ModelExport) -> str | None:
+        return dispatch_note(export)
 
 
 class SuggestionsAcceptSerializer(serializers.Serializer):

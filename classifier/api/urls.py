@@ -12,6 +12,11 @@ urlpatterns = [
         name="training-run-create",
     ),
     path(
+        "projects/<id:project_id>/classifier-settings/",
+        views.ProjectClassifierSettingsView.as_view(),
+        name="project-classifier-settings",
+    ),
+    path(
         "training-runs/<id:run_id>/",
         views.TrainingRunDetailView.as_view(),
         name="training-run-detail",
@@ -20,6 +25,26 @@ urlpatterns = [
         "projects/<id:project_id>/model-versions/",
         views.ModelVersionListView.as_view(),
         name="model-version-list",
+    ),
+    path(
+        "model-versions/<id:version_id>/",
+        views.ModelVersionDetailView.as_view(),
+        name="model-version-detail",
+    ),
+    path(
+        "model-versions/<id:version_id>/pin/",
+        views.ModelVersionPinView.as_view(),
+        name="model-version-pin",
+    ),
+    path(
+        "model-versions/<id:version_id>/exports/",
+        views.ModelExportCreateView.as_view(),
+        name="model-export-create",
+    ),
+    path(
+        "model-exports/<id:export_id>/",
+        views.ModelExportDetailView.as_view(),
+        name="model-export-detail",
     ),
     path(
         "model-versions/<id:version_id>/activate/",

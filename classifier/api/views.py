@@ -21,7 +21,8 @@ from rest_framework.views import APIView
 
 from classifier import selectors, services
 from classifier.api import serializers as s
-from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from classifier.models import ModelExport, ModelVersion, PredictionJob, TrainingRun
+from classifier.services import CLASSIFIER_SETTINGS
 from labeling.models import Image, Role
 from labeling.permissions import project_for_user, project_role_required
 from labelplatform.api.schema import error_responses
@@ -82,8 +83,50 @@ class TrainingRunCreateView(APIView):
             project=project,
             requested_by=request.user,
             hyperparameters=body.validated_data.get("hyperparameters"),
+            backbone=body.validated_data.get("backbone"),
         )
         return _job_created(run, created=created)
+
+
+def _classifier_settings(project) -> dict:
+    return {
+        "backbone": project.backbone,
+        "promotion_recall_margin": project.promotion_recall_margin,
+        "unsure_threshold": project.unsure_threshold,
+        "backbone_used": services.backbone_for(project=project)
+        if not project.backbone or project.backbone in services.backbone_choices()
+        else project.backbone,
+        "backbone_choices": services.backbone_choices(),
+    }
+
+
+class ProjectClassifierSettingsView(APIView):
+    @extend_schema(
+        operation_id="project_classifier_settings_retrieve",
+        summary="The project's classifier settings: backbone, promotion margin, unsure threshold",
+        responses={200: s.ProjectClassifierSettingsReadSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.VIEWER)
+        return Response(_classifier_settings(project))
+
+    @extend_schema(
+        operation_id="project_classifier_settings_update",
+        summary="Change the project's classifier settings (owners); omitted ones are kept",
+        request=s.ProjectClassifierSettingsSerializer,
+        responses={
+            200: s.ProjectClassifierSettingsReadSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def patch(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.OWNER)
+        body = s.ProjectClassifierSettingsSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        current = _classifier_settings(project)
+        values = {key: body.validated_data.get(key, current[key]) for key in CLASSIFIER_SETTINGS}
+        project = services.project_classifier_settings_update(project=project, **values)
+        return Response(_classifier_settings(project))
 
 
 class TrainingRunDetailView(APIView):
@@ -113,6 +156,84 @@ class ModelVersionListView(APIView):
         project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.VIEWER)
         versions = selectors.model_versions_of(project=project)
         return Response(s.ModelVersionSerializer(versions, many=True).data)
+
+
+class ModelVersionDetailView(APIView):
+    @extend_schema(
+        operation_id="model_version_retrieve",
+        summary="A model version: per-class metrics, calibration, backbone, promotion decision",
+        responses={200: s.ModelVersionSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, version_id: int):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        project_role_required(user=request.user, project=version.project_id, needed=Role.VIEWER)
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class ModelVersionPinView(APIView):
+    @extend_schema(
+        operation_id="model_version_pin",
+        summary="Pin a version (it becomes and stays active) or unpin it (owners)",
+        request=s.ModelVersionPinSerializer,
+        responses={200: s.ModelVersionSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, version_id: int):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        project_role_required(user=request.user, project=version.project_id, needed=Role.OWNER)
+        body = s.ModelVersionPinSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = services.model_version_pin(
+            model_version=version, pinned=body.validated_data["pinned"], pinned_by=request.user
+        )
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class ModelExportCreateView(APIView):
+    @extend_schema(
+        operation_id="model_export_create",
+        summary="Export the version as a Keras or TFLite file (annotators and owners)",
+        description=(
+            "Queues an export on the training queue: 202 with the job, or 200 with the "
+            "export already built, queued or running (one per version and format)."
+        ),
+        request=s.ModelExportStartSerializer,
+        responses={
+            202: s.JobCreatedSerializer,
+            200: s.JobCreatedSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def post(self, request, version_id: int):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        project_role_required(user=request.user, project=version.project_id, needed=Role.ANNOTATOR)
+        body = s.ModelExportStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        export, created = services.model_export_start(
+            model_version=version,
+            export_format=body.validated_data["format"],
+            requested_by=request.user,
+        )
+        return _job_created(export, created=created)
+
+
+class ModelExportDetailView(APIView):
+    @extend_schema(
+        operation_id="model_export_retrieve",
+        summary="An export: status and, once built, the download URLs",
+        parameters=[WAIT_PARAMETER],
+        responses={200: s.ModelExportSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request, export_id: int):
+        export = get_object_or_404(
+            ModelExport.objects.select_related("model_version"), pk=export_id
+        )
+        project_role_required(
+            user=request.user, project=export.model_version.project_id, needed=Role.VIEWER
+        )
+        wait = _wait_seconds(request)
+        if wait:
+            export = selectors.job_wait(job=export, seconds=wait)
+        return Response(s.ModelExportSerializer(export, context={"request": request}).data)
 
 
 class ModelVersionActivateView(APIView):

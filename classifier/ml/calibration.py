@@ -134,3 +134,48 @@ def reliability_diagram(
             }
         )
     return rows
+
+
+# The default "unsure" threshold keeps the precision of the predictions it lets through at or
+# above this, for every class, on the test split.
+DEFAULT_UNSURE_PRECISION = 0.99
+
+
+def unsure_threshold(
+    proba: np.ndarray, y: np.ndarray, *, precision: float = DEFAULT_UNSURE_PRECISION
+) -> float:
+    """The lowest confidence threshold at which every class's precision is at least `precision`.
+
+    Predictions with a top-class confidence below the threshold are "unsure"; among the rest
+    (confidence >= threshold), each predicted class must be right at least `precision` of the
+    time on these labeled examples. Candidates are the observed confidences (and 0), lowest
+    first, so the threshold is the one that leaves the fewest predictions unsure. When no
+    candidate reaches the precision (a confident mistake at the top), returns 1.0: everything
+    below certainty is unsure. 0.0 without examples.
+    """
+    proba, y = _check(proba, y, "proba")
+    if not len(y):
+        return 0.0
+    confidence = proba.max(axis=1)
+    predicted = proba.argmax(axis=1)
+    correct = predicted == y
+    order = np.argsort(-confidence, kind="stable")  # most confident first
+    classes = proba.shape[1]
+    # Kept sets grow from the most confident down: counts per predicted class after each row.
+    kept_right = np.zeros(classes)
+    kept_total = np.zeros(classes)
+    best = 1.0
+    index = 0
+    while index < len(order):
+        # All rows sharing a confidence are kept or not together.
+        level = confidence[order[index]]
+        while index < len(order) and confidence[order[index]] == level:
+            row = order[index]
+            kept_total[predicted[row]] += 1
+            kept_right[predicted[row]] += correct[row]
+            index += 1
+        shown = kept_total > 0
+        if np.all(kept_right[shown] >= precision * kept_total[shown]):
+            # Every example kept: nothing needs to be unsure, as with a threshold of 0.
+            best = 0.0 if index == len(order) else float(level)
+    return best

@@ -33,7 +33,11 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass
 class TrainedHead:
-    """A trained softmax head: probabilities = softmax(embeddings @ kernel + bias)."""
+    """A trained softmax head: probabilities = softmax((embeddings @ kernel + bias) / T).
+
+    T, the `temperature`, is 1 until one is fitted on held-out data (classifier.ml.calibration):
+    it changes no prediction, only how confident each one says it is.
+    """
 
     # What a head can do, asked by whoever predicts with one: this one predicts from the
     # backbone's embeddings (`predict_proba`), so a cache of embeddings serves it.
@@ -44,12 +48,16 @@ class TrainedHead:
     history: dict[str, list[float]] = field(default_factory=dict)
     best_epoch: int = 0  # 1-based epoch whose weights were kept; 0 when unknown
     hyperparameters: dict = field(default_factory=dict)
+    temperature: float = 1.0
 
     def __post_init__(self):
         self.kernel = np.asarray(self.kernel, dtype=np.float32)
         self.bias = np.asarray(self.bias, dtype=np.float32)
+        self.temperature = float(self.temperature)
         if self.kernel.ndim != 2 or self.bias.shape != (self.kernel.shape[1],):
             raise ValueError("kernel must be (embedding_dim, classes) and bias (classes,)")
+        if not self.temperature > 0:
+            raise ValueError("temperature must be positive")
 
     @property
     def class_count(self) -> int:
@@ -59,14 +67,18 @@ class TrainedHead:
     def embedding_dim(self) -> int:
         return int(self.kernel.shape[0])
 
-    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
-        """Class probabilities, float32 of shape (n, class_count)."""
+    def logits(self, embeddings: np.ndarray) -> np.ndarray:
+        """The raw outputs before the temperature and the softmax, float32 (n, class_count)."""
         embeddings = np.asarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.embedding_dim:
             raise ValueError(
                 f"expected embeddings of shape (n, {self.embedding_dim}), got {embeddings.shape}"
             )
-        return _softmax(embeddings @ self.kernel + self.bias).astype(np.float32)
+        return embeddings @ self.kernel + self.bias
+
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        """Class probabilities (calibrated by the temperature), float32 (n, class_count)."""
+        return _softmax(self.logits(embeddings) / self.temperature).astype(np.float32)
 
     def predict_images(self, backbone, images: Sequence[bytes]) -> np.ndarray:
         """Probabilities for encoded images: `predict_proba(backbone.embed(images))`."""
@@ -79,6 +91,7 @@ class TrainedHead:
             "history": self.history,
             "best_epoch": self.best_epoch,
             "hyperparameters": self.hyperparameters,
+            "temperature": self.temperature,
         }
         buffer = io.BytesIO()
         np.savez(
@@ -106,6 +119,8 @@ class TrainedHead:
             history=meta["history"],
             best_epoch=meta["best_epoch"],
             hyperparameters=meta["hyperparameters"],
+            # Artifacts written before calibration existed: uncalibrated, as they were trained.
+            temperature=meta.get("temperature", 1.0),
         )
 
 

@@ -6,7 +6,8 @@ with a short timeout); none loads TensorFlow. Querysets come with the related ro
 pages show already joined, so a list page costs a fixed number of queries.
 
 - versions: model_version_active, model_versions_of, model_version_shown,
-  metrics_per_class, model_version_counts, model_version_report, project_model_summary
+  metrics_per_class, model_version_counts, model_version_report, project_model_summary,
+  unsure_threshold_of
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
   images_to_label_next (the labeling queue, most uncertain first)
 - suggestions: suggestions_for_images, image_suggestion (the active version's prediction
@@ -40,11 +41,13 @@ from classifier.selectors.versions import (
     metrics_per_class,
     model_version_activation_message,
     model_version_active,
+    model_version_calibration_report,
     model_version_counts,
     model_version_report,
     model_version_shown,
     model_versions_of,
     project_model_summary,
+    unsure_threshold_of,
 )
 from classifier.selectors.workers import workers_status, workers_with_versions
 
@@ -61,6 +64,7 @@ __all__ = [
     "metrics_per_class",
     "model_version_activation_message",
     "model_version_active",
+    "model_version_calibration_report",
     "model_version_counts",
     "model_version_report",
     "model_version_shown",
@@ -71,6 +75,7 @@ __all__ = [
     "suggested_class_ids",
     "suggestions_for_images",
     "training_run_unfinished",
+    "unsure_threshold_of",
     "workers_status",
     "workers_with_versions",
 ]

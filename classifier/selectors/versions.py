@@ -23,6 +23,18 @@ def model_version_active(*, project: Project | int) -> ModelVersion | None:
     ).first()
 
 
+def unsure_threshold_of(*, project: Project, version: ModelVersion | None) -> float | None:
+    """The confidence below which the version's predictions are "unsure" in this project: the
+    project's own threshold when an owner set one, else the version's default (the lowest at
+    which every class kept a test precision of 99%, in its calibration), else None (nothing is
+    unsure: a version made before calibration, or no version)."""
+    if project.unsure_threshold is not None:
+        return project.unsure_threshold
+    if version is None:
+        return None
+    return (version.calibration or {}).get("unsure_threshold")
+
+
 def model_version_activation_message(*, model_version: ModelVersion, status_before: str) -> str:
     """What an activation did, in words, for the page or admin that asked for it: read after
     model_version_activate has committed (its re-prediction jobs are rows by then).
@@ -160,6 +172,42 @@ def model_version_report(*, version: ModelVersion, classes: list[LabelClass]) ->
             )
         ],
         "test_images": sum(sum(row) for row in metrics.get("confusion_matrix") or []),
+    }
+
+
+def model_version_calibration_report(*, version: ModelVersion) -> dict | None:
+    """The Models page's calibration card: the version's temperature, test ECE before and
+    after, default unsure threshold, and its reliability diagram (after calibration) as SVG
+    geometry in a 100 x 100 box, y growing downwards: per non-empty bin a bar of its accuracy
+    and a tick at its mean confidence. None for a version made before calibration."""
+    calibration = version.calibration or {}
+    if "temperature" not in calibration:
+        return None
+    bars = []
+    for row in calibration.get("reliability_after") or []:
+        if not row["count"]:
+            continue
+        accuracy, confidence = row["accuracy"], row["confidence"]
+        bars.append(
+            {
+                "x": round(100 * row["lower"], 2),
+                "width": round(100 * (row["upper"] - row["lower"]), 2),
+                "x_end": round(100 * row["upper"], 2),
+                "y": round(100 * (1 - accuracy), 2),
+                "height": round(100 * accuracy, 2),
+                "confidence_y": round(100 * (1 - confidence), 2),
+                "count": row["count"],
+                "title": f"{row['lower']:.2f}-{row['upper']:.2f}: {row['count']} image(s), "
+                f"accuracy {accuracy:.2f}, mean confidence {confidence:.2f}",
+            }
+        )
+    return {
+        "temperature": calibration["temperature"],
+        "ece_before": calibration.get("ece_before"),
+        "ece_after": calibration.get("ece_after"),
+        "unsure_threshold": calibration.get("unsure_threshold"),
+        "bins": len(calibration.get("reliability_after") or []),
+        "bars": bars,
     }
 
 

@@ -8,9 +8,14 @@ workers call are re-exported here, so callers write `from classifier import serv
   the periodic reconciliation. `jobs_dispatch_unsent`, `jobs_recover_orphans`,
   `jobs_reconcile`, `BROKER_UNREACHABLE_NOTE`, `AD_HOC_FILES_GRACE`.
 - `training`: `training_run_start`, `training_run_cancel`, `training_run_finish` (the end of
-  a run, called by the worker), the training set (`TrainingSet`, `training_set_for`) and
-  `DEFAULT_HYPERPARAMETERS` (from classifier.ml.hyperparameters).
-- `versions`: `model_version_activate` and `model_version_promote`, the one promotion.
+  a run, called by the worker), the training set (`TrainingSet`, `training_set_for`), the
+  backbone (`backbone_for`, `backbone_choices`) and `DEFAULT_HYPERPARAMETERS` (from
+  classifier.ml.hyperparameters).
+- `versions`: `model_version_activate`, `model_version_pin`, `promotion_gate` (whether a new
+  version replaces the active one) and `model_version_promote`, the one promotion.
+- `exports`: `model_export_start` (web) and `model_export_finish` (the worker's hand-over).
+- `project_settings`: `project_classifier_settings_update` (backbone, recall margin, unsure
+  threshold of a project).
 - `suggestions`: `suggestion_accept` (one image, the labeling page's Enter) and
   `suggestions_accept_bulk` (the grid and the API), the model's suggestions accepted as the
   user's annotations.
@@ -22,6 +27,7 @@ worker code (classifier.worker imports this package, never the other way round).
 """
 
 from classifier.ml.hyperparameters import Hyperparameters
+from classifier.services.exports import model_export_finish, model_export_start
 from classifier.services.jobs import (
     AD_HOC_FILES_GRACE,
     BROKER_UNREACHABLE_NOTE,
@@ -35,6 +41,10 @@ from classifier.services.predictions import (
     prediction_job_start,
     project_predictions_refresh,
 )
+from classifier.services.project_settings import (
+    CLASSIFIER_SETTINGS,
+    project_classifier_settings_update,
+)
 from classifier.services.suggestions import (
     SuggestionsAccepted,
     suggestion_accept,
@@ -42,12 +52,19 @@ from classifier.services.suggestions import (
 )
 from classifier.services.training import (
     TrainingSet,
+    backbone_choices,
+    backbone_for,
     training_run_cancel,
     training_run_finish,
     training_run_start,
     training_set_for,
 )
-from classifier.services.versions import model_version_activate, model_version_promote
+from classifier.services.versions import (
+    model_version_activate,
+    model_version_pin,
+    model_version_promote,
+    promotion_gate,
+)
 
 # The defaults a run fills in, for callers that list them.
 DEFAULT_HYPERPARAMETERS = Hyperparameters().as_dict()
@@ -55,18 +72,26 @@ DEFAULT_HYPERPARAMETERS = Hyperparameters().as_dict()
 __all__ = [
     "AD_HOC_FILES_GRACE",
     "BROKER_UNREACHABLE_NOTE",
+    "CLASSIFIER_SETTINGS",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
     "SuggestionsAccepted",
     "TrainingSet",
     "_new_images_predict",
+    "backbone_choices",
+    "backbone_for",
     "jobs_dispatch_unsent",
     "jobs_reconcile",
     "jobs_recover_orphans",
+    "model_export_finish",
+    "model_export_start",
     "model_version_activate",
+    "model_version_pin",
     "model_version_promote",
     "prediction_job_start",
+    "project_classifier_settings_update",
     "project_predictions_refresh",
+    "promotion_gate",
     "suggestion_accept",
     "suggestions_accept_bulk",
     "training_run_cancel",

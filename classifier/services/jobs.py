@@ -25,7 +25,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from classifier import broker
-from classifier.models import Job, JobStatus, PredictionJob, PredictionJobKind, TrainingRun
+from classifier.models import (
+    Job,
+    JobStatus,
+    ModelExport,
+    PredictionJob,
+    PredictionJobKind,
+    TrainingRun,
+)
 from classifier.signals import (
     prediction_job_finished,
     signal_send_on_commit,
@@ -39,6 +46,8 @@ logger = logging.getLogger(__name__)
 TASK_NAMES = {
     TrainingRun: "classifier.tasks.training_run_execute",
     PredictionJob: "classifier.tasks.prediction_job_execute",
+    # "training_*": routed to the training queue (settings.CELERY_TASK_ROUTES).
+    ModelExport: "classifier.tasks.training_model_export_execute",
 }
 BROKER_UNREACHABLE_NOTE = (
     "Not sent to a worker yet: the job queue (Redis) could not be reached ({error}). The job "
@@ -54,7 +63,9 @@ AD_HOC_FILES_GRACE = timedelta(hours=1)
 # --------------------------------------------------------------------------------------
 
 
-def job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = False) -> bool:
+def job_dispatch(
+    job: TrainingRun | PredictionJob | ModelExport, *, skip_unresponsive: bool = False
+) -> bool:
     """Send the job's message to the broker; record on the row whether that worked.
 
     Claims the row first (enqueued_at from NULL to now) so two callers never send one job
@@ -85,7 +96,7 @@ def job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = 
     try:
         limit = (
             settings.CLASSIFIER_TRAINING_TIME_LIMIT
-            if model is TrainingRun
+            if model in (TrainingRun, ModelExport)
             else settings.CLASSIFIER_PREDICTION_TIME_LIMIT
         )
         with broker.broker_call():
@@ -107,7 +118,7 @@ def job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = 
     return True
 
 
-def job_dispatch_on_commit(job: TrainingRun | PredictionJob) -> None:
+def job_dispatch_on_commit(job: TrainingRun | PredictionJob | ModelExport) -> None:
     """Send the job's message once the current transaction commits (job_dispatch), never
     waiting on a broker that just timed out: this runs mostly inside a request."""
     transaction.on_commit(lambda: job_dispatch(job, skip_unresponsive=True))
@@ -120,7 +131,7 @@ def jobs_dispatch_unsent() -> int:
     asked for while Redis was down runs once it is back.
     """
     sent = 0
-    for model in (TrainingRun, PredictionJob):
+    for model in (TrainingRun, PredictionJob, ModelExport):
         for job in model.objects.filter(status=JobStatus.QUEUED, enqueued_at__isnull=True):
             sent += job_dispatch(job)
     return sent
@@ -131,9 +142,9 @@ def jobs_dispatch_unsent() -> int:
 # --------------------------------------------------------------------------------------
 
 
-def job_fail(job: TrainingRun | PredictionJob, error: str) -> int:
+def job_fail(job: TrainingRun | PredictionJob | ModelExport, error: str) -> int:
     """Mark a running or queued job failed, unless it finished meanwhile. Returns 1 if so,
-    and then sends its `*_finished` signal after commit (classifier.signals)."""
+    and then sends its `*_finished` signal after commit (classifier.signals), if it has one."""
     failed = (
         type(job)
         .objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
@@ -149,11 +160,12 @@ def job_fail(job: TrainingRun | PredictionJob, error: str) -> int:
     return failed
 
 
-def job_finished_signal_send(job: TrainingRun | PredictionJob) -> None:
-    """Tell other apps, after commit, that the job reached a final status."""
+def job_finished_signal_send(job: TrainingRun | PredictionJob | ModelExport) -> None:
+    """Tell other apps, after commit, that the job reached a final status (exports have no
+    webhook event)."""
     if isinstance(job, TrainingRun):
         signal_send_on_commit(training_run_finished, TrainingRun, run_id=job.pk)
-    else:
+    elif isinstance(job, PredictionJob):
         signal_send_on_commit(prediction_job_finished, PredictionJob, job_id=job.pk)
 
 

@@ -21,8 +21,14 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from classifier.ml.hyperparameters import Hyperparameters
-from classifier.models import JobStatus, ModelVersion, ModelVersionStatus, TrainingRun
+from classifier.ml.hyperparameters import BACKBONES, Hyperparameters
+from classifier.models import (
+    JobStatus,
+    ModelVersion,
+    ModelVersionStatus,
+    PromotionDecision,
+    TrainingRun,
+)
 from classifier.services.jobs import (
     job_dispatch_on_commit,
     job_fail,
@@ -30,7 +36,7 @@ from classifier.services.jobs import (
     job_is_stale,
     job_worker_lost_message,
 )
-from classifier.services.versions import model_version_promote, project_lock
+from classifier.services.versions import model_version_promote, project_lock, promotion_gate
 from labeling.models import Image, LabelClass, LabelStatus, Project, Split
 
 
@@ -99,12 +105,28 @@ def training_set_check(*, project: Project) -> None:
             )
 
 
-def _hyperparameters_checked(overrides: dict | None) -> dict:
+def backbone_choices() -> list[str]:
+    """The backbones a project may train on: classifier.ml's own, the settings' extra ones
+    (the tests' tiny network) and the platform's default."""
+    return sorted({*BACKBONES, *settings.CLASSIFIER_EXTRA_BACKBONES, settings.CLASSIFIER_BACKBONE})
+
+
+def backbone_for(*, project: Project, requested: str | None = None) -> str:
+    """The backbone a run of the project trains on: the one `requested`, else the project's
+    choice, else the platform's default. ValidationError naming the valid ones when unknown."""
+    name = requested or project.backbone or settings.CLASSIFIER_BACKBONE
+    valid = backbone_choices()
+    if name not in valid:
+        raise ValidationError(f"Unknown backbone {name!r}; valid backbones: {', '.join(valid)}.")
+    return name
+
+
+def _hyperparameters_checked(overrides: dict | None, *, backbone: str) -> dict:
     """The run's hyperparameters: the defaults with `overrides` applied, checked
     (classifier.ml.hyperparameters). ValidationError with the reason when they are not
     ones a worker can honour."""
     try:
-        chosen = Hyperparameters.from_overrides(overrides, backbone=settings.CLASSIFIER_BACKBONE)
+        chosen = Hyperparameters.from_overrides(overrides, backbone=backbone)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
     return chosen.as_dict()
@@ -116,6 +138,7 @@ def training_run_start(
     project: Project,
     requested_by: User | None,
     hyperparameters: dict | None = None,
+    backbone: str | None = None,
 ) -> tuple[TrainingRun, bool]:
     """Ask for a retraining of the project's classifier. Returns (run, created).
 
@@ -123,9 +146,10 @@ def training_run_start(
     run is returned instead of a new one (created=False); if that run's message never
     reached the broker it is sent again now. A running run whose worker has gone silent is
     failed first, so a dead worker never blocks retraining. A new run is written (with the
-    defaults filled into its hyperparameters, and the backbone) and its message sent after
-    commit. Raises ValidationError when the labeled images cannot train a model (a class
-    without training images, no validation or test images) or a hyperparameter is invalid.
+    defaults filled into its hyperparameters, and the backbone: `backbone`, else the project's,
+    else the platform's; backbone_for) and its message sent after commit. Raises
+    ValidationError when the labeled images cannot train a model (a class without training
+    images, no validation or test images), a hyperparameter is invalid or the backbone unknown.
     """
     project_lock(project.pk)
     existing = TrainingRun.objects.filter(
@@ -139,13 +163,14 @@ def training_run_start(
             job_dispatch_on_commit(existing)
         return existing, False
 
+    chosen_backbone = backbone_for(project=project, requested=backbone)
     training_set_check(project=project)
     run = TrainingRun.objects.create(
         project=project,
         requested_by=requested_by,
         hyperparameters={
-            **_hyperparameters_checked(hyperparameters),
-            "backbone": settings.CLASSIFIER_BACKBONE,
+            **_hyperparameters_checked(hyperparameters, backbone=chosen_backbone),
+            "backbone": chosen_backbone,
         },
     )
     job_dispatch_on_commit(run)
@@ -173,15 +198,18 @@ def training_run_finish(
     metrics: dict,
     hyperparameters: dict,
     training_set: TrainingSet,
+    calibration: dict | None = None,
 ) -> ModelVersion | None:
     """Write everything a finished run leaves behind, in one transaction under the project's
     lock (called by the worker that trained it).
 
-    Writes the artifact (through the storage API), the next ModelVersion of the project, and
-    the run succeeded. Promotes the version (model_version_promote: active version retired,
-    queued re-predictions of other versions cancelled, the project re-predicted after commit)
-    when there is no active version or it beats the active one on validation accuracy; else
-    it stays a candidate, its reason saying by how much it fell short. Guarantees: a worker
+    Writes the artifact (through the storage API), the next ModelVersion of the project (with
+    its `calibration`), and the run succeeded. Promotes the version (model_version_promote:
+    active version retired, queued re-predictions of other versions cancelled, the project
+    re-predicted after commit) when it passes the promotion gate (versions.promotion_gate: at
+    least as accurate on validation, no class's recall down by more than the project's margin,
+    ties to more labels, never over a pinned version); else it stays a candidate, its reason
+    naming what held it back. Guarantees: a worker
     killed before the commit leaves no version; on any failure the artifact is deleted again.
     Returns None, writing nothing, when the run is no longer running (cancelled meanwhile).
     """
@@ -210,34 +238,28 @@ def training_run_finish(
                 counts=training_set.counts,
                 training_set_fingerprint=training_set.fingerprint,
                 training_run=run,
+                calibration=calibration or {},
             )
             version.artifact.save("head.bin", ContentFile(artifact), save=False)
             stored_name = version.artifact.name
             active = ModelVersion.objects.filter(
                 project_id=run.project_id, status=ModelVersionStatus.ACTIVE
             ).first()
-            validation_accuracy = float(metrics["validation_accuracy"])
-            accuracy = f"validation accuracy {validation_accuracy:.3f}"
-            if active is None:
+            margin = Project.objects.values_list("promotion_recall_margin", flat=True).get(
+                pk=run.project_id
+            )
+            verdict = promotion_gate(candidate=version, active=active, recall_margin=margin)
+            if verdict.promote:
                 model_version_promote(
                     model_version=version,
-                    reason=f"Activated: first version ({accuracy}).",
-                    retired_reason="",
-                )
-            elif validation_accuracy > (active.validation_accuracy or 0):
-                model_version_promote(
-                    model_version=version,
-                    reason=(
-                        f"Activated: {accuracy} beat v{active.version}'s "
-                        f"{active.validation_accuracy:.3f}."
-                    ),
-                    retired_reason=f"Retired: v{number} had a better validation accuracy.",
+                    reason=verdict.reason,
+                    retired_reason=f"Retired: v{number} passed the promotion gate.",
+                    decision=PromotionDecision.PROMOTED,
                 )
             else:
-                version.status_reason = (
-                    f"Candidate: {accuracy} did not beat active v{active.version}'s "
-                    f"{active.validation_accuracy:.3f}."
-                )
+                version.status_reason = verdict.reason
+                version.promotion_decision = PromotionDecision.HELD
+                version.promotion_reason = verdict.reason
                 version.save()
             now = timezone.now()
             TrainingRun.objects.filter(pk=run.pk).update(

@@ -66,7 +66,7 @@ def prediction_job_execute(*, job_id: int, worker: str = "") -> None:
         job_let_go(PredictionJob, job_id, worker=worker)
 
 
-def _class_names_of(model_version: ModelVersion) -> tuple[list[LabelClass | None], list[str]]:
+def class_names_of(model_version: ModelVersion) -> tuple[list[LabelClass | None], list[str]]:
     # Current names, so a renamed class shows its new name; the training-time name if the
     # class was deleted since.
     classes = LabelClass.objects.in_bulk(model_version.class_ids)
@@ -85,7 +85,7 @@ def _prediction_job_predict(job: PredictionJob, progress: JobProgress) -> dict[s
     head = loaded_head(model_version)
     backbone = loaded_backbone(model_version.backbone)
     timings["load_model_ms"] = (time.perf_counter() - clock) * 1000
-    classes, names = _class_names_of(model_version)
+    classes, names = class_names_of(model_version)
     timings.update(read_ms=0.0, inference_ms=0.0, write_ms=0.0)
 
     batch_size = settings.CLASSIFIER_INFERENCE_BATCH_SIZE

@@ -13,6 +13,7 @@ limits, so the pipelines also stop themselves at the same limit.
 from celery import shared_task
 
 from classifier.services import jobs_reconcile as _jobs_reconcile
+from classifier.worker.exports import model_export_execute as _model_export_execute
 from classifier.worker.predictions import prediction_job_execute as _prediction_job_execute
 from classifier.worker.training import training_run_execute as _training_run_execute
 
@@ -20,6 +21,12 @@ from classifier.worker.training import training_run_execute as _training_run_exe
 @shared_task(bind=True, name="classifier.tasks.training_run_execute")
 def training_run_execute(self, run_id: int) -> None:
     _training_run_execute(run_id=run_id, worker=self.request.hostname or "")
+
+
+@shared_task(bind=True, name="classifier.tasks.training_model_export_execute")
+def training_model_export_execute(self, export_id: int) -> None:
+    """On the training queue: it loads a backbone, like a training run."""
+    _model_export_execute(export_id=export_id, worker=self.request.hostname or "")
 
 
 @shared_task(bind=True, name="classifier.tasks.prediction_job_execute")

@@ -15,11 +15,26 @@ import time
 import numpy as np
 from django.conf import settings
 
-from classifier.ml import FineTunedHead, TrainedHead, evaluate, fine_tune, train_head
+from classifier.ml import (
+    FineTunedHead,
+    TrainedHead,
+    evaluate,
+    fine_tune,
+    train_head,
+    train_logistic_head,
+)
+from classifier.ml.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    reliability_diagram,
+    softmax,
+    unsure_threshold,
+)
 from classifier.ml.hyperparameters import (
     FINE_TUNE_LEARNING_RATE,
     FINE_TUNE_MAX_EPOCHS,
     FINE_TUNE_PATIENCE,
+    HEAD_LOGISTIC,
     Hyperparameters,
 )
 from classifier.models import Embedding, TrainingPhase, TrainingRun
@@ -81,6 +96,7 @@ def _training_run_train(run: TrainingRun, progress: JobProgress) -> None:
     splits = np.array([row[3] for row in training_set.images])
     y = {split: labels[splits == split] for split in Split.values}
     head: TrainedHead | FineTunedHead
+    x: dict | None = None  # the embeddings per split, when the head reads them
     if hyperparameters["fine_tune_blocks"]:
         # The top blocks change, so neither the cached embeddings nor new ones serve: the
         # photos themselves go through the frozen lower blocks inside fine_tune.
@@ -125,23 +141,36 @@ def _training_run_train(run: TrainingRun, progress: JobProgress) -> None:
         embedded_at = time.monotonic()
         x = {split: embeddings[splits == split] for split in Split.values}
         progress.update(force=True, phase=TrainingPhase.TRAINING, progress=60, epoch=0)
-        head = train_head(
-            train_x=x[Split.TRAIN],
-            train_y=y[Split.TRAIN],
-            val_x=x[Split.VALIDATION],
-            val_y=y[Split.VALIDATION],
-            num_classes=len(training_set.class_ids),
-            learning_rate=hyperparameters["learning_rate"],
-            batch_size=hyperparameters["batch_size"],
-            max_epochs=hyperparameters["max_epochs"],
-            patience=hyperparameters["patience"],
-            seed=hyperparameters["seed"],
-            on_epoch=EpochProgress(
-                progress,
+        if hyperparameters["head"] == HEAD_LOGISTIC:
+            # Milliseconds: C chosen on validation among a few values (classifier.ml.logistic).
+            head = train_logistic_head(
+                train_x=x[Split.TRAIN],
+                train_y=y[Split.TRAIN],
+                val_x=x[Split.VALIDATION],
+                val_y=y[Split.VALIDATION],
+                num_classes=len(training_set.class_ids),
+            ).head
+        else:
+            head = train_head(
+                train_x=x[Split.TRAIN],
+                train_y=y[Split.TRAIN],
+                val_x=x[Split.VALIDATION],
+                val_y=y[Split.VALIDATION],
+                num_classes=len(training_set.class_ids),
+                learning_rate=hyperparameters["learning_rate"],
+                batch_size=hyperparameters["batch_size"],
                 max_epochs=hyperparameters["max_epochs"],
                 patience=hyperparameters["patience"],
-            ),
-        )
+                seed=hyperparameters["seed"],
+                on_epoch=EpochProgress(
+                    progress,
+                    max_epochs=hyperparameters["max_epochs"],
+                    patience=hyperparameters["patience"],
+                ),
+            )
+        # One temperature, fitted on the validation split, calibrates every confidence the
+        # version gives from now on (it travels inside the artifact).
+        head.temperature = fit_temperature(head.logits(x[Split.VALIDATION]), y[Split.VALIDATION])
 
         def probabilities_of(split: str):
             return head.predict_proba(x[split])
@@ -150,6 +179,7 @@ def _training_run_train(run: TrainingRun, progress: JobProgress) -> None:
     epochs_run = len(head.history.get("loss", []))
     progress.update(force=True, phase=TrainingPhase.EVALUATING, progress=95, epoch=epochs_run)
     metrics = _metrics(head, probabilities_of, y, training_set)
+    calibration = _calibration(head, probabilities_of, x, y)
     metrics.update(
         timings={
             "embedding_s": round(embedded_at - started, 3),
@@ -166,6 +196,7 @@ def _training_run_train(run: TrainingRun, progress: JobProgress) -> None:
         metrics=_json_safe(metrics),
         hyperparameters={**hyperparameters, **head.hyperparameters},
         training_set=training_set,
+        calibration=_json_safe(calibration),
     )
     if version is None:
         raise JobAbandoned()
@@ -180,11 +211,36 @@ def _metrics(head, probabilities_of, y: dict, training_set: TrainingSet) -> dict
     metrics.update(
         validation_accuracy=validation["accuracy"],
         validation_loss=validation["loss"],
+        # What the promotion gate compares class by class (recall above all).
+        validation_per_class=validation["per_class"],
         history=head.history,
         best_epoch=head.best_epoch,
         class_names=names,
     )
     return metrics
+
+
+def _calibration(head, probabilities_of, x: dict | None, y: dict) -> dict:
+    """The version's calibration: its temperature, the test split's ECE (15 bins) before and
+    after it, a reliability diagram of each, and the default "unsure" threshold.
+
+    Before/after are the head's probabilities at temperature 1 and at its own. Heads that do not
+    read embeddings (fine-tuned) carry no temperature: both are the same. The "unsure" default
+    is the lowest confidence at which every class's test precision is at least 99%
+    (classifier.ml.calibration.unsure_threshold).
+    """
+    calibrated = probabilities_of(Split.TEST)
+    temperature = float(getattr(head, "temperature", 1.0))
+    uncalibrated = softmax(head.logits(x[Split.TEST])) if x is not None else calibrated
+    return {
+        "temperature": temperature,
+        "ece_before": expected_calibration_error(uncalibrated, y[Split.TEST]),
+        "ece_after": expected_calibration_error(calibrated, y[Split.TEST]),
+        "reliability_before": reliability_diagram(uncalibrated, y[Split.TEST]),
+        "reliability_after": reliability_diagram(calibrated, y[Split.TEST]),
+        "unsure_threshold": unsure_threshold(calibrated, y[Split.TEST]),
+        "split": Split.TEST.value,
+    }
 
 
 class EpochProgress:

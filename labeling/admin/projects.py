@@ -183,6 +183,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             ratios,
             "annotations_per_image",
             "gold_percent",
+            *self.classifier_fields,
             suggestions,
             "created_by",
             "created_at",
@@ -209,6 +210,7 @@ class ProjectAdmin(ProjectModelsAdmin):
                 annotations_per_image=data["annotations_per_image"],
             )
             services.project_gold_percent_set(project=obj, gold_percent=data["gold_percent"])
+            self.classifier_settings_save(obj, data)
             services.project_suggestions_set(project=obj, splits=suggestions)
             return
         project = services.project_create(

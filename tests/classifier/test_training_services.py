@@ -147,7 +147,8 @@ def test_first_run_produces_an_active_version_with_metrics(labeled_project, owne
     assert version.metrics["accuracy"] == version.test_accuracy
     assert set(version.metrics["per_class"]) == {"coffee", "other"}
     assert len(version.metrics["confusion_matrix"]) == 2
-    assert len(version.metrics["history"]["val_accuracy"]) >= 1
+    assert version.hyperparameters["head"] == "logistic-regression"  # the default head
+    assert version.hyperparameters["c"] in version.hyperparameters["c_grid"]
     assert version.counts[Split.TRAIN] == {"coffee": 6, "other": 6}
     assert version.class_ids == list(project.classes.values_list("pk", flat=True))
     assert default_storage.exists(version.artifact.name)
@@ -189,7 +190,7 @@ def test_a_retrain_that_does_not_beat_the_active_version_stays_a_candidate(label
     first.refresh_from_db()
     assert (second.version, second.status) == (2, ModelVersionStatus.CANDIDATE)
     assert second.status_reason.startswith("Candidate: validation accuracy")
-    assert "did not beat active v1's 1.010" in second.status_reason
+    assert "did not reach active v1's 1.010" in second.status_reason
     assert first.status == ModelVersionStatus.ACTIVE
 
 
@@ -206,6 +207,7 @@ def test_a_retrain_that_beats_the_active_version_replaces_it_and_repredicts(
     first.refresh_from_db()
     assert second.status == ModelVersionStatus.ACTIVE
     assert "beat v1's -1.000" in second.status_reason
+    assert second.promotion_decision == "promoted"
     assert first.status == ModelVersionStatus.RETIRED
     repredict = PredictionJob.objects.get(model_version=second)
     assert repredict.kind == PredictionJobKind.REPREDICT

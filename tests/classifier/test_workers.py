@@ -177,10 +177,11 @@ def test_a_worker_killed_mid_training_leaves_a_failed_run_and_the_active_version
     first = start_worker(name="training-kill@localhost", broker_url=private_redis.url)
     train_through_api(client, project)
     active = ModelVersion.objects.get(project=project)
-    # Early stopping that never stops: the run is still training when it is killed.
+    # The Keras head with early stopping that never stops (the default logistic head is done
+    # in milliseconds): the run is still training when it is killed.
     response = client.post(
         f"/api/projects/{project.pk}/training-runs/",
-        {"hyperparameters": {"max_epochs": 10_000, "patience": 10_000}},
+        {"hyperparameters": {"head": "keras", "max_epochs": 10_000, "patience": 10_000}},
         format="json",
     )
     run = TrainingRun.objects.get(pk=response.json()["id"])

@@ -17,6 +17,7 @@ def test_no_overrides_give_the_defaults():
         "patience": 15,
         "seed": 0,
         "fine_tune_blocks": 0,
+        "head": "logistic",
     }
     assert tuple(chosen.as_dict()) == NAMES
 
@@ -38,6 +39,7 @@ def test_overrides_are_converted_to_the_settings_types():
         ({"fine_tune_blocks": 16}, "fine_tune_blocks must be between 0 and 15."),
         ({"learning_rate": 1}, "learning_rate must be in (0, 1)."),
         ({"learning_rate": "nan"}, "learning_rate must be in (0, 1)."),
+        ({"head": "forest"}, "head must be one of: logistic, keras."),
     ],
 )
 def test_settings_a_worker_cannot_honour_are_refused_with_the_reason(overrides, message):
