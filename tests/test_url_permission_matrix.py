@@ -38,6 +38,7 @@ from rest_framework.test import APIClient
 
 from classifier.models import (
     Embedding,
+    HealthCheck,
     JobStatus,
     ModelVersion,
     ModelVersionStatus,
@@ -140,6 +141,10 @@ class World:
     @cached_property
     def prediction_job(self) -> PredictionJob:
         return PredictionJobFactory(model_version=self.version, status=JobStatus.SUCCEEDED)
+
+    @cached_property
+    def health_check(self) -> HealthCheck:
+        return HealthCheck.objects.create(project=self.project, status=JobStatus.SUCCEEDED)
 
     @cached_property
     def prediction(self) -> Prediction:
@@ -340,6 +345,13 @@ API_CASES = [
          (202, 202, 403, 404, 401, 202), format="json", body=images_to_predict),
     Case("api:classifier:prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},
          API_READ),
+    Case("api:classifier:health-check-create", "post", api_project,
+         (202, 403, 403, 404, 401, 202), format="json", body=lambda w: {}),
+    Case("api:classifier:health-check-detail", "get", lambda w: {"check_id": w.health_check.pk},
+         API_READ),
+    Case("api:classifier:data-issue-list", "get", api_project, API_READ),
+    Case("api:classifier:split-leaks-fix", "post", api_project,
+         (200, 403, 403, 404, 401, 200), format="json", body=lambda w: {}),
     # The schema and its browsable page describe the API, not anyone's data: public, as
     # the login page is, so a client can be written before it has an account.
     Case("api:schema", "get", no_args, (200, 200, 200, 200, 200, 200)),

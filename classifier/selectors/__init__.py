@@ -11,8 +11,19 @@ pages show already joined, so a list page costs a fixed number of queries.
   images_to_label_next (the labeling queue, most uncertain first)
 - jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
 - workers: workers_status, workers_with_versions
+- health: health_check_latest, data_issues_of, data_issue_counts, image_ids_with_issue,
+  label_error_queue, split_leak_count, project_health
 """
 
+from classifier.selectors.health import (
+    data_issue_counts,
+    data_issues_of,
+    health_check_latest,
+    image_ids_with_issue,
+    label_error_queue,
+    project_health,
+    split_leak_count,
+)
 from classifier.selectors.jobs import (
     JOBS_FINISHED_SHOWN,
     WAIT_MAX_SECONDS,
@@ -40,10 +51,15 @@ from classifier.selectors.workers import workers_status, workers_with_versions
 __all__ = [
     "JOBS_FINISHED_SHOWN",
     "WAIT_MAX_SECONDS",
+    "data_issue_counts",
+    "data_issues_of",
+    "health_check_latest",
+    "image_ids_with_issue",
     "image_predictions_shown",
     "images_to_label_next",
     "job_wait",
     "jobs_for_page",
+    "label_error_queue",
     "metrics_per_class",
     "model_version_active",
     "model_version_counts",
@@ -52,7 +68,9 @@ __all__ = [
     "model_versions_of",
     "prediction_job_results",
     "predictions_of_image",
+    "project_health",
     "project_model_summary",
+    "split_leak_count",
     "training_run_unfinished",
     "workers_status",
     "workers_with_versions",

@@ -6,7 +6,7 @@ import time
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from classifier.models import UNFINISHED_STATUSES, Job, PredictionJob, TrainingRun
+from classifier.models import UNFINISHED_STATUSES, HealthCheck, Job, PredictionJob, TrainingRun
 from labeling.models import Project
 from labeling.selectors import projects_visible_to
 
@@ -69,16 +69,18 @@ def _jobs_listed(jobs: QuerySet) -> list:
 
 
 def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> dict:
-    """What the Jobs page lists: {"training_runs", "prediction_jobs", "active"}, for one
-    project or for every project the user sees. "active" says whether any listed job is
-    queued or running (the page polls while it is). Four queries."""
+    """What the Jobs page lists: {"training_runs", "prediction_jobs", "health_checks",
+    "active"}, for one project or for every project the user sees. "active" says whether any
+    listed job is queued or running (the page polls while it is). Six queries."""
     if project is not None:
         runs = TrainingRun.objects.filter(project=project)
         predictions = PredictionJob.objects.filter(project=project)
+        checks = HealthCheck.objects.filter(project=project)
     else:
         visible = projects_visible_to(user=user)
         runs = TrainingRun.objects.filter(project__in=visible)
         predictions = PredictionJob.objects.filter(project__in=visible)
+        checks = HealthCheck.objects.filter(project__in=visible)
     training_runs = _jobs_listed(
         runs.select_related("project", "model_version", "requested_by").order_by(
             "-created_at", "-pk"
@@ -89,8 +91,14 @@ def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> 
             "-created_at", "-pk"
         )
     )
+    health_checks = _jobs_listed(
+        checks.select_related("project", "requested_by").order_by("-created_at", "-pk")
+    )
     return {
         "training_runs": training_runs,
         "prediction_jobs": prediction_jobs,
-        "active": any(not job.is_finished for job in [*training_runs, *prediction_jobs]),
+        "health_checks": health_checks,
+        "active": any(
+            not job.is_finished for job in [*training_runs, *prediction_jobs, *health_checks]
+        ),
     }

@@ -11,6 +11,8 @@ workers call are re-exported here, so callers write `from classifier import serv
   a run, called by the worker), the training set (`TrainingSet`, `training_set_for`) and
   `DEFAULT_HYPERPARAMETERS` (from classifier.ml.hyperparameters).
 - `versions`: `model_version_activate` and `model_version_promote`, the one promotion.
+- `health`: `health_check_start`, `health_check_finish` (called by the worker),
+  `label_error_keep`, `label_error_relabel`, `split_leaks_fix`: data health.
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
   `_new_images_predict`, the receiver of labeling's images_created signal.
 
@@ -19,6 +21,14 @@ worker code (classifier.worker imports this package, never the other way round).
 """
 
 from classifier.ml.hyperparameters import Hyperparameters
+from classifier.services.health import (
+    HealthFindings,
+    health_check_finish,
+    health_check_start,
+    label_error_keep,
+    label_error_relabel,
+    split_leaks_fix,
+)
 from classifier.services.jobs import (
     AD_HOC_FILES_GRACE,
     BROKER_UNREACHABLE_NOTE,
@@ -49,15 +59,21 @@ __all__ = [
     "BROKER_UNREACHABLE_NOTE",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
+    "HealthFindings",
     "TrainingSet",
     "_new_images_predict",
+    "health_check_finish",
+    "health_check_start",
     "jobs_dispatch_unsent",
     "jobs_reconcile",
     "jobs_recover_orphans",
+    "label_error_keep",
+    "label_error_relabel",
     "model_version_activate",
     "model_version_promote",
     "prediction_job_start",
     "project_predictions_refresh",
+    "split_leaks_fix",
     "training_run_cancel",
     "training_run_finish",
     "training_run_start",

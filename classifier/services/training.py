@@ -22,7 +22,14 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from classifier.ml.hyperparameters import Hyperparameters
-from classifier.models import JobStatus, ModelVersion, ModelVersionStatus, TrainingRun
+from classifier.models import (
+    HealthCheckTrigger,
+    JobStatus,
+    ModelVersion,
+    ModelVersionStatus,
+    TrainingRun,
+)
+from classifier.services.health import health_check_start
 from classifier.services.jobs import (
     job_dispatch_on_commit,
     job_fail,
@@ -178,7 +185,9 @@ def training_run_finish(
     the run succeeded. Promotes the version (model_version_promote: active version retired,
     queued re-predictions of other versions cancelled, the project re-predicted after commit)
     when there is no active version or it beats the active one on validation accuracy; else
-    it stays a candidate, its reason saying by how much it fell short. Guarantees: a worker
+    it stays a candidate, its reason saying by how much it fell short. A data-health check
+    of the project is asked for after commit (CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING).
+    Guarantees: a worker
     killed before the commit leaves no version; on any failure the artifact is deleted again.
     Returns None, writing nothing, when the run is no longer running (cancelled meanwhile).
     """
@@ -244,6 +253,12 @@ def training_run_finish(
                 heartbeat_at=now,
                 updated_at=now,
             )
+            if settings.CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING:
+                health_check_start(
+                    project=run.project,
+                    requested_by=run.requested_by,
+                    trigger=HealthCheckTrigger.AFTER_TRAINING,
+                )
             return version
     except BaseException:
         if stored_name:
