@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
-from classifier.models import ModelVersionStatus, Prediction
+from classifier.models import DataIssue, DataIssueKind, ModelVersionStatus, Prediction
 from labeling.forms import FilterForm
 from labeling.models import Image, LabelClass, LabelStatus
 
@@ -52,11 +52,24 @@ def _filter_disagreement(images: QuerySet[Image], value: str) -> QuerySet[Image]
     return labeled.filter(Exists(differs if value == DISAGREE else same))
 
 
+def _filter_issue(images: QuerySet[Image], value: str) -> QuerySet[Image]:
+    """Images some current finding of the data-health check of kind `value` names (the
+    health page's numbers link here). The ids are read first: a finding holds them as a
+    list (a group's images), and a project's findings are a few hundred rows at most."""
+    ids: set[int] = set()
+    for image_ids in DataIssue.objects.filter(
+        kind=value, project__in=images.values("project_id")
+    ).values_list("image_ids", flat=True):
+        ids.update(image_ids)
+    return images.filter(pk__in=ids)
+
+
 _PREDICTION_FILTERS = {
     "predicted": _filter_predicted,
     "confidence_min": _filter_confidence_min,
     "confidence_max": _filter_confidence_max,
     "disagreement": _filter_disagreement,
+    "issue": _filter_issue,
 }
 
 
@@ -65,8 +78,8 @@ def images_filtered_by_prediction(
 ) -> QuerySet[Image]:
     """The images whose active version's prediction matches every non-empty filter:
     predicted (a LabelClass), confidence_min and confidence_max (fractions, 0-1),
-    disagreement (DISAGREE or AGREE). Other names are ignored, so a page may pass the
-    filters of a form that combines labeling's and these."""
+    disagreement (DISAGREE or AGREE), issue (a data-health finding's kind). Other names are
+    ignored, so a page may pass the filters of a form that combines labeling's and these."""
     for name, value in filters.items():
         if value not in (None, "", []) and name in _PREDICTION_FILTERS:
             images = _PREDICTION_FILTERS[name](images, value)
@@ -123,4 +136,9 @@ class PredictionFilterForm(FilterForm):
         ],
         required=False,
         label="Prediction vs label",
+    )
+    issue = forms.ChoiceField(
+        choices=[("", "Any data health"), *DataIssueKind.choices],
+        required=False,
+        label="Data health",
     )

@@ -37,6 +37,8 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from classifier.models import (
+    DataIssue,
+    DataIssueKind,
     Embedding,
     HealthCheck,
     JobStatus,
@@ -145,6 +147,15 @@ class World:
     @cached_property
     def health_check(self) -> HealthCheck:
         return HealthCheck.objects.create(project=self.project, status=JobStatus.SUCCEEDED)
+
+    @cached_property
+    def label_error(self) -> DataIssue:
+        image = labeled_image(self.project, label="other", split=Split.TRAIN, seed=4321)
+        return DataIssue.objects.create(
+            project=self.project, health_check=self.health_check, kind=DataIssueKind.LABEL_ERROR,
+            score=0.9, image_ids=[image.pk], image=image,
+            detail={"given_label_id": image.label_id, "suggested_label_id": self.coffee.pk},
+        )  # fmt: skip
 
     @cached_property
     def prediction(self) -> Prediction:
@@ -300,6 +311,13 @@ PAGE_CASES = [
     Case("classifier:model-version-activate", "post", lambda w: {"pk": w.candidate.pk},
          OWNER_BUTTON),
     Case("classifier:training-run-cancel", "post", lambda w: {"pk": w.queued_run.pk}, OWNER_BUTTON),
+    Case("classifier:project-health", "get", of_project, READ),
+    Case("classifier:project-health-check", "post", of_project, OWNER_BUTTON),
+    Case("classifier:project-split-leaks-fix", "post", of_project, OWNER_BUTTON),
+    Case("classifier:project-label-errors", "get", of_project, (200, 403, 403, 404, LOGIN, 200)),
+    Case("classifier:label-error-keep", "post", lambda w: {"pk": w.label_error.pk}, OWNER_BUTTON),
+    Case("classifier:label-error-relabel", "post", lambda w: {"pk": w.label_error.pk},
+         OWNER_BUTTON, body=lambda w: {"label_class": w.coffee.pk}),
     # Across projects: each user sees the jobs and workers of their own projects.
     Case("classifier:jobs", "get", no_args, ANY_USER),
     Case("classifier:jobs-fragment", "get", no_args, ANY_USER),
