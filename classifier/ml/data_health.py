@@ -20,11 +20,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Cosine similarity of two EfficientNet-Lite0 embeddings above which two photos are called
-# near-duplicates. On the coffee-or-not photos (bench/data_health.py) mirrored, 90%-cropped
-# and half-size re-encoded copies score 0.93-1.0, while the closest pairs of genuinely
-# different photos stay under it (the bench prints both distributions).
+# Two photos are near-duplicates when either signal says so (bench/data_health.py measures
+# each on planted copies of the coffee-or-not photos and prints the sweep):
+# - the cosine similarity of their embeddings is at least NEAR_DUPLICATE_SIMILARITY: mirrored
+#   and cropped copies score 0.87-0.99, but a half-size copy of a 256-pixel photo, blurred by
+#   the backbone's upscaling, can fall to 0.8, where different photos of the same kind of
+#   cup also sit;
+# - their perceptual hashes (ImageHash's pHash: the signs of the 8x8 lowest frequencies of a
+#   32x32 DCT, which resizing and re-encoding barely move) differ in at most
+#   HASH_DISTANCE_DUPLICATE of 64 bits, the mirror image's hash counting as the photo's own;
+# - or, for a crop against a half-size copy (similarity 0.75-0.85, hashes 8-18 bits apart),
+#   both signals agree: similarity at least SIMILARITY_WITH_HASH and hash distance at most
+#   HASH_DISTANCE_WITH_SIMILARITY. Such pairs also meet through the original both copies
+#   share; this rule keeps look-alike photos out while catching a copy whose original is
+#   gone.
+# Chosen on the planted copies of the coffee-or-not photos (the sweep is in bench/README.md):
+# every copy lands in its original's group, and 4 pairs among the real photos are found,
+# at least 2 of them duplicates within the data set itself (hash distance 0).
 NEAR_DUPLICATE_SIMILARITY = 0.92
+HASH_DISTANCE_DUPLICATE = 4
+SIMILARITY_WITH_HASH = 0.88
+HASH_DISTANCE_WITH_SIMILARITY = 16
 # Rows compared at once when searching pairs: a block x n float32 similarity matrix
 # (1024 x 100,000 = 400 MB at most).
 PAIR_BLOCK_ROWS = 1024
@@ -134,6 +150,76 @@ def near_duplicate_pairs(
             i, j = start + row, start + column
             if i < j:
                 pairs.append((i, j, float(similarities[row, column])))
+    return pairs
+
+
+def perceptual_hashes(picture) -> tuple[int, int]:
+    """(pHash of the picture, pHash of its mirror image) as unsigned 64-bit integers.
+
+    ImageHash (BSD-2-Clause, well kept) computes the hash; it imports scipy for the DCT,
+    which workers load anyway (scikit-learn), so this runs in workers only.
+    """
+    import imagehash
+    from PIL import ImageOps
+
+    rgb = picture.convert("RGB")
+    return (
+        int(str(imagehash.phash(rgb)), 16),
+        int(str(imagehash.phash(ImageOps.mirror(rgb))), 16),
+    )
+
+
+def hash_distances(
+    hashes: np.ndarray, mirrored: np.ndarray, *, max_distance: int, block_rows: int = 256
+) -> dict[tuple[int, int], int]:
+    """{(i, j): bits that differ}, i < j, for the pairs whose hashes (or one's hash and the
+    other's mirror image's) differ in at most `max_distance` of 64 bits. n^2/2 XORs and
+    popcounts, in blocks of `block_rows` rows (256 x 100,000 x 8 bytes = 200 MB a block)."""
+    h = np.asarray(hashes, dtype=np.uint64)
+    m = np.asarray(mirrored, dtype=np.uint64)
+    found: dict[tuple[int, int], int] = {}
+    for start in range(0, len(h), block_rows):
+        stop = min(start + block_rows, len(h))
+        block = h[start:stop, None]
+        distance = np.minimum(
+            np.bitwise_count(block ^ h[None, start:]), np.bitwise_count(block ^ m[None, start:])
+        )
+        rows, columns = np.nonzero(distance <= max_distance)
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+            i, j = start + row, start + column
+            if i < j:
+                found[(i, j)] = int(distance[row, column])
+    return found
+
+
+def near_duplicates(
+    embeddings: np.ndarray, hashes: np.ndarray | None = None, mirrored: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
+    """The near-duplicate pairs (i, j, cosine similarity) by the rule above; without hashes,
+    by the similarity alone."""
+    candidates = near_duplicate_pairs(embeddings, threshold=SIMILARITY_WITH_HASH)
+    if hashes is None or mirrored is None:
+        return [pair for pair in candidates if pair[2] >= NEAR_DUPLICATE_SIMILARITY]
+    distances = hash_distances(hashes, mirrored, max_distance=HASH_DISTANCE_WITH_SIMILARITY)
+    similar = {(i, j): similarity for i, j, similarity in candidates}
+    pairs = []
+    for pair in sorted(
+        set(similar) | {p for p, d in distances.items() if d <= HASH_DISTANCE_DUPLICATE}
+    ):
+        similarity = similar.get(pair)
+        distance = distances.get(pair)
+        if similarity is None:
+            # Only the hashes matched: the similarity is still what the pages show.
+            x = np.asarray(embeddings[list(pair)], dtype=np.float64)
+            norms = np.linalg.norm(x, axis=1)
+            similarity = float(x[0] @ x[1] / (norms[0] * norms[1])) if norms.all() else 0.0
+        if (
+            similarity >= NEAR_DUPLICATE_SIMILARITY
+            or (distance is not None and distance <= HASH_DISTANCE_DUPLICATE)
+            or (distance is not None and distance <= HASH_DISTANCE_WITH_SIMILARITY
+                and similarity >= SIMILARITY_WITH_HASH)
+        ):  # fmt: skip
+            pairs.append((pair[0], pair[1], similarity))
     return pairs
 
 
