@@ -382,3 +382,23 @@ class LabelCheckReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} {self.label} on image {self.image_id}"
+
+
+class PictureMeasures(models.Model):
+    """The health check's cache of what it measures on a picture's thumbnail, keyed by the
+    image's sha256 like the embedding cache: its perceptual hashes (ImageHash's pHash of the
+    picture and of its mirror image, 16 hex digits each) and its quality measures
+    (classifier.ml.data_health.quality_measures). A check reads each thumbnail once, ever."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    perceptual_hash = models.CharField(max_length=16)
+    mirrored_hash = models.CharField(max_length=16)
+    luminance_std = models.FloatField()
+    laplacian_variance = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "picture measures"
+
+    def __str__(self) -> str:
+        return f"Measures of {self.sha256[:8]}"

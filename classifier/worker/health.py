@@ -35,6 +35,7 @@ from classifier.models import (
     HealthCheck,
     LabelCheckDecision,
     LabelCheckReview,
+    PictureMeasures,
 )
 from classifier.services.health import HealthFindings, health_check_finish
 from classifier.services.jobs import job_fail
@@ -203,41 +204,81 @@ class PicturesMeasured:
 
 
 def _pictures_measured(images: list[Any], *, on_read) -> PicturesMeasured:
-    """One read of every thumbnail: its quality measures (low_quality findings) and its
-    perceptual hashes (plain and mirrored) for the near-duplicate search."""
+    """Every picture's quality measures (low_quality findings) and perceptual hashes (plain
+    and mirrored, for the near-duplicate search): from the PictureMeasures cache, else from
+    one read of its thumbnail, then cached."""
     measured = PicturesMeasured(
         hashes=np.zeros(len(images), dtype=np.uint64),
         mirrored=np.zeros(len(images), dtype=np.uint64),
     )
-    issues = measured.issues
+    cached: dict[str, PictureMeasures] = {}
+    shas = [row["sha256"] for row in images]
+    for start in range(0, len(shas), 500):
+        for measures in PictureMeasures.objects.filter(sha256__in=shas[start : start + 500]):
+            cached[measures.sha256] = measures
+    new: list[PictureMeasures] = []
     for done, row in enumerate(images, start=1):
-        # The thumbnail: a few kilobytes to decode instead of megabytes, and the scale the
-        # measures are defined at (classifier.ml.data_health.QUALITY_MEASURE_SIZE); the
-        # hash shrinks every picture to 32x32 anyway.
-        name = row["thumbnail"] or row["file"]
-        try:
-            with PILImage.open(io.BytesIO(stored_file_read(name))) as picture:
-                picture.load()
-                measures = quality_measures(picture, width=row["width"], height=row["height"])
-                measured.hashes[done - 1], measured.mirrored[done - 1] = perceptual_hashes(picture)
-        except (FileNotFoundError, OSError) as exc:
-            logger.warning("Health check: could not read %s (%s)", name, exc)
-            # A hash from the sha256, as good as random: two random 64-bit hashes are within
-            # 4 bits of each other once in 10^13 pairs (within 20, the embeddings must
-            # agree as well).
+        found = cached.get(row["sha256"])
+        if found is None:
+            found = _picture_measure(row)
+            if found is not None:
+                cached[row["sha256"]] = found
+                new.append(found)
+        if found is None:
+            # Unreadable: a hash from the sha256, as good as random. Two random 64-bit
+            # hashes are within 4 bits of each other once in 10^13 pairs (within 16, the
+            # embeddings must agree as well).
             measured.hashes[done - 1] = measured.mirrored[done - 1] = int(row["sha256"][:16], 16)
             continue
-        problems = quality_problems(measures)
+        measured.hashes[done - 1] = int(found.perceptual_hash, 16)
+        measured.mirrored[done - 1] = int(found.mirrored_hash, 16)
+        problems = quality_problems(
+            {
+                "luminance_std": found.luminance_std,
+                "laplacian_variance": found.laplacian_variance,
+                "width": row["width"],
+                "height": row["height"],
+            }
+        )
         if problems:
-            issues.append(
+            measured.issues.append(
                 DataIssue(
                     kind=DataIssueKind.LOW_QUALITY,
                     score=float(len(problems)),
                     image_ids=[row["pk"]],
                     image_id=row["pk"],
-                    detail={"problems": problems, **measures},
+                    detail={
+                        "problems": problems,
+                        "luminance_std": found.luminance_std,
+                        "laplacian_variance": found.laplacian_variance,
+                        "width": row["width"],
+                        "height": row["height"],
+                    },
                 )
             )
         if done % 50 == 0:
             on_read(done)
+    PictureMeasures.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
     return measured
+
+
+def _picture_measure(row: dict) -> PictureMeasures | None:
+    # The thumbnail: a few kilobytes to decode instead of megabytes, and the scale the
+    # measures are defined at (classifier.ml.data_health.QUALITY_MEASURE_SIZE); the hash
+    # shrinks every picture to 32x32 anyway.
+    name = row["thumbnail"] or row["file"]
+    try:
+        with PILImage.open(io.BytesIO(stored_file_read(name))) as picture:
+            picture.load()
+            measures = quality_measures(picture, width=row["width"], height=row["height"])
+            plain, mirrored = perceptual_hashes(picture)
+    except (FileNotFoundError, OSError) as exc:
+        logger.warning("Health check: could not read %s (%s)", name, exc)
+        return None
+    return PictureMeasures(
+        sha256=row["sha256"],
+        perceptual_hash=f"{plain:016x}",
+        mirrored_hash=f"{mirrored:016x}",
+        luminance_std=float(measures["luminance_std"]),
+        laplacian_variance=float(measures["laplacian_variance"]),
+    )

@@ -16,6 +16,7 @@ from classifier.models import (
     JobStatus,
     LabelCheckDecision,
     LabelCheckReview,
+    PictureMeasures,
 )
 from classifier.worker import health_check_execute, training_run_execute
 from labeling import services as labeling_services
@@ -292,3 +293,20 @@ def test_a_training_run_asks_for_a_health_check_and_records_its_leaks(project, o
     after = HealthCheck.objects.filter(project=project).order_by("-pk").first()
     assert after.trigger == HealthCheckTrigger.AFTER_TRAINING
     assert after.status == JobStatus.QUEUED
+
+
+def test_a_picture_is_measured_once_then_read_from_the_cache(project, owner):
+    a_clean_project(project)
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (64, 64), (0, 0, 0)).save(buffer, format="PNG")
+    blank = image_with_embedding(
+        project, cluster_vectors(1, centre=3, seed=5)[0], split=Split.TRAIN, seed=9,
+        content=buffer.getvalue(),
+    )  # fmt: skip
+    check(project, owner)
+    assert PictureMeasures.objects.count() == 25
+    blank.file.storage.delete(blank.file.name)  # a second check must not need it
+
+    check(project, owner)
+
+    assert [i.image_ids for i in issues(project, DataIssueKind.LOW_QUALITY)] == [[blank.pk]]

@@ -7,8 +7,10 @@ from PIL import Image, ImageFilter
 
 from classifier.ml.data_health import (
     duplicate_groups,
+    hash_distances,
     label_issues,
     near_duplicate_pairs,
+    near_duplicates,
     per_class_thresholds,
     quality_measures,
     quality_problems,
@@ -123,3 +125,23 @@ def test_a_heavily_blurred_picture_is_very_blurry():
 
 def test_a_small_picture_is_tiny():
     assert quality_problems(quality_measures(_photo_like(), width=48, height=300)) == ["tiny"]
+
+
+def test_hash_distances_count_the_mirror_image_as_the_same_picture():
+    hashes = np.array([0b1011, 0xFFFF0000, 0b1010], dtype=np.uint64)
+    mirrored = np.array([0xFFFF0000, 0b1011, 0b0101], dtype=np.uint64)
+
+    found = hash_distances(hashes, mirrored, max_distance=1, block_rows=2)
+
+    # 0 and 1 are each other's mirror image; 0 and 2 differ in one bit.
+    assert found == {(0, 1): 0, (0, 2): 1}
+
+
+def test_a_half_size_copy_is_found_by_its_hash_alone():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 8))
+    x[2] = x[0] + rng.normal(scale=1.5, size=8)  # blurred: the embeddings drifted apart
+    hashes = np.array([0xAAAA, 0x5555_0000_0000, 0xAAAB], dtype=np.uint64)
+
+    assert [(i, j) for i, j, _ in near_duplicates(x, hashes, hashes)] == [(0, 2)]
+    assert near_duplicates(x) == []
