@@ -167,7 +167,7 @@ def planted_faults(stack: harness.Stack, arguments) -> None:
         sorted(image.pk for image in report.created), round(arguments.flip * len(report.created))
     )
     for image in Image.objects.filter(pk__in=flipped):
-        wrong = classes["other" if image.label.name == "coffee" else "coffee"]
+        wrong = classes["other" if label_of[image.original_name] == "coffee" else "coffee"]
         annotations_create_bulk(image_ids=[image.pk], user=owner, label_class=wrong)
     print(f"flipped {len(flipped)} labels ({arguments.flip:.0%} of the photos)")
     total = Image.objects.filter(project=project).count()
@@ -321,7 +321,7 @@ def planted_faults(stack: harness.Stack, arguments) -> None:
     print(f"Low-quality pictures among {len(ids)}: {len(low)}")
     for issue in low[:10]:
         print(
-            f"  {names[issue.image_id]}: {', '.join(issue.detail['problems'])} "
+            f"  {names[issue.image_ids[0]]}: {', '.join(issue.detail['problems'])} "
             f"(luminance std {issue.detail['luminance_std']}, "
             f"laplacian variance {issue.detail['laplacian_variance']})"
         )
