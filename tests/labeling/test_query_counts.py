@@ -105,7 +105,10 @@ PAGES = {
     "grid": ("labeling:project-grid", "ann", 10),
     "labeling page": ("labeling:project-label", "cleo", 8),
     "next images": ("labeling:project-label-queue", "cleo", 7),
-    "dashboard": ("labeling:project-dashboard", "owner", 16),
+    # 2 of them the data-health card's (classifier's).
+    "dashboard": ("labeling:project-dashboard", "owner", 18),
+    "data health": ("classifier:project-health", "owner", 9),
+    "label errors": ("classifier:project-label-errors", "owner", 7),
 }
 
 
