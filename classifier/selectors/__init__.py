@@ -9,7 +9,8 @@ pages show already joined, so a list page costs a fixed number of queries.
   metrics_per_class, model_version_counts, model_version_report, project_model_summary
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
   images_to_label_next (the labeling queue, most uncertain first)
-- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
+- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
+  job_worker_stopping
 - workers: workers_status, workers_with_versions
 - health: health_check_latest, data_issues_of, data_issue_counts, image_ids_with_issue,
   label_error_queue, split_leak_count, project_health
@@ -28,6 +29,7 @@ from classifier.selectors.jobs import (
     JOBS_FINISHED_SHOWN,
     WAIT_MAX_SECONDS,
     job_wait,
+    job_worker_stopping,
     jobs_for_page,
     training_run_unfinished,
 )
@@ -39,6 +41,7 @@ from classifier.selectors.predictions import (
 )
 from classifier.selectors.versions import (
     metrics_per_class,
+    model_version_activation_message,
     model_version_active,
     model_version_counts,
     model_version_report,
@@ -58,9 +61,11 @@ __all__ = [
     "image_predictions_shown",
     "images_to_label_next",
     "job_wait",
+    "job_worker_stopping",
     "jobs_for_page",
     "label_error_queue",
     "metrics_per_class",
+    "model_version_activation_message",
     "model_version_active",
     "model_version_counts",
     "model_version_report",
