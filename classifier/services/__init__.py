@@ -13,6 +13,9 @@ workers call are re-exported here, so callers write `from classifier import serv
 - `versions`: `model_version_activate` and `model_version_promote`, the one promotion.
 - `health`: `health_check_start`, `health_check_finish` (called by the worker),
   `label_error_keep`, `label_error_relabel`, `split_leaks_fix`: data health.
+- `suggestions`: `suggestion_accept` (one image, the labeling page's Enter) and
+  `suggestions_accept_bulk` (the grid and the API), the model's suggestions accepted as the
+  user's annotations.
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
   `_new_images_predict`, the receiver of labeling's images_created signal.
 
@@ -42,6 +45,11 @@ from classifier.services.predictions import (
     prediction_job_start,
     project_predictions_refresh,
 )
+from classifier.services.suggestions import (
+    SuggestionsAccepted,
+    suggestion_accept,
+    suggestions_accept_bulk,
+)
 from classifier.services.training import (
     TrainingSet,
     training_run_cancel,
@@ -60,6 +68,7 @@ __all__ = [
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
     "HealthFindings",
+    "SuggestionsAccepted",
     "TrainingSet",
     "_new_images_predict",
     "health_check_finish",
@@ -74,6 +83,8 @@ __all__ = [
     "prediction_job_start",
     "project_predictions_refresh",
     "split_leaks_fix",
+    "suggestion_accept",
+    "suggestions_accept_bulk",
     "training_run_cancel",
     "training_run_finish",
     "training_run_start",

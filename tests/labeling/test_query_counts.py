@@ -103,8 +103,8 @@ def populated(project, members, size: int) -> list[Image]:
 PAGES = {
     "gallery": ("labeling:project-gallery", "owner", 10),
     "grid": ("labeling:project-grid", "ann", 10),
-    "labeling page": ("labeling:project-label", "cleo", 8),
-    "next images": ("labeling:project-label-queue", "cleo", 7),
+    "labeling page": ("labeling:project-label", "cleo", 9),
+    "next images": ("labeling:project-label-queue", "cleo", 8),
     # 2 of them the data-health card's (classifier's).
     "dashboard": ("labeling:project-dashboard", "owner", 18),
     "data health": ("classifier:project-health", "owner", 9),
