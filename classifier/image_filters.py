@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from django import forms
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
-from classifier.models import ModelVersionStatus, Prediction
+from classifier.models import DataIssue, DataIssueKind, ModelVersionStatus, Prediction
 from classifier.selectors.predictions import unsure_expression, unsure_threshold_expression
 from labeling.forms import FilterForm
 from labeling.models import Image, LabelClass, LabelStatus
@@ -77,6 +77,18 @@ def _filter_compared_with(images: QuerySet[Image], value: int) -> QuerySet[Image
     )
 
 
+def _filter_issue(images: QuerySet[Image], value: str) -> QuerySet[Image]:
+    """Images some current finding of the data-health check of kind `value` names (the
+    health page's numbers link here). The ids are read first: a finding holds them as a
+    list (a group's images), and a project's findings are a few hundred rows at most."""
+    ids: set[int] = set()
+    for image_ids in DataIssue.objects.filter(
+        kind=value, project__in=images.values("project_id")
+    ).values_list("image_ids", flat=True):
+        ids.update(image_ids)
+    return images.filter(pk__in=ids)
+
+
 _PREDICTION_FILTERS = {
     "predicted": _filter_predicted,
     "confidence_min": _filter_confidence_min,
@@ -84,6 +96,7 @@ _PREDICTION_FILTERS = {
     "disagreement": _filter_disagreement,
     "certainty": _filter_certainty,
     "compared_with": _filter_compared_with,
+    "issue": _filter_issue,
 }
 
 
@@ -93,7 +106,8 @@ def images_filtered_by_prediction(
     """The images whose active version's prediction matches every non-empty filter:
     predicted (a LabelClass), confidence_min and confidence_max (fractions, 0-1),
     disagreement (DISAGREE or AGREE), certainty (UNSURE or SURE against the project's
-    threshold), compared_with (a version id: predicted differently by it). Other names are
+    threshold), compared_with (a version id: predicted differently by it), issue (a data-health
+    finding's kind). Other names are
     ignored, so a page may pass the filters of a form that combines labeling's and these."""
     for name, value in filters.items():
         if value not in (None, "", []) and name in _PREDICTION_FILTERS:
@@ -171,6 +185,11 @@ class PredictionFilterForm(FilterForm):
         max_value=2**63 - 1,
         # A class of its own: FilterForm appends a size class to every widget's.
         widget=forms.HiddenInput(attrs={"class": ""}),
+    )
+    issue = forms.ChoiceField(
+        choices=[("", "Any data health"), *DataIssueKind.choices],
+        required=False,
+        label="Data health",
     )
 
 

@@ -334,3 +334,129 @@ class ModelExport(Job):
 
     def __str__(self) -> str:
         return f"{self.get_format_display()} export of {self.model_version} ({self.status})"
+
+
+class HealthCheckTrigger(models.TextChoices):
+    AFTER_TRAINING = "after_training", "After a training run"
+    ON_DEMAND = "on_demand", "On demand"
+
+
+class HealthCheck(Job):
+    """One data-health check of a project (classifier.worker.health): suspected label errors,
+    near-duplicates, split leaks and low-quality images, written as DataIssue rows that
+    replace the previous check's. Runs on a "training" worker, over the cached embeddings."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="health_checks")
+    trigger = models.CharField(
+        max_length=16, choices=HealthCheckTrigger.choices, default=HealthCheckTrigger.ON_DEMAND
+    )
+    # What it found, {kind: number of issues}, and where the time went, in seconds.
+    counts = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One check at a time per project: a second request returns the queued one.
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status__in=UNFINISHED_STATUSES),
+                name="healthcheck_one_unfinished_per_project",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100), name="healthcheck_progress_max_100"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "enqueued_at"])]
+
+    def __str__(self) -> str:
+        return f"Health check {self.pk} of {self.project} ({self.status})"
+
+
+class DataIssueKind(models.TextChoices):
+    LABEL_ERROR = "label_error", "Suspected label error"
+    NEAR_DUPLICATE = "near_duplicate", "Near-duplicate group"
+    SPLIT_LEAK = "split_leak", "Split leak"
+    LOW_QUALITY = "low_quality", "Low-quality image"
+
+
+class DataIssue(models.Model):
+    """One finding of a health check. `image_ids` holds the one image (label_error,
+    low_quality) or the group (near_duplicate, split_leak: a group of near-duplicates, and a
+    leak is such a group spread over more than one split). `score` orders each kind, higher
+    first: 1 - the out-of-fold probability of the given label, the group's highest cosine
+    similarity, or how many problems a picture has. `detail` by kind:
+
+    - label_error: given_label_id, given_label, suggested_label_id, suggested_label,
+      suggested_probability, given_probability;
+    - near_duplicate / split_leak: pairs [[id, id, similarity]], splits {id: split};
+    - low_quality: problems [...] and the measures behind them.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="data_issues")
+    health_check = models.ForeignKey(HealthCheck, on_delete=models.CASCADE, related_name="issues")
+    kind = models.CharField(max_length=16, choices=DataIssueKind.choices)
+    score = models.FloatField()
+    image_ids = models.JSONField(default=list)
+    # The image of a one-image issue: the review queue joins it, and deleting the image
+    # deletes its issue.
+    image = models.ForeignKey(
+        Image, on_delete=models.CASCADE, null=True, blank=True, related_name="data_issues"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["project", "kind", "-score", "id"]
+        indexes = [models.Index(fields=["project", "kind", "score"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.score:.2f}) in project {self.project_id}"
+
+
+class LabelCheckDecision(models.TextChoices):
+    KEPT = "kept", "Label kept"
+    RELABELED = "relabeled", "Relabeled"
+
+
+class LabelCheckReview(models.Model):
+    """An owner's answer to a suspected label error. A "kept" label is not suggested again
+    while the image keeps that label (`label`); a relabel is also an owner's review of the
+    image (labeling.services.image_review)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="label_checks")
+    label = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    decision = models.CharField(max_length=16, choices=LabelCheckDecision.choices)
+    suggested_label = models.ForeignKey(
+        LabelClass, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["image", "decision", "label"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} {self.label} on image {self.image_id}"
+
+
+class PictureMeasures(models.Model):
+    """The health check's cache of what it measures on a picture's thumbnail, keyed by the
+    image's sha256 like the embedding cache: its perceptual hashes (ImageHash's pHash of the
+    picture and of its mirror image, 16 hex digits each) and its quality measures
+    (classifier.ml.data_health.quality_measures). A check reads each thumbnail once, ever."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    perceptual_hash = models.CharField(max_length=16)
+    mirrored_hash = models.CharField(max_length=16)
+    luminance_std = models.FloatField()
+    laplacian_variance = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "picture measures"
+
+    def __str__(self) -> str:
+        return f"Measures of {self.sha256[:8]}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from classifier import views
+from classifier import health_views, views
 
 app_name = "classifier"
 urlpatterns = [
@@ -29,6 +29,28 @@ urlpatterns = [
     ),
     path("model-versions/<id:pk>/pin/", views.model_version_pin, name="model-version-pin"),
     path("training-runs/<id:pk>/cancel/", views.training_run_cancel, name="training-run-cancel"),
+    path("projects/<id:pk>/health/", health_views.project_health, name="project-health"),
+    path(
+        "projects/<id:pk>/health/check/",
+        health_views.project_health_check,
+        name="project-health-check",
+    ),
+    path(
+        "projects/<id:pk>/health/fix-leaks/",
+        health_views.project_split_leaks_fix,
+        name="project-split-leaks-fix",
+    ),
+    path(
+        "projects/<id:pk>/label-errors/",
+        health_views.project_label_errors,
+        name="project-label-errors",
+    ),
+    path("data-issues/<id:pk>/keep/", health_views.label_error_keep, name="label-error-keep"),
+    path(
+        "data-issues/<id:pk>/relabel/",
+        health_views.label_error_relabel,
+        name="label-error-relabel",
+    ),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/fragment/", views.jobs_fragment, name="jobs-fragment"),
     path("workers/", views.workers, name="workers"),

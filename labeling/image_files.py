@@ -13,6 +13,8 @@ from django.conf import settings
 from PIL import ExifTags, ImageCms, ImageOps
 from PIL import Image as PILImage
 
+from labeling.near_copies import visual_hashes
+
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 ACCEPTED_FORMATS_TEXT = "JPEG, PNG, WebP, GIF or BMP"
 # Pillow modes that browsers and the classifier read without conversion.
@@ -58,6 +60,9 @@ class PreparedImage:
     width: int
     height: int
     thumbnail: bytes
+    # labeling.near_copies.visual_hashes of the picture: "" when not computed.
+    visual_hash: str = ""
+    visual_hash_mirrored: str = ""
 
 
 # --------------------------------------------------------------------------------------
@@ -116,12 +121,19 @@ def image_prepare(data: bytes, *, limits: IngestLimits) -> PreparedImage:
         picture = _normalised(picture)
         content, stored_format = _encoded(picture, source_format=source_format)
         stored_size = picture.size
+    thumbnail = _thumbnail_jpeg(picture, limits.thumbnail_size)
+    # From the thumbnail (the picture may have been shrunk in place by _thumbnail_jpeg):
+    # 9x8 pixels are all the hash keeps.
+    with PILImage.open(io.BytesIO(thumbnail)) as small:
+        visual_hash, visual_hash_mirrored = visual_hashes(small)
     return PreparedImage(
         content=content,
         format=stored_format,
         width=stored_size[0],
         height=stored_size[1],
-        thumbnail=_thumbnail_jpeg(picture, limits.thumbnail_size),
+        thumbnail=thumbnail,
+        visual_hash=visual_hash,
+        visual_hash_mirrored=visual_hash_mirrored,
     )
 
 

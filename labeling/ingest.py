@@ -94,6 +94,7 @@ from labeling.image_files import (
     too_many_bytes,
 )
 from labeling.models import Image, LabelClass, Project, Split
+from labeling.near_copies import NearCopyIndex
 from labeling.services import annotation_create
 from labeling.signals import images_created
 from labeling.splits import SplitAllocator, split_allocator_for
@@ -202,6 +203,7 @@ def image_ingest(
 
     limits = IngestLimits.from_settings()
     allocator = split_allocator_for(project=project) if split == AUTO_SPLIT else None
+    near_copies = NearCopyIndex.for_project(project=project) if split == AUTO_SPLIT else None
     stratum = label.pk if label is not None else None
     report = IngestReport()
     created_by_sha256: dict[str, Image] = {}
@@ -235,6 +237,7 @@ def image_ingest(
                             prepared=prepared,
                             split=split,
                             allocator=allocator,
+                            near_copies=near_copies,
                             stratum=stratum,
                             label=label,
                         )
@@ -297,11 +300,22 @@ def _image_store(
     allocator: SplitAllocator | None,
     stratum: int | None,
     label: LabelClass | None,
+    near_copies: NearCopyIndex | None = None,
 ) -> tuple[Image | None, Image | None]:
     """Store the files, then insert the row. Returns (new image, None) or, when a concurrent
     upload stored the same sha256 first, (None, that image). Raises _StorageWriteFailed when
-    the storage refuses a file, after deleting what it had stored."""
-    chosen_split = allocator.assign(stratum) if allocator is not None else split
+    the storage refuses a file, after deleting what it had stored. An automatic split puts a
+    copy of a stored picture (near_copies) in that picture's split, so it leaks nothing."""
+    copy_split = (
+        near_copies.split_of_copy(prepared.visual_hash, prepared.visual_hash_mirrored)
+        if allocator is not None and near_copies is not None and prepared.visual_hash
+        else None
+    )
+    if allocator is not None and copy_split is not None:
+        chosen_split = copy_split
+        allocator.record(stratum, copy_split)
+    else:
+        chosen_split = allocator.assign(stratum) if allocator is not None else split
     image = Image(
         project=project,
         original_name=name,  # cleaned by _candidates
@@ -311,6 +325,8 @@ def _image_store(
         format=prepared.format,
         split=chosen_split,
         uploaded_by=uploaded_by,
+        visual_hash=prepared.visual_hash,
+        visual_hash_mirrored=prepared.visual_hash_mirrored,
     )
     try:
         # upload_to names both files after the sha256; the names given here are ignored.
@@ -347,6 +363,8 @@ def _image_store(
     except BaseException:
         _stored_files_delete(image)
         raise
+    if near_copies is not None and prepared.visual_hash:
+        near_copies.add(prepared.visual_hash, chosen_split)
     return image, None
 
 

@@ -226,6 +226,11 @@ class Image(models.Model):
     # A gold image: an owner vouches for its (reviewed) label, and annotators' labels on it
     # measure their accuracy. An ordinary labeled image for training and export.
     gold = models.BooleanField(default=False)
+    # Difference hashes of the picture and of its mirror image (16 hex digits), so an upload
+    # of a copy lands in its original's split (labeling.near_copies); blank before they
+    # existed.
+    visual_hash = models.CharField(max_length=16, blank=True)
+    visual_hash_mirrored = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

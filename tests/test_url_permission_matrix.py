@@ -38,7 +38,10 @@ from rest_framework.authtoken.models import Token, TokenProxy
 from rest_framework.test import APIClient
 
 from classifier.models import (
+    DataIssue,
+    DataIssueKind,
     Embedding,
+    HealthCheck,
     JobStatus,
     ModelExport,
     ModelVersion,
@@ -163,6 +166,19 @@ class World:
         )
         export.file.save("model.keras", ContentFile(b"a model"))
         return export
+
+    @cached_property
+    def health_check(self) -> HealthCheck:
+        return HealthCheck.objects.create(project=self.project, status=JobStatus.SUCCEEDED)
+
+    @cached_property
+    def label_error(self) -> DataIssue:
+        image = labeled_image(self.project, label="other", split=Split.TRAIN, seed=4321)
+        return DataIssue.objects.create(
+            project=self.project, health_check=self.health_check, kind=DataIssueKind.LABEL_ERROR,
+            score=0.9, image_ids=[image.pk], image=image,
+            detail={"given_label_id": image.label_id, "suggested_label_id": self.coffee.pk},
+        )  # fmt: skip
 
     @cached_property
     def prediction(self) -> Prediction:
@@ -386,6 +402,13 @@ PAGE_CASES = [
          OWNER_BUTTON),
     Case("classifier:model-version-pin", "post", lambda w: {"pk": w.candidate.pk}, OWNER_BUTTON),
     Case("classifier:training-run-cancel", "post", lambda w: {"pk": w.queued_run.pk}, OWNER_BUTTON),
+    Case("classifier:project-health", "get", of_project, READ),
+    Case("classifier:project-health-check", "post", of_project, OWNER_BUTTON),
+    Case("classifier:project-split-leaks-fix", "post", of_project, OWNER_BUTTON),
+    Case("classifier:project-label-errors", "get", of_project, (200, 403, 403, 404, LOGIN, 200)),
+    Case("classifier:label-error-keep", "post", lambda w: {"pk": w.label_error.pk}, OWNER_BUTTON),
+    Case("classifier:label-error-relabel", "post", lambda w: {"pk": w.label_error.pk},
+         OWNER_BUTTON, body=lambda w: {"label_class": w.coffee.pk}),
     # Across projects: each user sees the jobs and workers of their own projects.
     Case("classifier:jobs", "get", no_args, ANY_USER),
     Case("classifier:jobs-fragment", "get", no_args, ANY_USER),
@@ -472,6 +495,13 @@ API_CASES = [
          API_OWNER),
     Case("api:webhooks:webhook-delivery-resend", "post",
          lambda w: {"delivery_id": w.webhook_delivery.pk}, (201, 403, 403, 404, 401, 201)),
+    Case("api:classifier:health-check-create", "post", api_project,
+         (202, 403, 403, 404, 401, 202), format="json", body=lambda w: {}),
+    Case("api:classifier:health-check-detail", "get", lambda w: {"check_id": w.health_check.pk},
+         API_READ),
+    Case("api:classifier:data-issue-list", "get", api_project, API_READ),
+    Case("api:classifier:split-leaks-fix", "post", api_project,
+         (200, 403, 403, 404, 401, 200), format="json", body=lambda w: {}),
     # The schema and its browsable page describe the API, not anyone's data: public, as
     # the login page is, so a client can be written before it has an account.
     Case("api:schema", "get", no_args, (200, 200, 200, 200, 200, 200)),

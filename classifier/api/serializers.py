@@ -5,7 +5,16 @@ from rest_framework import serializers
 
 from classifier import selectors
 from classifier.ml.hyperparameters import NAMES as HYPERPARAMETER_NAMES
-from classifier.models import ExportFormat, ModelExport, ModelVersion, PredictionJob, TrainingRun
+from classifier.models import (
+    DataIssue,
+    DataIssueKind,
+    ExportFormat,
+    HealthCheck,
+    ModelExport,
+    ModelVersion,
+    PredictionJob,
+    TrainingRun,
+)
 from labeling.models import Split
 from labelplatform.api.serializers import JSONNumberField
 from labelplatform.url_converters import DATABASE_ID_MAX
@@ -340,6 +349,73 @@ class ModelExportSerializer(serializers.ModelSerializer):
 
     def get_note(self, export: ModelExport) -> str | None:
         return dispatch_note(export)
+
+
+# --- Data health ---------------------------------------------------------------------------
+
+
+class HealthCheckSerializer(serializers.ModelSerializer):
+    note = serializers.SerializerMethodField(
+        help_text="Set while the job could not be sent to a worker (the queue was down)."
+    )
+    counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Findings per kind once it has succeeded: label_error, near_duplicate, "
+        "split_leak, low_quality.",
+    )
+    timings = serializers.DictField(help_text="Seconds per step, and the images checked.")
+    created = serializers.DateTimeField(source="created_at")
+    started = serializers.DateTimeField(source="started_at", allow_null=True)
+    finished = serializers.DateTimeField(source="finished_at", allow_null=True)
+
+    class Meta:
+        model = HealthCheck
+        fields = [
+            "id", "project", "trigger", "status", "progress", "error", "note", "counts",
+            "timings", "worker", "created", "started", "finished",
+        ]  # fmt: skip
+
+    def get_note(self, check: HealthCheck) -> str | None:
+        return dispatch_note(check)
+
+
+class DataIssueSerializer(serializers.ModelSerializer):
+    image_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="label_error and low_quality: the one image; near_duplicate and split_leak: "
+        "the group's images.",
+    )
+    detail = serializers.DictField(
+        help_text="label_error: given_label, given_probability, suggested_label (and their "
+        "ids), suggested_probability (out of fold). near_duplicate / split_leak: pairs "
+        "[[id, id, cosine similarity]] and splits {id: split}. low_quality: problems "
+        "(blank, nearly uniform, very blurry, tiny) and the measures."
+    )
+
+    class Meta:
+        model = DataIssue
+        fields = ["id", "kind", "score", "image_ids", "detail"]
+
+
+class DataIssueListSerializer(serializers.Serializer):
+    results = DataIssueSerializer(many=True)
+
+
+class DataIssueFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DataIssueKind.choices, required=False)
+
+
+class SplitLeaksFixSerializer(serializers.Serializer):
+    split = serializers.ChoiceField(
+        choices=Split.choices,
+        default=Split.TRAIN,
+        help_text="The split preferred for each leaked group: it moves there when one of its "
+        "images is there, else into the first of train, validation, test that holds one.",
+    )
+
+
+class SplitLeaksFixedSerializer(serializers.Serializer):
+    moved = serializers.IntegerField(help_text="Images whose split changed.")
 
 
 class SuggestionsAcceptSerializer(serializers.Serializer):

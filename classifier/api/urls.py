@@ -71,4 +71,24 @@ urlpatterns = [
         views.ImagePredictionsView.as_view(),
         name="image-predictions",
     ),
+    path(
+        "projects/<id:project_id>/health-checks/",
+        views.HealthCheckCreateView.as_view(),
+        name="health-check-create",
+    ),
+    path(
+        "health-checks/<id:check_id>/",
+        views.HealthCheckDetailView.as_view(),
+        name="health-check-detail",
+    ),
+    path(
+        "projects/<id:project_id>/data-issues/",
+        views.DataIssueListView.as_view(),
+        name="data-issue-list",
+    ),
+    path(
+        "projects/<id:project_id>/split-leaks/fix/",
+        views.SplitLeaksFixView.as_view(),
+        name="split-leaks-fix",
+    ),
 ]

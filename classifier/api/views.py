@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from classifier import selectors, services
 from classifier.api import serializers as s
-from classifier.models import ModelExport, ModelVersion, PredictionJob, TrainingRun
+from classifier.models import HealthCheck, ModelExport, ModelVersion, PredictionJob, TrainingRun
 from classifier.services import CLASSIFIER_SETTINGS
 from labeling.models import Image, Role
 from labeling.permissions import project_for_user, project_role_required
@@ -314,6 +314,89 @@ class ImagePredictionsView(APIView):
         project_role_required(user=request.user, project=image.project_id, needed=Role.VIEWER)
         predictions = selectors.predictions_of_image(image=image)
         return Response(s.ImagePredictionSerializer(predictions, many=True).data)
+
+
+# --- Data health -------------------------------------------------------------------------------
+
+
+class HealthCheckCreateView(APIView):
+    @extend_schema(
+        operation_id="health_check_create",
+        summary="Check the project's data: label errors, near-duplicates, leaks (owners)",
+        description=(
+            "Queues a health check on a worker: 202 with the new check, or 200 with the one "
+            "already queued or running (one at a time per project). Its findings replace the "
+            "previous ones when it succeeds (GET .../data-issues/)."
+        ),
+        request=None,
+        responses={
+            202: s.JobCreatedSerializer,
+            200: s.JobCreatedSerializer,
+            **error_responses(401, 403, 404),
+        },
+    )
+    def post(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.OWNER)
+        check, created = services.health_check_start(project=project, requested_by=request.user)
+        return _job_created(check, created=created)
+
+
+class HealthCheckDetailView(APIView):
+    @extend_schema(
+        operation_id="health_check_retrieve",
+        summary="A health check: status, progress, and what it found",
+        parameters=[WAIT_PARAMETER],
+        responses={200: s.HealthCheckSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request, check_id: int):
+        check = get_object_or_404(HealthCheck, pk=check_id)
+        project_role_required(user=request.user, project=check.project_id, needed=Role.VIEWER)
+        wait = _wait_seconds(request)
+        if wait:
+            check = selectors.job_wait(job=check, seconds=wait)
+        return Response(s.HealthCheckSerializer(check).data)
+
+
+class DataIssueListView(APIView):
+    @extend_schema(
+        operation_id="data_issues_list",
+        summary="The project's current data issues, each kind best first",
+        description=(
+            "From the latest successful health check, less the ones owners answered. "
+            "`score` orders each kind: 1 - the out-of-fold probability of the given label "
+            "(label_error), the group's highest cosine similarity (near_duplicate, "
+            "split_leak), the number of problems (low_quality)."
+        ),
+        parameters=[s.DataIssueFilterSerializer],
+        responses={200: s.DataIssueListSerializer, **error_responses(400, 401, 404)},
+    )
+    def get(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.VIEWER)
+        query = s.DataIssueFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        issues = selectors.data_issues_of(project=project, kind=query.validated_data.get("kind"))
+        return Response({"results": s.DataIssueSerializer(issues, many=True).data})
+
+
+class SplitLeaksFixView(APIView):
+    @extend_schema(
+        operation_id="split_leaks_fix",
+        summary="Move each leaked near-duplicate group into one split (owners)",
+        description=(
+            "For every split_leak of the latest health check, all the group's images move "
+            "into one split: the preferred one (train by default) when one of them is "
+            "there, else the first of train, validation, test that holds one. A group never "
+            "moves into a split none of its images was in."
+        ),
+        request=s.SplitLeaksFixSerializer,
+        responses={200: s.SplitLeaksFixedSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.OWNER)
+        body = s.SplitLeaksFixSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        moved = services.split_leaks_fix(project=project, preferred=body.validated_data["split"])
+        return Response({"moved": moved})
 
 
 class SuggestionsAcceptView(APIView):

@@ -15,8 +15,19 @@ pages show already joined, so a list page costs a fixed number of queries.
 - jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
   job_worker_stopping
 - workers: workers_status, workers_with_versions
+- health: health_check_latest, data_issues_of, data_issue_counts, image_ids_with_issue,
+  label_error_queue, split_leak_count, project_health
 """
 
+from classifier.selectors.health import (
+    data_issue_counts,
+    data_issues_of,
+    health_check_latest,
+    image_ids_with_issue,
+    label_error_queue,
+    project_health,
+    split_leak_count,
+)
 from classifier.selectors.jobs import (
     JOBS_FINISHED_SHOWN,
     WAIT_MAX_SECONDS,
@@ -54,6 +65,10 @@ from classifier.selectors.workers import workers_status, workers_with_versions
 __all__ = [
     "JOBS_FINISHED_SHOWN",
     "WAIT_MAX_SECONDS",
+    "data_issue_counts",
+    "data_issues_of",
+    "health_check_latest",
+    "image_ids_with_issue",
     "image_predictions_shown",
     "image_suggestion",
     "images_to_label_next",
@@ -61,6 +76,7 @@ __all__ = [
     "job_wait",
     "job_worker_stopping",
     "jobs_for_page",
+    "label_error_queue",
     "metrics_per_class",
     "model_version_activation_message",
     "model_version_active",
@@ -71,7 +87,9 @@ __all__ = [
     "model_versions_of",
     "prediction_job_results",
     "predictions_of_image",
+    "project_health",
     "project_model_summary",
+    "split_leak_count",
     "suggested_class_ids",
     "suggestions_for_images",
     "training_run_unfinished",

@@ -9,7 +9,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from classifier.models import UNFINISHED_STATUSES, Job, JobStatus, PredictionJob, TrainingRun
+from classifier.models import (
+    UNFINISHED_STATUSES,
+    HealthCheck,
+    Job,
+    JobStatus,
+    PredictionJob,
+    TrainingRun,
+)
 from labeling.models import Project
 from labeling.selectors import projects_visible_to
 
@@ -83,17 +90,19 @@ def _jobs_listed(jobs: QuerySet) -> list:
 
 
 def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> dict:
-    """What the Jobs page lists: {"training_runs", "prediction_jobs", "active"}, for one
-    project or for every project the user sees. "active" says whether any listed job is
-    queued or running, or cancelled with its worker still stopping (the page polls quickly
-    while it is). Four queries."""
+    """What the Jobs page lists: {"training_runs", "prediction_jobs", "health_checks",
+    "active"}, for one project or for every project the user sees. "active" says whether any
+    listed job is queued or running, or cancelled with its worker still stopping (the page
+    polls quickly while it is). Six queries."""
     if project is not None:
         runs = TrainingRun.objects.filter(project=project)
         predictions = PredictionJob.objects.filter(project=project)
+        checks = HealthCheck.objects.filter(project=project)
     else:
         visible = projects_visible_to(user=user)
         runs = TrainingRun.objects.filter(project__in=visible)
         predictions = PredictionJob.objects.filter(project__in=visible)
+        checks = HealthCheck.objects.filter(project__in=visible)
     training_runs = _jobs_listed(
         runs.select_related("project", "model_version", "requested_by").order_by(
             "-created_at", "-pk"
@@ -104,11 +113,15 @@ def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> 
             "-created_at", "-pk"
         )
     )
+    health_checks = _jobs_listed(
+        checks.select_related("project", "requested_by").order_by("-created_at", "-pk")
+    )
     return {
         "training_runs": training_runs,
         "prediction_jobs": prediction_jobs,
+        "health_checks": health_checks,
         "active": any(
             not job.is_finished or job_worker_stopping(job)
-            for job in [*training_runs, *prediction_jobs]
+            for job in [*training_runs, *prediction_jobs, *health_checks]
         ),
     }

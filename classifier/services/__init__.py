@@ -16,6 +16,8 @@ workers call are re-exported here, so callers write `from classifier import serv
 - `exports`: `model_export_start` (web) and `model_export_finish` (the worker's hand-over).
 - `project_settings`: `project_classifier_settings_update` (backbone, recall margin, unsure
   threshold of a project).
+- `health`: `health_check_start`, `health_check_finish` (called by the worker),
+  `label_error_keep`, `label_error_relabel`, `split_leaks_fix`: data health.
 - `suggestions`: `suggestion_accept` (one image, the labeling page's Enter) and
   `suggestions_accept_bulk` (the grid and the API), the model's suggestions accepted as the
   user's annotations.
@@ -28,6 +30,14 @@ worker code (classifier.worker imports this package, never the other way round).
 
 from classifier.ml.hyperparameters import Hyperparameters
 from classifier.services.exports import model_export_finish, model_export_start
+from classifier.services.health import (
+    HealthFindings,
+    health_check_finish,
+    health_check_start,
+    label_error_keep,
+    label_error_relabel,
+    split_leaks_fix,
+)
 from classifier.services.jobs import (
     AD_HOC_FILES_GRACE,
     BROKER_UNREACHABLE_NOTE,
@@ -75,14 +85,19 @@ __all__ = [
     "CLASSIFIER_SETTINGS",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
+    "HealthFindings",
     "SuggestionsAccepted",
     "TrainingSet",
     "_new_images_predict",
     "backbone_choices",
     "backbone_for",
+    "health_check_finish",
+    "health_check_start",
     "jobs_dispatch_unsent",
     "jobs_reconcile",
     "jobs_recover_orphans",
+    "label_error_keep",
+    "label_error_relabel",
     "model_export_finish",
     "model_export_start",
     "model_version_activate",
@@ -92,6 +107,7 @@ __all__ = [
     "project_classifier_settings_update",
     "project_predictions_refresh",
     "promotion_gate",
+    "split_leaks_fix",
     "suggestion_accept",
     "suggestions_accept_bulk",
     "training_run_cancel",

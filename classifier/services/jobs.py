@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from classifier import broker
 from classifier.models import (
+    HealthCheck,
     Job,
     JobStatus,
     ModelExport,
@@ -48,7 +49,14 @@ TASK_NAMES = {
     PredictionJob: "classifier.tasks.prediction_job_execute",
     # "training_*": routed to the training queue (settings.CELERY_TASK_ROUTES).
     ModelExport: "classifier.tasks.training_model_export_execute",
+    HealthCheck: "classifier.tasks.health_check_execute",
 }
+# Every kind of job, for the sweeps that look at all of them.
+JOB_MODELS: tuple[
+    type[TrainingRun] | type[PredictionJob] | type[ModelExport] | type[HealthCheck], ...
+] = (TrainingRun, PredictionJob, ModelExport, HealthCheck)
+# A job row of any kind.
+AnyJobRow = TrainingRun | PredictionJob | ModelExport | HealthCheck
 BROKER_UNREACHABLE_NOTE = (
     "Not sent to a worker yet: the job queue (Redis) could not be reached ({error}). The job "
     "stays queued and is sent as soon as the queue is back."
@@ -63,9 +71,7 @@ AD_HOC_FILES_GRACE = timedelta(hours=1)
 # --------------------------------------------------------------------------------------
 
 
-def job_dispatch(
-    job: TrainingRun | PredictionJob | ModelExport, *, skip_unresponsive: bool = False
-) -> bool:
+def job_dispatch(job: AnyJobRow, *, skip_unresponsive: bool = False) -> bool:
     """Send the job's message to the broker; record on the row whether that worked.
 
     Claims the row first (enqueued_at from NULL to now) so two callers never send one job
@@ -96,7 +102,7 @@ def job_dispatch(
     try:
         limit = (
             settings.CLASSIFIER_TRAINING_TIME_LIMIT
-            if model in (TrainingRun, ModelExport)
+            if model in (TrainingRun, ModelExport, HealthCheck)
             else settings.CLASSIFIER_PREDICTION_TIME_LIMIT
         )
         with broker.broker_call():
@@ -118,7 +124,7 @@ def job_dispatch(
     return True
 
 
-def job_dispatch_on_commit(job: TrainingRun | PredictionJob | ModelExport) -> None:
+def job_dispatch_on_commit(job: AnyJobRow) -> None:
     """Send the job's message once the current transaction commits (job_dispatch), never
     waiting on a broker that just timed out: this runs mostly inside a request."""
     transaction.on_commit(lambda: job_dispatch(job, skip_unresponsive=True))
@@ -131,7 +137,7 @@ def jobs_dispatch_unsent() -> int:
     asked for while Redis was down runs once it is back.
     """
     sent = 0
-    for model in (TrainingRun, PredictionJob, ModelExport):
+    for model in JOB_MODELS:
         for job in model.objects.filter(status=JobStatus.QUEUED, enqueued_at__isnull=True):
             sent += job_dispatch(job)
     return sent
@@ -142,7 +148,7 @@ def jobs_dispatch_unsent() -> int:
 # --------------------------------------------------------------------------------------
 
 
-def job_fail(job: TrainingRun | PredictionJob | ModelExport, error: str) -> int:
+def job_fail(job: AnyJobRow, error: str) -> int:
     """Mark a running or queued job failed, unless it finished meanwhile. Returns 1 if so,
     and then sends its `*_finished` signal after commit (classifier.signals), if it has one."""
     failed = (
@@ -160,7 +166,7 @@ def job_fail(job: TrainingRun | PredictionJob | ModelExport, error: str) -> int:
     return failed
 
 
-def job_finished_signal_send(job: TrainingRun | PredictionJob | ModelExport) -> None:
+def job_finished_signal_send(job: AnyJobRow) -> None:
     """Tell other apps, after commit, that the job reached a final status (exports have no
     webhook event)."""
     if isinstance(job, TrainingRun):
@@ -195,8 +201,8 @@ def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
     CLASSIFIER_JOB_HEARTBEAT_TIMEOUT.
 
     A training run is failed with an error saying so (its version was never written: that
-    happens in one unit at the end). A prediction job is queued again and re-sent: writing
-    its predictions twice is harmless.
+    happens in one unit at the end). A prediction job or a health check is queued again and
+    re-sent: writing its predictions (or its findings) twice is harmless.
     """
     stale = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
     orphaned = Q(status=JobStatus.RUNNING) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at=None))
@@ -205,9 +211,13 @@ def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
     failed = 0
     for run in TrainingRun.objects.filter(orphaned):
         failed += job_fail(run, job_worker_lost_message(run))
-    requeued = PredictionJob.objects.filter(orphaned).update(
-        status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
-    )
+    requeued = 0
+    # A health check or an export, like a prediction job, writes nothing until its end:
+    # running it again is harmless.
+    for model in (PredictionJob, ModelExport, HealthCheck):
+        requeued += model.objects.filter(orphaned).update(
+            status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
+        )
     if requeued:
         jobs_dispatch_unsent()
     return {"training_runs_failed": failed, "prediction_jobs_requeued": requeued}
@@ -242,7 +252,7 @@ def _jobs_resend_lost() -> int:
     sent_before = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_RECONCILE_AFTER)
     waiting = [
         job
-        for model in (TrainingRun, PredictionJob)
+        for model in JOB_MODELS
         for job in model.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=sent_before).only(
             "pk", "status", "enqueued_at", "celery_task_id"
         )

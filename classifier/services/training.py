@@ -23,12 +23,14 @@ from django.utils import timezone
 
 from classifier.ml.hyperparameters import BACKBONES, Hyperparameters
 from classifier.models import (
+    HealthCheckTrigger,
     JobStatus,
     ModelVersion,
     ModelVersionStatus,
     PromotionDecision,
     TrainingRun,
 )
+from classifier.services.health import health_check_start
 from classifier.services.jobs import (
     job_dispatch_on_commit,
     job_fail,
@@ -209,7 +211,8 @@ def training_run_finish(
     re-predicted after commit) when it passes the promotion gate (versions.promotion_gate: at
     least as accurate on validation, no class's recall down by more than the project's margin,
     ties to more labels, never over a pinned version); else it stays a candidate, its reason
-    naming what held it back. Guarantees: a worker
+    naming what held it back. A data-health check of the project is asked for after
+    commit (CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING). Guarantees: a worker
     killed before the commit leaves no version; on any failure the artifact is deleted again.
     Returns None, writing nothing, when the run is no longer running (cancelled meanwhile).
     """
@@ -270,6 +273,12 @@ def training_run_finish(
                 updated_at=now,
             )
             job_finished_signal_send(run)
+            if settings.CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING:
+                health_check_start(
+                    project=run.project,
+                    requested_by=run.requested_by,
+                    trigger=HealthCheckTrigger.AFTER_TRAINING,
+                )
             return version
     except BaseException:
         if stored_name:

@@ -26,6 +26,18 @@ def project_model_panel(project, can_manage: bool) -> dict:
     }
 
 
+@register.inclusion_tag("classifier/_health_panel.html")
+def project_health_panel(project, can_manage: bool) -> dict:
+    """The dashboard's "Data health" card: the current findings' counts, each a link, and
+    the leaks in red."""
+    return {
+        "project": project,
+        "can_manage": can_manage,
+        "counts": selectors.data_issue_counts(project=project),
+        "check": selectors.health_check_latest(project=project),
+    }
+
+
 @register.inclusion_tag("classifier/_predictions_panel.html")
 def image_predictions_panel(image, classes) -> dict:
     """The image page's "Predictions" card: every version's prediction with its

@@ -7,7 +7,7 @@ classifier.ml, stays out of every other process; a test (test_web_never_imports_
 checks the web's side, another beat's.
 
 - `tasks`: the Celery tasks, under their stable names `classifier.tasks.*`.
-- `training`, `predictions`, `exports`: the `*_execute` pipelines the tasks run.
+- `training`, `predictions`, `exports`, `health`: the `*_execute` pipelines the tasks run.
 - `jobs`: claiming a job's row and writing its progress (the heartbeat).
 - `embeddings`: reading stored photos and the embedding cache.
 - `loaded_models`: the one model cache (backbones and heads).
@@ -18,12 +18,14 @@ It imports classifier.services (the rows it writes); classifier.services never i
 
 from classifier.worker import tasks
 from classifier.worker.exports import model_export_execute
+from classifier.worker.health import health_check_execute
 from classifier.worker.lifecycle import install
 from classifier.worker.loaded_models import loaded_backbone, loaded_head
 from classifier.worker.predictions import prediction_job_execute
 from classifier.worker.training import training_run_execute
 
 __all__ = [
+    "health_check_execute",
     "install",
     "loaded_backbone",
     "loaded_head",

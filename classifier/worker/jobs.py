@@ -15,7 +15,7 @@ from typing import TypeVar
 from django.db import transaction
 from django.utils import timezone
 
-from classifier.models import JobStatus, ModelExport, PredictionJob, TrainingRun
+from classifier.models import HealthCheck, JobStatus, ModelExport, PredictionJob, TrainingRun
 from classifier.services.jobs import job_fail, job_is_stale, job_worker_lost_message
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 1.0
 
 # A training run or a prediction job (classifier.models.Job is their abstract base).
-AnyJob = TypeVar("AnyJob", TrainingRun, PredictionJob, ModelExport)
+AnyJob = TypeVar("AnyJob", TrainingRun, PredictionJob, ModelExport, HealthCheck)
 
 
 class JobAbandoned(Exception):
@@ -42,8 +42,12 @@ class JobProgress:
     JobTimeLimitExceeded past the deadline, so the job stops at the next update.
     """
 
-    def __init__(self, job: TrainingRun | PredictionJob | ModelExport, *, time_limit: int):
-        self.model: type[TrainingRun] | type[PredictionJob] | type[ModelExport] = type(job)
+    def __init__(
+        self, job: TrainingRun | PredictionJob | ModelExport | HealthCheck, *, time_limit: int
+    ):
+        self.model: (
+            type[TrainingRun] | type[PredictionJob] | type[ModelExport] | type[HealthCheck]
+        ) = type(job)
         self.pk = job.pk
         self.deadline = time.monotonic() + time_limit
         self.time_limit = time_limit
@@ -77,7 +81,7 @@ def job_claim(model: type[AnyJob], job_id: int, *, worker: str) -> AnyJob | None
     # A prediction job runs with its version: fetched here, not by one more query later.
     queryset = model.objects.select_for_update(of=("self",))
     if model is PredictionJob:
-        queryset = queryset.select_related("model_version")
+        queryset = queryset.select_related("model_version")  # type: ignore[misc]
     with transaction.atomic():
         job = queryset.filter(pk=job_id).first()
         if job is None:

@@ -1,9 +1,9 @@
 """Celery tasks: thin, idempotent, take ids and call one pipeline or service.
 
 Their names are the ones `classifier.tasks.*` they always had: queued messages, the routes
-(settings.CELERY_TASK_ROUTES: training_* to the "training" queue, prediction_* and jobs_* to
-"prediction") and beat's schedule name them, and the web sends them by name
-(classifier.services.jobs), so it never imports this module.
+(settings.CELERY_TASK_ROUTES: training_* and health_check_* to the "training" queue,
+prediction_* and jobs_* to "prediction") and beat's schedule name them, and the web sends
+them by name (classifier.services.jobs), so it never imports this module.
 
 Time limits travel with each message (classifier.services.jobs.job_dispatch, from
 CLASSIFIER_*_TIME_LIMIT). The solo pool the workers run with does not enforce Celery's
@@ -14,6 +14,7 @@ from celery import shared_task
 
 from classifier.services import jobs_reconcile as _jobs_reconcile
 from classifier.worker.exports import model_export_execute as _model_export_execute
+from classifier.worker.health import health_check_execute as _health_check_execute
 from classifier.worker.predictions import prediction_job_execute as _prediction_job_execute
 from classifier.worker.training import training_run_execute as _training_run_execute
 
@@ -38,3 +39,8 @@ def prediction_job_execute(self, job_id: int) -> None:
 def jobs_reconcile() -> None:
     """Sent by Celery beat (settings.CELERY_BEAT_SCHEDULE)."""
     _jobs_reconcile()
+
+
+@shared_task(bind=True, name="classifier.tasks.health_check_execute")
+def health_check_execute(self, check_id: int) -> None:
+    _health_check_execute(check_id=check_id, worker=self.request.hostname or "")

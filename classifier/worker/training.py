@@ -38,6 +38,7 @@ from classifier.ml.hyperparameters import (
     Hyperparameters,
 )
 from classifier.models import Embedding, TrainingPhase, TrainingRun
+from classifier.selectors.health import split_leak_count
 from classifier.services.jobs import job_fail
 from classifier.services.training import (
     TrainingSet,
@@ -187,6 +188,10 @@ def _training_run_train(run: TrainingRun, progress: JobProgress) -> None:
             "evaluating_s": round(time.monotonic() - trained_at, 3),
         },
         embedded={"cached": cached_before, "new": len(training_set.images) - cached_before},
+        # Near-duplicate groups (of the latest health check) spread over several splits when
+        # the run trained: copies of test photos in train make test accuracy look better
+        # than it is, and the Models page says so.
+        split_leaks=split_leak_count(project=run.project),
     )
     progress.update(force=True, progress=99)
     version = training_run_finish(

@@ -233,6 +233,10 @@ CELERY_TASK_DEFAULT_QUEUE = "prediction"
 CELERY_TASK_ROUTES = {
     "classifier.tasks.training_*": {"queue": "training"},
     "classifier.tasks.prediction_*": {"queue": "prediction"},
+    # Data-health checks are analysis work like a training (out-of-fold fits, all-pairs
+    # similarities): on the training queue they follow the run that asked for them and
+    # never compete with it for the cores.
+    "classifier.tasks.health_check_*": {"queue": "training"},
     # Housekeeping: prediction workers are the ones usually free (a training takes minutes).
     "classifier.tasks.jobs_*": {"queue": "prediction"},
     # Calls to other servers wait on them: a queue and worker of their own, which loads no
@@ -288,6 +292,11 @@ CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", d
 # (1 h) so a long run is never delivered twice.
 CLASSIFIER_TRAINING_TIME_LIMIT = env.int("CLASSIFIER_TRAINING_TIME_LIMIT", default=30 * 60)
 CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", default=15 * 60)
+# A data-health check (suspected label errors, near-duplicates, split leaks) after every
+# successful training run, on the embeddings the run has just cached.
+CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING = env.bool(
+    "CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING", default=True
+)
 # Reconciliation (classifier.services.jobs_reconcile), every INTERVAL seconds: a queued job
 # whose message was sent more than AFTER seconds ago and is no longer in Redis (restarted
 # without its data) is sent again; running jobs whose worker went silent are settled.

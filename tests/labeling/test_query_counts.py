@@ -106,7 +106,10 @@ PAGES = {
     # Both read the gold images to mix into the queue (labeling.selectors.queue_with_gold).
     "labeling page": ("labeling:project-label", "cleo", 10),
     "next images": ("labeling:project-label-queue", "cleo", 9),
-    "dashboard": ("labeling:project-dashboard", "owner", 16),
+    # 2 of them the data-health card's (classifier's).
+    "dashboard": ("labeling:project-dashboard", "owner", 18),
+    "data health": ("classifier:project-health", "owner", 9),
+    "label errors": ("classifier:project-label-errors", "owner", 7),
 }
 
 

@@ -75,8 +75,9 @@ def test_the_dashboard_panel_costs_a_fixed_number_of_queries(
     client.force_login(owner)
     url = reverse("labeling:project-dashboard", args=[project.pk])
     client.get(url)
-    # labeling's own queries, and the model card's four (see project_model_summary)
-    with django_assert_num_queries(15) as before:
+    # labeling's own queries, the model card's four (see project_model_summary) and the
+    # data-health card's two (counts, latest check)
+    with django_assert_num_queries(17) as before:
         client.get(url)
     TrainingRunFactory.create_batch(5, project=project, status=JobStatus.FAILED)
     with django_assert_num_queries(len(before.captured_queries)):

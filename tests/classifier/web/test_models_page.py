@@ -115,12 +115,13 @@ def test_the_models_page_costs_a_fixed_number_of_queries(
 ):
     client.force_login(owner)
     client.get(models_url(project))
-    # session, user, project, role, versions (with runs), classes, unfinished run
-    with django_assert_num_queries(7):
+    # session, user, project, role, versions (with runs), classes, unfinished run, the
+    # data-health card's counts and latest check
+    with django_assert_num_queries(9):
         client.get(models_url(project))
     for number in range(4, 14):
         make_version(project, number, ModelVersionStatus.CANDIDATE, 0.9, 0.9)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         client.get(models_url(project))
 
 
