@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from classifier import broker
 from classifier.models import Job, JobStatus, PredictionJob, PredictionJobKind, TrainingRun
+from labeling.models import Image
 
 logger = logging.getLogger(__name__)
 
@@ -163,25 +164,63 @@ def job_worker_lost_message(job: Job) -> str:
 def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
     """Settle jobs whose worker died: running rows of `worker` (a worker starting under the
     name of one that was killed) and running rows anyone has left silent for longer than
-    CLASSIFIER_JOB_HEARTBEAT_TIMEOUT.
-
-    A training run is failed with an error saying so (its version was never written: that
-    happens in one unit at the end). A prediction job is queued again and re-sent: writing
-    its predictions twice is harmless.
+    CLASSIFIER_JOB_HEARTBEAT_TIMEOUT. Each goes through job_worker_lost: training runs
+    failed, prediction jobs queued and sent again until they reach their run cap.
     """
     stale = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
     orphaned = Q(status=JobStatus.RUNNING) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at=None))
     if worker:
         orphaned |= Q(status=JobStatus.RUNNING, worker=worker)
-    failed = 0
-    for run in TrainingRun.objects.filter(orphaned):
-        failed += job_fail(run, job_worker_lost_message(run))
-    requeued = PredictionJob.objects.filter(orphaned).update(
+    counts = {"training_runs_failed": 0, "prediction_jobs_requeued": 0, "prediction_jobs_failed": 0}
+    for model in (TrainingRun, PredictionJob):
+        for job in model.objects.filter(orphaned):
+            outcome = job_worker_lost(job)
+            if outcome == "failed":
+                key = "training_runs_failed" if model is TrainingRun else "prediction_jobs_failed"
+                counts[key] += 1
+            elif outcome == "requeued":
+                counts["prediction_jobs_requeued"] += 1
+    if counts["prediction_jobs_requeued"]:
+        jobs_dispatch_unsent()
+    return counts
+
+
+def job_worker_lost(job: TrainingRun | PredictionJob) -> str:
+    """Settle a running job whose worker died under it. Returns "failed", "requeued", or ""
+    when the row had moved on meanwhile.
+
+    A training run is failed with an error saying so (its version was never written: that
+    happens in one unit at the end). A prediction job is queued again (writing its
+    predictions twice is harmless) unless it has been run CLASSIFIER_JOB_MAX_RUNS times: a
+    job that kills its worker every time is failed, with the image it was on named
+    (the runs after the first go one image at a time, recording each before it starts).
+    The caller sends requeued jobs (jobs_dispatch_unsent).
+    """
+    if isinstance(job, TrainingRun):
+        return "failed" if job_fail(job, job_worker_lost_message(job)) else ""
+    if job.runs >= settings.CLASSIFIER_JOB_MAX_RUNS:
+        return "failed" if job_fail(job, job_poisoned_message(job)) else ""
+    requeued = PredictionJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
         status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
     )
-    if requeued:
-        jobs_dispatch_unsent()
-    return {"training_runs_failed": failed, "prediction_jobs_requeued": requeued}
+    return "requeued" if requeued else ""
+
+
+def job_poisoned_message(job: PredictionJob) -> str:
+    """The error of a prediction job failed after its worker died in each of its runs."""
+    what = "an input"
+    if job.kind == PredictionJobKind.AD_HOC:
+        if job.done < len(job.inputs):
+            what = f"the file {job.inputs[job.done]['name']!r}"
+    elif job.done < len(job.image_ids):
+        image_id = job.image_ids[job.done]
+        name = Image.objects.filter(pk=image_id).values_list("original_name", flat=True).first()
+        what = f"image {image_id} ({name!r})" if name else f"image {image_id} (deleted since)"
+    return (
+        f"The worker died in each of this job's {job.runs} runs (killed, or out of memory), "
+        f"the last time while on {what}. Not run again; {job.total - job.done} of "
+        f"{job.total} inputs were left without a prediction."
+    )
 
 
 def jobs_reconcile() -> dict[str, int]:

@@ -277,6 +277,10 @@ CLASSIFIER_PREDICTION_JOB_SIZE = env.int("CLASSIFIER_PREDICTION_JOB_SIZE", defau
 # A running job's worker touches its row every few seconds; a row silent for longer than this
 # has lost its worker (killed, machine gone) and is failed or re-queued.
 CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", default=120)
+# A prediction job whose worker died is run again, at most this many runs in all: a job that
+# kills its worker every time (an image that runs it out of memory) is then failed, naming
+# the image it was on. Runs after the first go one image at a time to find that image.
+CLASSIFIER_JOB_MAX_RUNS = env.int("CLASSIFIER_JOB_MAX_RUNS", default=3)
 # Training gives up after this long. Enforced inside the job too: the solo pool the workers
 # run with does not enforce Celery's time limits. Stays below the Redis visibility timeout
 # (1 h) so a long run is never delivered twice.
