@@ -6,7 +6,7 @@ workers call are re-exported here, so callers write `from classifier import serv
 
 - `jobs`: a job row first, then its message by task name; failure, staleness, orphans and
   the periodic reconciliation. `jobs_dispatch_unsent`, `jobs_recover_orphans`,
-  `jobs_reconcile`, `BROKER_UNREACHABLE_NOTE`, `AD_HOC_FILES_GRACE`.
+  `jobs_reconcile`, `BROKER_UNREACHABLE_NOTE`, `AD_HOC_FILES_GRACE`, `ARTIFACT_ORPHAN_GRACE`.
 - `training`: `training_run_start`, `training_run_cancel`, `training_run_finish` (the end of
   a run, called by the worker), the training set (`TrainingSet`, `training_set_for`) and
   `DEFAULT_HYPERPARAMETERS` (from classifier.ml.hyperparameters).
@@ -21,6 +21,7 @@ worker code (classifier.worker imports this package, never the other way round).
 from classifier.ml.hyperparameters import Hyperparameters
 from classifier.services.jobs import (
     AD_HOC_FILES_GRACE,
+    ARTIFACT_ORPHAN_GRACE,
     BROKER_UNREACHABLE_NOTE,
     jobs_dispatch_unsent,
     jobs_reconcile,
@@ -46,6 +47,7 @@ DEFAULT_HYPERPARAMETERS = Hyperparameters().as_dict()
 
 __all__ = [
     "AD_HOC_FILES_GRACE",
+    "ARTIFACT_ORPHAN_GRACE",
     "BROKER_UNREACHABLE_NOTE",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",

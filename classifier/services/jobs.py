@@ -25,7 +25,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from classifier import broker
-from classifier.models import Job, JobStatus, PredictionJob, PredictionJobKind, TrainingRun
+from classifier.models import (
+    Job,
+    JobStatus,
+    ModelVersion,
+    PredictionJob,
+    PredictionJobKind,
+    TrainingRun,
+)
 from labeling.models import Image
 
 logger = logging.getLogger(__name__)
@@ -43,6 +50,9 @@ BROKER_UNREACHABLE_NOTE = (
 # Ad-hoc files are saved before their job's row commits: a file younger than this may belong
 # to a job being created, so the sweep leaves it alone.
 AD_HOC_FILES_GRACE = timedelta(hours=1)
+# A training run saves its artifact inside the transaction that writes its version, a moment
+# before the commit: an artifact younger than this may belong to a version being written.
+ARTIFACT_ORPHAN_GRACE = timedelta(minutes=10)
 
 
 # --------------------------------------------------------------------------------------
@@ -237,12 +247,14 @@ def jobs_reconcile() -> dict[str, int]:
       be read.
     - Queued jobs never sent (the broker was down when they were asked for) are sent.
     - Ad-hoc files nothing needs any more are deleted (_ad_hoc_files_sweep).
+    - Model artifacts no version points to are deleted (model_artifacts_orphaned_delete).
     Returns what it did, as counts.
     """
     counts = dict(jobs_recover_orphans())
     counts["lost_messages_resent"] = _jobs_resend_lost()
     counts["unsent_sent"] = jobs_dispatch_unsent()
     counts["ad_hoc_files_deleted"] = _ad_hoc_files_sweep()
+    counts["orphan_artifacts_deleted"] = model_artifacts_orphaned_delete()
     if any(counts.values()):
         logger.warning("Reconciled jobs: %s", counts)
     return counts
@@ -313,4 +325,33 @@ def _ad_hoc_files_sweep() -> int:
             continue
         default_storage.delete(path)
         deleted += 1
+    return deleted
+
+
+def model_artifacts_orphaned_delete(*, grace: timedelta = ARTIFACT_ORPHAN_GRACE) -> int:
+    """Delete model artifacts (projects/<id>/models/*) that no ModelVersion points to and that
+    are older than `grace`. Returns how many went.
+
+    A training worker killed inside its final commit has saved the artifact but never
+    committed the version; a project deleted leaves its versions' files. Neither is ever
+    read again. Files are listed through the storage API, so this works on S3 too.
+    """
+    try:
+        project_folders, _ = default_storage.listdir("projects")
+    except FileNotFoundError:
+        return 0
+    referenced = set(ModelVersion.objects.values_list("artifact", flat=True))
+    old = timezone.now() - grace
+    deleted = 0
+    for folder in project_folders:
+        try:
+            _, names = default_storage.listdir(f"projects/{folder}/models")
+        except FileNotFoundError:
+            continue
+        for path in (f"projects/{folder}/models/{name}" for name in names):
+            if path in referenced or default_storage.get_modified_time(path) > old:
+                continue
+            logger.warning("Deleting model artifact %s: no version points to it", path)
+            default_storage.delete(path)
+            deleted += 1
     return deleted
