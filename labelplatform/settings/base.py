@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Login is required everywhere but the login page (and the API, which answers 401 itself).
     "labelplatform.middleware.LoginRequiredExceptApiMiddleware",
+    # An upload whose temporary spool filled the disk gets a 507, nothing stored.
+    "labelplatform.upload_spool.UploadSpoolFullMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -200,6 +202,13 @@ STORAGES = {
 # Uploads: Django keeps small files in memory and spools the rest to disk.
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=1000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Where larger files are spooled (None: the system's temporary folder). A spool that fills up
+# is answered 507 with nothing stored (labelplatform.upload_spool).
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "labelplatform.upload_spool.SpoolFullAwareUploadHandler",
+]
 
 # ------------------------------------------------------------------------------
 # Image ingest limits (labeling.ingest)
