@@ -66,5 +66,3 @@ def small_spool(tmp_path, settings, media_root):
             yield mountpoint
     except PermissionError as error:
         not_available_here(f"cannot make a small filesystem to fill: {error}")
-
-

@@ -81,5 +81,3 @@ def test_an_api_upload_whose_spool_fills_answers_507_in_the_api_format(
     assert Image.objects.count() == 0
     assert files_below(Path(media_root)) == []
     assert files_below(small_spool) == []
-
-
