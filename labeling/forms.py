@@ -1,12 +1,10 @@
 """Forms of the labeling pages. They validate input; the services in labeling.services write."""
 
-import re
-
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from labeling.models import LabelClass, LabelStatus, Project, Role, Split
+from labeling.models import LabelClass, LabelStatus, Project, Role, Split, class_color_validator
 from labeling.services import DEFAULT_CLASS_COLORS
 
 SPLIT_AUTO = "auto"
@@ -85,8 +83,8 @@ class LabelClassForm(BootstrapForm):
 
     def clean_color(self) -> str:
         color = self.cleaned_data["color"].strip()
-        if color and not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
-            raise ValidationError("Use a colour like #1f77b4.")
+        if color:
+            class_color_validator(color)
         return color
 
 

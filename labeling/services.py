@@ -19,6 +19,7 @@ from labeling.models import (
     Project,
     Role,
     Split,
+    class_color_validator,
 )
 
 # A readable default palette for classes created without a colour (Bootstrap's hues).
@@ -69,6 +70,7 @@ def project_create(
             raise ValidationError("Every label class needs a name.")
         spec.setdefault("key", str(index + 1))
         spec.setdefault("color", DEFAULT_CLASS_COLORS[index % len(DEFAULT_CLASS_COLORS)])
+        class_color_validator(spec["color"])
     names = [s["name"].lower() for s in specs]
     keys = [s["key"] for s in specs]
     if len(set(names)) != len(names):
