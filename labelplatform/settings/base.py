@@ -20,8 +20,12 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # ------------------------------------------------------------------------------
 # Core  https://docs.djangoproject.com/en/5.2/ref/settings/#core-settings
 # ------------------------------------------------------------------------------
-SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me-0123456789")
-DEBUG = env.bool("DEBUG", default=True)
+# No key is written here (one in the repository is no secret): production requires it, the
+# local settings keep a generated one under var/ (labelplatform.secret_key), the tests set one.
+SECRET_KEY = env("SECRET_KEY", default="")
+# Off unless asked for (DEBUG=true): its error pages show tracebacks, settings and the URL
+# patterns to whoever reaches the server.
+DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
