@@ -34,6 +34,7 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling.models import Image
+from labelplatform.database_statistics import database_statistics_refresh_when_due
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +249,8 @@ def jobs_reconcile() -> dict[str, int]:
     - Queued jobs never sent (the broker was down when they were asked for) are sent.
     - Ad-hoc files nothing needs any more are deleted (_ad_hoc_files_sweep).
     - Model artifacts no version points to are deleted (model_artifacts_orphaned_delete).
+    - On SQLite, the query planner's statistics are refreshed once an hour
+      (labelplatform.database_statistics).
     Returns what it did, as counts.
     """
     counts = dict(jobs_recover_orphans())
@@ -255,7 +258,8 @@ def jobs_reconcile() -> dict[str, int]:
     counts["unsent_sent"] = jobs_dispatch_unsent()
     counts["ad_hoc_files_deleted"] = _ad_hoc_files_sweep()
     counts["orphan_artifacts_deleted"] = model_artifacts_orphaned_delete()
-    if any(counts.values()):
+    counts["database_statistics_refreshed"] = int(database_statistics_refresh_when_due())
+    if any(value for key, value in counts.items() if key != "database_statistics_refreshed"):
         logger.warning("Reconciled jobs: %s", counts)
     return counts
 
