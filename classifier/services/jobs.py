@@ -101,7 +101,7 @@ def job_dispatch(job: TrainingRun | PredictionJob, *, skip_unresponsive: bool = 
                 args=[job.pk],
                 task_id=task_id,
                 soft_time_limit=limit,
-                time_limit=limit + 60,
+                time_limit=limit + settings.CLASSIFIER_HARD_TIME_LIMIT_GRACE,
             )
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         logger.warning("Could not enqueue %s %s: %s", model.__name__, job.pk, exc)

@@ -294,11 +294,14 @@ CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", d
 # kills its worker every time (an image that runs it out of memory) is then failed, naming
 # the image it was on. Runs after the first go one image at a time to find that image.
 CLASSIFIER_JOB_MAX_RUNS = env.int("CLASSIFIER_JOB_MAX_RUNS", default=3)
-# Training gives up after this long. Enforced inside the job too: the solo pool the workers
-# run with does not enforce Celery's time limits. Stays below the Redis visibility timeout
-# (1 h) so a long run is never delivered twice.
+# Training gives up after this long. Celery's limits, which the solo pool the workers run
+# with does not enforce, are enforced by classifier.worker.time_limits. Stays below the Redis
+# visibility timeout (1 h) so a long run is never delivered twice.
 CLASSIFIER_TRAINING_TIME_LIMIT = env.int("CLASSIFIER_TRAINING_TIME_LIMIT", default=30 * 60)
 CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", default=15 * 60)
+# Those are the soft limits (the job is failed, the worker goes on); this many seconds later
+# a job that did not stop has its worker killed (classifier.worker.time_limits).
+CLASSIFIER_HARD_TIME_LIMIT_GRACE = env.int("CLASSIFIER_HARD_TIME_LIMIT_GRACE", default=60)
 # Reconciliation (classifier.services.jobs_reconcile), every INTERVAL seconds: a queued job
 # whose message was sent more than AFTER seconds ago and is no longer in Redis (restarted
 # without its data) is sent again; running jobs whose worker went silent are settled.

@@ -1,5 +1,7 @@
 """The tests' tiny backbone with a poison pill: the process that embeds a pure magenta image
-dies at once (SIGKILL), as a worker does when an image runs it out of memory.
+dies at once (SIGKILL), as a worker does when an image runs it out of memory. Two more
+colours misbehave for the time-limit tests: a pure blue image takes SLOW_SECONDS to embed, a
+pure cyan one never finishes (inside the inference call, where nothing can interrupt it).
 
 For a worker started with CLASSIFIER_EXTRA_BACKBONES="tiny=tests.classifier.poisoned_backbone.load":
 its "tiny" network is the tests' own (tests/classifier/tiny_backbone.py, the same embeddings)
@@ -11,10 +13,14 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 # Uniform (255, 0, 255): decoded and resized, every pixel of it is still magenta.
 POISON_COLOR = (255, 0, 255)
+SLOW_COLOR = (0, 0, 255)
+STUCK_COLOR = (0, 255, 255)
+SLOW_SECONDS = 0.5
 LOADER = "tests.classifier.poisoned_backbone.load"
 
 
@@ -22,9 +28,17 @@ def _die_on_poison(pixels):
     import numpy as np
 
     batch = np.asarray(pixels)
+
+    def uniform(image, color) -> bool:
+        return all((np.abs(image[..., c] - value) < 2).all() for c, value in enumerate(color))
+
     for image in batch:
-        if all((np.abs(image[..., c] - value) < 2).all() for c, value in enumerate(POISON_COLOR)):
+        if uniform(image, POISON_COLOR):
             os.kill(os.getpid(), signal.SIGKILL)
+        if uniform(image, SLOW_COLOR):
+            time.sleep(SLOW_SECONDS)
+        if uniform(image, STUCK_COLOR):
+            time.sleep(3600)
     return batch.astype("float32")
 
 
