@@ -324,6 +324,11 @@ CELERY_BEAT_SCHEDULE = {
 # do not call the broker for this many seconds: jobs asked meanwhile stay queued with a note
 # and are sent by the workers once Redis answers (classifier.broker).
 CLASSIFIER_BROKER_BACKOFF = env.float("CLASSIFIER_BROKER_BACKOFF", default=15)
+# Job GETs with ?wait= hold a web thread: each web process lends at most this many threads to
+# waits, at most API_WAITS_PER_USER to one user; more are answered 429 with Retry-After
+# (classifier.api.wait_slots). Keep API_WAITS_PER_PROCESS below WEB_THREADS (4).
+API_WAITS_PER_PROCESS = env.int("API_WAITS_PER_PROCESS", default=2)
+API_WAITS_PER_USER = env.int("API_WAITS_PER_USER", default=1)
 
 # ------------------------------------------------------------------------------
 # REST framework  https://www.django-rest-framework.org/api-guide/settings/
