@@ -27,8 +27,9 @@ from django.conf import settings
 
 _lock = threading.Lock()
 _open_by_user: Counter[int] = Counter()
-# Seconds a client refused a wait is asked to come back after.
-RETRY_AFTER_SECONDS = 2
+# Seconds a client refused a wait is asked to come back after. Longer than gunicorn's keep-alive
+# (2 s): a client reusing its connection exactly as the server closes it gets a reset.
+RETRY_AFTER_SECONDS = 3
 
 
 def waits_open() -> int:

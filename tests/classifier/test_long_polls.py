@@ -118,7 +118,7 @@ def test_pages_and_labels_answer_fast_while_many_clients_wait_on_a_queued_traini
     # Two processes lend two threads each to waits: the rest were refused at once.
     assert 1 <= len(waited) <= 4
     assert all(seconds >= WAIT_SECONDS - 1 for _, seconds, _ in waited)
-    assert all(seconds < PAGE_SECONDS and retry == "2" for _, seconds, retry in refused)
+    assert all(seconds < PAGE_SECONDS and retry == "3" for _, seconds, retry in refused)
 
 
 @override_settings(API_WAITS_PER_PROCESS=3, API_WAITS_PER_USER=1)
@@ -146,7 +146,7 @@ def test_a_wait_refused_is_answered_429_with_retry_after(api_client_for, project
     response = api_client_for(owner).get(f"/api/training-runs/{run_row.pk}/?wait=5")
 
     assert response.status_code == 429
-    assert response["Retry-After"] == "2"
+    assert response["Retry-After"] == "3"
     assert "ask again after Retry-After" in response.json()["detail"]
     assert api_client_for(owner).get(f"/api/training-runs/{run_row.pk}/").status_code == 200
 
