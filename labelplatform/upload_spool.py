@@ -57,12 +57,12 @@ class _FullDiskStopsTheUpload:
     def __enter__(self):
         return self
 
-    def __exit__(self, kind, error, traceback) -> bool:
+    def __exit__(self, kind, error, traceback) -> None:
         if not isinstance(error, OSError) or error.errno not in DISK_FULL_ERRORS:
-            return False
+            return
         logger.warning("Upload spool full (%s): the request is answered 507", error)
         if self.handler.request is not None:
-            self.handler.request.upload_spool_full = True
+            self.handler.request.upload_spool_full = True  # type: ignore[attr-defined]
         partial = getattr(self.handler, "file", None)
         if partial is not None:
             with contextlib.suppress(OSError):

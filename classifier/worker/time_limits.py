@@ -26,11 +26,15 @@ import threading
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_postrun, task_prerun, worker_init
 
+from classifier.models import PredictionJob, TrainingRun
 from classifier.services.jobs import TASK_NAMES, job_fail
 
 logger = logging.getLogger(__name__)
 
-MODELS_BY_TASK = {name: model for model, name in TASK_NAMES.items()}
+MODELS_BY_TASK: dict[str, type[TrainingRun] | type[PredictionJob]] = {
+    TASK_NAMES[TrainingRun]: TrainingRun,
+    TASK_NAMES[PredictionJob]: PredictionJob,
+}
 
 
 class _State:
