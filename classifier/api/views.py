@@ -14,7 +14,7 @@ process's threads may wait (classifier.api.wait_slots): past it, 429 with Retry-
 import math
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -27,6 +27,7 @@ from classifier.models import ModelVersion, PredictionJob, TrainingRun
 from labeling.models import Image, Role
 from labeling.permissions import project_for_user, project_role_required
 from labelplatform.api.schema import error_responses
+from labelplatform.api.serializers import ErrorSerializer
 
 WAIT_PARAMETER = OpenApiParameter(
     "wait",
@@ -163,17 +164,40 @@ class PredictionCreateView(APIView):
             "application/json": s.PredictImagesSerializer,
             "multipart/form-data": s.PredictFilesSerializer,
         },
-        responses={202: s.JobCreatedSerializer, **error_responses(400, 401, 403, 404)},
+        responses={
+            202: s.JobCreatedSerializer,
+            **error_responses(400, 401, 403, 404),
+            507: OpenApiResponse(ErrorSerializer, description="Storage full: nothing queued"),
+            503: OpenApiResponse(ErrorSerializer, description="Storage unavailable"),
+        },
     )
     def post(self, request, project_id: int):
         project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
         uploads = request.FILES.getlist("files")
         if uploads:
-            job = services.prediction_job_start(
-                project=project,
-                requested_by=request.user,
-                files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
-            )
+            try:
+                job = services.prediction_job_start(
+                    project=project,
+                    requested_by=request.user,
+                    files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
+                )
+            except services.AdHocFilesNotStored as error:
+                # Like an upload's storage failure: 507 when full, 503 otherwise.
+                full = error.failure.full
+                return Response(
+                    {
+                        "detail": (
+                            "The server's storage is "
+                            + ("full" if full else "unavailable")
+                            + ": the files were not stored and no prediction was queued. Try "
+                            "again later."
+                        )
+                    },
+                    status=status.HTTP_507_INSUFFICIENT_STORAGE
+                    if full
+                    else status.HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": "60"},
+                )
         else:
             body = s.PredictImagesSerializer(data=request.data)
             body.is_valid(raise_exception=True)

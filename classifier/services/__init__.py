@@ -29,6 +29,7 @@ from classifier.services.jobs import (
 )
 from classifier.services.predictions import (
     AdHocFile,
+    AdHocFilesNotStored,
     _new_images_predict,
     prediction_job_start,
     project_predictions_refresh,
@@ -51,6 +52,7 @@ __all__ = [
     "BROKER_UNREACHABLE_NOTE",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
+    "AdHocFilesNotStored",
     "TrainingSet",
     "_new_images_predict",
     "jobs_dispatch_unsent",
