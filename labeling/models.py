@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 if TYPE_CHECKING:
@@ -59,6 +60,14 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(annotations_per_image__gte=1),
                 name="project_annotations_per_image_positive",
+            ),
+            # Two projects of one owner with the same name look identical on the home page
+            # and in the admin; the name is compared as people read it, case aside.
+            models.UniqueConstraint(
+                "created_by",
+                Lower("name"),
+                name="project_unique_name_per_owner",
+                violation_error_message="This owner already has a project with this name.",
             ),
         ]
 

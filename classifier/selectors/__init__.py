@@ -9,7 +9,8 @@ pages show already joined, so a list page costs a fixed number of queries.
   metrics_per_class, model_version_counts, model_version_report, project_model_summary
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
   images_to_label_next (the labeling queue, most uncertain first)
-- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
+- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
+  job_worker_stopping
 - workers: workers_status, workers_with_versions
 """
 
@@ -17,6 +18,7 @@ from classifier.selectors.jobs import (
     JOBS_FINISHED_SHOWN,
     WAIT_MAX_SECONDS,
     job_wait,
+    job_worker_stopping,
     jobs_for_page,
     training_run_unfinished,
 )
@@ -28,6 +30,7 @@ from classifier.selectors.predictions import (
 )
 from classifier.selectors.versions import (
     metrics_per_class,
+    model_version_activation_message,
     model_version_active,
     model_version_counts,
     model_version_report,
@@ -43,8 +46,10 @@ __all__ = [
     "image_predictions_shown",
     "images_to_label_next",
     "job_wait",
+    "job_worker_stopping",
     "jobs_for_page",
     "metrics_per_class",
+    "model_version_activation_message",
     "model_version_active",
     "model_version_counts",
     "model_version_report",

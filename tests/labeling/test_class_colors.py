@@ -14,7 +14,7 @@ from labeling.services import project_create
 
 NOT_COLOURS = ["red; background: url(//evil.example/x.png)", "#12345", "#1234567", "#gg0000"]
 # What a form says first: a value too long for the field is refused for its length.
-REFUSED = "six hex digits|at most 7 characters"
+REFUSED = "six hex digits|at most 7 characters|is not a colour"
 
 
 @pytest.mark.parametrize("color", NOT_COLOURS)
