@@ -4,10 +4,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -39,6 +40,29 @@ class Project(models.Model):
     validation_percent = models.PositiveSmallIntegerField(default=20)
     test_percent = models.PositiveSmallIntegerField(default=20)
     annotations_per_image = models.PositiveSmallIntegerField(default=1)
+    # Percent of the images an annotator is shown that are gold images (known label, not
+    # marked as such on the page), while gold images they have not labeled remain.
+    gold_percent = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MaxValueValidator(100)],
+        help_text="Share of annotators' queues taken by gold images, in percent",
+    )
+    # Whether annotators see the active model's suggestion while labeling, per split. The
+    # test split is labeled blind by default: its labels measure the model, and an annotator
+    # shown the model's answer tends to agree with it, which would flatter the test accuracy.
+    suggestions_train = models.BooleanField(
+        "suggestions on train", default=True, help_text="Annotators see the model's suggestion."
+    )
+    suggestions_validation = models.BooleanField(
+        "suggestions on validation",
+        default=True,
+        help_text="Annotators see the model's suggestion.",
+    )
+    suggestions_test = models.BooleanField(
+        "suggestions on test",
+        default=False,
+        help_text="Off by default: test labels that echo the model would flatter its accuracy.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -60,6 +84,9 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(annotations_per_image__gte=1),
                 name="project_annotations_per_image_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_percent__lte=100), name="project_gold_percent_max_100"
             ),
             # Two projects of one owner with the same name look identical on the home page
             # and in the admin; the name is compared as people read it, case aside.
@@ -88,6 +115,18 @@ class Project(models.Model):
             Split.VALIDATION: self.validation_percent,
             Split.TEST: self.test_percent,
         }
+
+    @property
+    def suggestion_splits(self) -> dict[str, bool]:
+        """{split: whether annotators see the model's suggestions on its images}."""
+        return {
+            Split.TRAIN: self.suggestions_train,
+            Split.VALIDATION: self.suggestions_validation,
+            Split.TEST: self.suggestions_test,
+        }
+
+    def shows_suggestions(self, split: str) -> bool:
+        return self.suggestion_splits.get(split, False)
 
 
 # A class colour lands in style= attributes (badges, buttons, swatches): escaping keeps it from
@@ -172,6 +211,9 @@ class Image(models.Model):
     )
     # True when an owner settled the label; new annotations no longer change it.
     label_reviewed = models.BooleanField(default=False)
+    # A gold image: an owner vouches for its (reviewed) label, and annotators' labels on it
+    # measure their accuracy. An ordinary labeled image for training and export.
+    gold = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -186,6 +228,10 @@ class Image(models.Model):
             models.Index(fields=["project", "created_at", "id"]),
             # Uploads per member on the dashboard, counted off the index.
             models.Index(fields=["project", "uploaded_by"]),
+            # The gold images an annotator's queue mixes in.
+            models.Index(
+                fields=["project", "gold"], condition=models.Q(gold=True), name="image_gold"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -203,6 +249,10 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations"
     )
     label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    # True when the user accepted the model's suggestion rather than choosing the class:
+    # agreement and quality figures tell the two apart (an accepted suggestion is weaker
+    # evidence that the model is right).
+    from_suggestion = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -214,3 +264,75 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.label_class} on image {self.image_id}"
+
+
+class Invitation(models.Model):
+    """An owner's invitation into a project with a role: a single-use link (mailed, or
+    copied by the owner), valid until it expires, is revoked, or is accepted once.
+
+    Only the sha256 of the link's token is stored: the database alone opens no project.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    # Blank for a link the owner passes on themselves.
+    email = models.EmailField(blank=True)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email or 'a link'} to {self.project} as {self.role}"
+
+    @property
+    def state(self) -> str:
+        """ "accepted", "revoked", "expired" or "open"."""
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"
+
+
+class AnnotationBatchKind(models.TextChoices):
+    GRID_LABEL = "grid_label", "Grid label"
+    SUGGESTIONS_ACCEPT = "suggestions_accept", "Suggestions accepted"
+
+
+class AnnotationBatch(models.Model):
+    """One bulk labeling action by one user (a class applied in the grid, suggestions
+    accepted in bulk), remembered so that it can be undone.
+
+    `changes` holds, per image it touched, [image id, class applied, the user's class before
+    (null if none), whether that earlier annotation came from a suggestion]."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=AnnotationBatchKind.choices)
+    changes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "annotation batches"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.user}: {len(self.changes)} images"
+
+    @property
+    def size(self) -> int:
+        return len(self.changes)

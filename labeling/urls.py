@@ -3,7 +3,15 @@ classifier's."""
 
 from django.urls import path
 
-from labeling.views import images, labeling_page, media, projects, upload
+from labeling.views import (
+    images,
+    invitations,
+    labeling_page,
+    media,
+    projects,
+    quality,
+    upload,
+)
 
 app_name = "labeling"
 urlpatterns = [
@@ -29,6 +37,18 @@ urlpatterns = [
         name="project-export",
     ),
     path("projects/<id:pk>/upload/", upload.project_upload, name="project-upload"),
+    path("projects/<id:pk>/quality/", quality.project_quality, name="project-quality"),
+    path(
+        "projects/<id:pk>/invitations/",
+        invitations.project_invitations,
+        name="project-invitations",
+    ),
+    path(
+        "projects/<id:pk>/invitations/<id:invitation_id>/revoke/",
+        invitations.project_invitation_revoke,
+        name="project-invitation-revoke",
+    ),
+    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation-accept"),
     path("projects/<id:pk>/label/", labeling_page.project_label, name="project-label"),
     path(
         "projects/<id:pk>/label/queue/",
@@ -50,8 +70,28 @@ urlpatterns = [
         labeling_page.project_label_skip,
         name="project-label-skip",
     ),
+    path(
+        "projects/<id:pk>/label/unskip/",
+        labeling_page.project_label_unskip,
+        name="project-label-unskip",
+    ),
     path("projects/<id:pk>/grid/", images.project_grid, name="project-grid"),
     path("projects/<id:pk>/grid/apply/", images.project_grid_apply, name="project-grid-apply"),
+    path(
+        "projects/<id:pk>/grid/accept-suggestions/",
+        images.project_grid_accept_suggestions,
+        name="project-grid-accept-suggestions",
+    ),
+    path(
+        "projects/<id:pk>/grid/accept-suggestions/count/",
+        images.project_grid_accept_count,
+        name="project-grid-accept-count",
+    ),
+    path(
+        "projects/<id:pk>/batches/<id:batch_pk>/undo/",
+        images.annotation_batch_undo,
+        name="annotation-batch-undo",
+    ),
     path("projects/<id:pk>/gallery/", images.project_gallery, name="project-gallery"),
     path("images/<id:pk>/", images.image_detail, name="image-detail"),
     path("images/<id:pk>/review/", images.image_review, name="image-review"),

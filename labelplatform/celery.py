@@ -1,5 +1,5 @@
 """The Celery app. Configured from Django settings (CELERY_* names). Queues: "training" (one job
-at a time) and "prediction".
+at a time), "prediction", and "webhooks" (outbound calls; its worker loads no model).
 
 Which process loads what: the web and Celery beat only send messages, by task name, so they
 load no task code at all (beat's schedule names `classifier.tasks.jobs_reconcile`). A `celery
@@ -19,10 +19,21 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+# Queues whose workers need no model: a worker consuming only these stays light.
+MODEL_FREE_QUEUES = frozenset({"webhooks"})
+
+
 @celeryd_init.connect
-def classifier_worker_install(sender, instance, **kwargs) -> None:
+def classifier_worker_install(sender, instance, options=None, **kwargs) -> None:
     # Sent once Django is set up and before the worker builds its consumer: the tasks get
-    # registered, the model-loading receivers and the consumer step installed.
+    # registered, the model-loading receivers and the consumer step installed. Not for a
+    # worker started with `-Q webhooks` only: it would load TensorFlow and a backbone for
+    # nothing (no -Q means the default queue, "prediction", which needs them).
+    queues = (options or {}).get("queues") or []
+    if isinstance(queues, str):
+        queues = queues.split(",")
+    if queues and set(queues) <= MODEL_FREE_QUEUES:
+        return
     from classifier import worker
 
     worker.install(instance.app)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("labelplatform.api.urls")),
     path("", include("classifier.urls")),
     path("", include("labeling.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 handler404 = "labelplatform.errors.page_not_found"

@@ -72,7 +72,8 @@ def services(*, port: int, host: str = DEFAULT_HOST) -> list[Service]:
 
     Web: gunicorn, the server production uses too, with threads so a long upload or a streamed
     export does not block other requests and is not killed by the worker timeout.
-    Workers: one per queue; "training" takes one job at a time.
+    Workers: one per queue; "training" takes one job at a time; "webhooks" (outbound calls)
+    loads no model.
     Beat: Celery's scheduler, which sends the periodic reconciliation of jobs
     (classifier.services.jobs_reconcile) to the prediction worker. Its own process, not
     `worker -B`: there must be exactly one, it must outlive a training worker killed mid-job
@@ -116,6 +117,16 @@ def services(*, port: int, host: str = DEFAULT_HOST) -> list[Service]:
             [
                 python, "-m", "celery", "--quiet", "-A", "labelplatform", "worker",
                 "-Q", "prediction", "--concurrency=1", "--pool=solo", "-n", "prediction@%h",
+                "--loglevel=INFO",
+            ],
+        ),
+        # Webhook calls wait on other servers: threads, and no model (labelplatform.celery
+        # installs none for a worker of the "webhooks" queue alone).
+        Service(
+            "webhooks",
+            [
+                python, "-m", "celery", "--quiet", "-A", "labelplatform", "worker",
+                "-Q", "webhooks", "--concurrency=4", "--pool=threads", "-n", "webhooks@%h",
                 "--loglevel=INFO",
             ],
         ),

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("labelplatform", "labeling", "classifier")
+PACKAGES = ("labelplatform", "labeling", "classifier", "webhooks")
 LABELING_DOMAIN = (
     "models",
     "services",

@@ -30,7 +30,7 @@ START_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 60
 GENERATED_CREDENTIALS = re.compile(r"Admin account: username (\S+)  password (\S+)")
 SUPERVISOR_LINE = re.compile(r"^\d\d:\d\d:\d\d run +\| (.*)$", re.MULTILINE)
-READY_BOX = "Ready: the web server and the workers (prediction, training) are up."
+READY_BOX = "Ready: the web server and the workers (prediction, training, webhooks) are up."
 
 
 @dataclass
@@ -171,10 +171,10 @@ def test_run_serves_the_platform_with_workers_and_stops_everything_on_sigint(sta
     username, password = GENERATED_CREDENTIALS.search(platform.output()).groups()
     admin_page = login(platform, username, password)
     assert admin_page.url == f"{platform.base_url}/admin/"
-    assert "Site administration" in admin_page.text
+    assert "Label platform administration" in admin_page.text  # the admin index, logged in
 
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while workers_answering(platform.broker_url) != {"training", "prediction"}:
+    while workers_answering(platform.broker_url) != {"training", "prediction", "webhooks"}:
         assert time.monotonic() < deadline, f"workers not online:\n{platform.output()[-3000:]}"
 
     started = platform.started_processes()
@@ -289,7 +289,7 @@ def test_the_url_and_password_are_shown_again_once_the_workers_answer(first_run_
     assert READY_BOX in again
     assert f"Admin account: username {username}  password {password}" in again
     assert "The platform is running at http://127.0.0.1:" in again
-    assert first_run_output.workers_answering_when_ready == {"training", "prediction"}
+    assert first_run_output.workers_answering_when_ready == {"training", "prediction", "webhooks"}
 
 
 def test_the_password_is_kept_in_a_file_only_its_owner_reads(first_run_output):

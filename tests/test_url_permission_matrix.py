@@ -45,7 +45,19 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
-from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role, Split
+from labeling.invitations import invitation_create
+from labeling.models import (
+    Annotation,
+    AnnotationBatch,
+    Image,
+    Invitation,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+    Split,
+)
+from labeling.services import annotations_create_bulk
 from tests.classifier.factories import (
     ModelVersionFactory,
     PredictionFactory,
@@ -56,6 +68,7 @@ from tests.factories import ImageFactory, MembershipFactory, UserFactory, png_by
 from tests.support.broker import broker_use
 from tests.support.labeled_images import labeled_image
 from tests.support.processes import free_port
+from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 CALLERS = ("owner", "annotator", "viewer", "outsider", "anonymous", "staff")
 PASSWORD = "password"  # tests.factories.UserFactory's
@@ -152,9 +165,36 @@ class World:
         )
 
     @cached_property
+    def batch(self) -> AnnotationBatch:
+        """A bulk action of the owner's: only they may undo it (others get a 404)."""
+        return annotations_create_bulk(
+            image_ids=[self.image.pk], user=self.owner, label_class=self.coffee
+        )
+
+    @cached_property
     def embedding(self) -> Embedding:
         return Embedding.objects.create(
             sha256=self.image.sha256, backbone="tiny", dim=2, vector=b"\0" * 8
+        )
+
+    @cached_property
+    def invitation(self) -> tuple[Invitation, str]:
+        return invitation_create(project=self.project, role=Role.ANNOTATOR, invited_by=self.owner)
+
+    @cached_property
+    def webhook(self) -> Webhook:
+        return Webhook.objects.create(
+            project=self.project,
+            url="https://example.com/hook",
+            secret="s",
+            events=["image.labeled"],
+        )
+
+    @cached_property
+    def webhook_delivery(self) -> WebhookDelivery:
+        # Sent already: "send again" makes a new one (whose message no worker takes here).
+        return WebhookDelivery.objects.create(
+            webhook=self.webhook, event="image.labeled", status=DeliveryStatus.SUCCEEDED
         )
 
     @cached_property
@@ -250,6 +290,7 @@ ANNOTATE_PAGE = (200, 200, 403, 404, LOGIN, 200)  # annotators and up
 OWNER_BUTTON = (302, 403, 403, 404, LOGIN, 302)  # owners' POST buttons, back to a page
 ANNOTATOR_BUTTON = (302, 302, 403, 404, LOGIN, 302)
 ANY_USER = (200, 200, 200, 200, LOGIN, 200)  # any logged-in user
+OWNER_PAGE = (200, 403, 403, 404, LOGIN, 200)
 
 PAGE_CASES = [
     Case("labeling:home", "get", no_args, ANY_USER),
@@ -272,6 +313,26 @@ PAGE_CASES = [
     Case("labeling:project-upload", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
          headers=JSON, body=lambda w: {"split": "auto", "files": png_upload()}),
     Case("labeling:project-label", "get", of_project, ANNOTATE_PAGE),
+    # Every member: owners see the whole team's figures, others their own.
+    Case("labeling:project-quality", "get", of_project, READ),
+    Case("labeling:project-invitations", "get", of_project, OWNER_PAGE),
+    Case("webhooks:project-webhooks", "get", of_project, OWNER_PAGE),
+    Case("webhooks:project-webhooks", "post", of_project, OWNER_PAGE,
+         body=lambda w: {"url": "https://93.184.215.14/", "events": ["image.labeled"]}),
+    Case("webhooks:webhook-delete", "post",
+         lambda w: {"pk": w.project.pk, "webhook_id": w.webhook.pk}, OWNER_BUTTON),
+    Case("webhooks:webhook-delivery-resend", "post",
+         lambda w: {"pk": w.project.pk, "delivery_id": w.webhook_delivery.pk}, OWNER_BUTTON),
+    Case("labeling:project-invitations", "post", of_project, OWNER_PAGE,
+         body=lambda w: {"role": "viewer"}),
+    Case("labeling:project-invitation-revoke", "post",
+         lambda w: {"pk": w.project.pk, "invitation_id": w.invitation[0].pk}, OWNER_BUTTON),
+    # The link is the credential: anyone holding it sees the invitation; a signed-in user
+    # joins with it (anonymous visitors are shown the form again: no username given).
+    Case("labeling:invitation-accept", "get", lambda w: {"token": w.invitation[1]},
+         (200, 200, 200, 200, 200, 200)),
+    Case("labeling:invitation-accept", "post", lambda w: {"token": w.invitation[1]},
+         (302, 302, 302, 302, 200, 302)),
     Case("labeling:project-label-queue", "get", of_project, ANNOTATE_PAGE),
     Case("labeling:project-grid", "get", of_project, ANNOTATE_PAGE),
     Case("labeling:project-label-annotate", "post", of_project, (201, 201, 403, 404, LOGIN, 201),
@@ -282,6 +343,15 @@ PAGE_CASES = [
          format="json", body=lambda w: {"image": w.image.pk}),
     Case("labeling:project-grid-apply", "post", of_project, ANNOTATOR_BUTTON,
          body=lambda w: {"image_ids": w.image.pk, "label_class": w.coffee.pk}),
+    Case("labeling:project-label-unskip", "post", of_project, (200, 200, 403, 404, LOGIN, 200),
+         format="json", body=lambda w: {}),
+    Case("labeling:project-grid-accept-suggestions", "post", of_project, ANNOTATOR_BUTTON,
+         body=lambda w: {"scope": "page", "min_confidence": 90, "image_ids": str(w.image.pk)}),
+    Case("labeling:project-grid-accept-count", "get", of_project, ANNOTATE_PAGE,
+         query="scope=filter&min_confidence=90"),
+    # A bulk action is its author's: everyone else is told it does not exist.
+    Case("labeling:annotation-batch-undo", "post",
+         lambda w: {"pk": w.project.pk, "batch_pk": w.batch.pk}, (302, 404, 403, 404, LOGIN, 404)),
     Case("labeling:project-settings", "get", of_project, (200, 403, 403, 404, LOGIN, 200)),
     Case("labeling:project-settings", "post", of_project, OWNER_BUTTON, body=lambda w: {
         "name": "Renamed", "train_percent": 60, "validation_percent": 20, "test_percent": 20,
@@ -316,6 +386,7 @@ PAGE_CASES = [
 
 # The API.                     owner annot viewer outsider anonymous staff
 API_READ = (200, 200, 200, 404, 401, 200)
+API_OWNER = (200, 403, 403, 404, 401, 200)
 API_CASES = [
     # Anyone with a username and password gets their token; no session is needed.
     Case("api:labeling:token", "post", no_args, (200, 200, 200, 200, 200, 200), format="json",
@@ -324,6 +395,8 @@ API_CASES = [
     Case("api:labeling:project-list", "post", no_args, (201, 201, 201, 201, 401, 201),
          format="json", body=lambda w: {"name": "New", "classes": ["a", "b"]}),
     Case("api:labeling:project-detail", "get", api_project, API_READ),
+    Case("api:labeling:project-detail", "patch", api_project, (200, 403, 403, 404, 401, 200),
+         format="json", body=lambda w: {"suggestions": {"test": True}}),
     Case("api:labeling:project-members", "get", api_project, API_READ),
     Case("api:labeling:project-members", "post", api_project, (201, 403, 403, 404, 401, 201),
          format="json", body=lambda w: {"username": w.newcomer.username, "role": "viewer"}),
@@ -333,12 +406,24 @@ API_CASES = [
     Case("api:labeling:project-stats", "get", api_project, API_READ),
     Case("api:labeling:project-export", "get", api_project, (200, 403, 403, 404, 401, 200),
          query="format=csv"),
+    Case("api:labeling:project-agreement", "get", api_project, API_OWNER),
+    Case("api:labeling:project-invitations", "get", api_project, API_OWNER),
+    Case("api:labeling:project-invitations", "post", api_project, (201, 403, 403, 404, 401, 201),
+         format="json", body=lambda w: {"role": "viewer"}),
+    Case("api:labeling:invitation-detail", "delete",
+         lambda w: {"invitation_id": w.invitation[0].pk}, (204, 403, 403, 404, 401, 204)),
+    # Everyone in the project: owners see every annotator's figures, others their own.
+    Case("api:labeling:project-annotators", "get", api_project, API_READ),
     Case("api:labeling:image-detail", "get", api_image, API_READ),
     Case("api:labeling:image-detail", "patch", api_image, (200, 403, 403, 404, 401, 200),
          format="json", body=lambda w: {"split": "test"}),
     Case("api:labeling:image-annotations", "post", api_image, (201, 201, 403, 404, 401, 201),
          format="json", body=lambda w: {"label": "coffee"}),
     Case("api:classifier:image-predictions", "get", api_image, API_READ),
+    Case("api:classifier:suggestions-accept", "post", api_project, (200, 200, 403, 404, 401, 200),
+         format="json", body=lambda w: {"image_ids": [w.image.pk]}),
+    Case("api:labeling:annotation-batch-undo", "post", lambda w: {"batch_id": w.batch.pk},
+         (200, 404, 404, 404, 401, 404)),
     Case("api:classifier:training-run-create", "post", trainable_project,
          (202, 403, 403, 404, 401, 202), format="json", body=lambda w: {}),
     Case("api:classifier:training-run-detail", "get", lambda w: {"run_id": w.finished_run.pk},
@@ -350,6 +435,17 @@ API_CASES = [
          (202, 202, 403, 404, 401, 202), format="json", body=images_to_predict),
     Case("api:classifier:prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},
          API_READ),
+    # Webhooks: owners only (a URL our servers call, its secret, what it was sent).
+    Case("api:webhooks:project-webhooks", "get", api_project, API_OWNER),
+    Case("api:webhooks:project-webhooks", "post", api_project, (201, 403, 403, 404, 401, 201),
+         format="json",
+         body=lambda w: {"url": "https://93.184.215.14/", "events": ["image.labeled"]}),
+    Case("api:webhooks:webhook-detail", "delete", lambda w: {"webhook_id": w.webhook.pk},
+         (204, 403, 403, 404, 401, 204)),
+    Case("api:webhooks:webhook-deliveries", "get", lambda w: {"webhook_id": w.webhook.pk},
+         API_OWNER),
+    Case("api:webhooks:webhook-delivery-resend", "post",
+         lambda w: {"delivery_id": w.webhook_delivery.pk}, (201, 403, 403, 404, 401, 201)),
     # The schema and its browsable page describe the API, not anyone's data: public, as
     # the login page is, so a client can be written before it has an account.
     Case("api:schema", "get", no_args, (200, 200, 200, 200, 200, 200)),
@@ -422,6 +518,8 @@ ADMIN_OBJECTS: dict[type, Callable[[World], object]] = {
     PredictionJob: lambda w: w.prediction_job,
     Prediction: lambda w: w.prediction,
     Embedding: lambda w: w.embedding,
+    Webhook: lambda w: w.webhook,
+    WebhookDelivery: lambda w: w.webhook_delivery,
     AccessAttempt: lambda w: w.access_attempt,  # django-axes: the login lockout's records
     AccessLog: lambda w: w.access_log,
     AccessFailureLog: lambda w: w.access_failure_log,
@@ -449,6 +547,7 @@ ADMIN_REFUSES_STAFF = {
     ("classifier.predictionjob", "add"): 403,
     ("classifier.prediction", "add"): 403,
     ("classifier.embedding", "add"): 403,
+    ("webhooks.webhookdelivery", "add"): 403,  # deliveries come from events only
     # django-axes writes its records from failed and successful logins only.
     ("axes.accessattempt", "add"): 403,
     ("axes.accesslog", "add"): 403,
@@ -619,7 +718,7 @@ def test_permission_matrix(world, broker_down, case, caller, expected):
 # Every method our views answer has a rule
 # ------------------------------------------------------------------------------------------
 
-OUR_MODULES = ("labeling.", "classifier.", "labelplatform.")
+OUR_MODULES = ("labeling.", "classifier.", "labelplatform.", "webhooks.")
 # HEAD and OPTIONS are left out: the API answers them as GET (HasProjectRole), the pages
 # refuse them. The admin's views (some overridden in our admin modules) take the methods
 # Django gives them.

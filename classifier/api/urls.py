@@ -37,6 +37,11 @@ urlpatterns = [
         name="prediction-job-detail",
     ),
     path(
+        "projects/<id:project_id>/suggestions/accept/",
+        views.SuggestionsAcceptView.as_view(),
+        name="suggestions-accept",
+    ),
+    path(
         "images/<id:image_id>/predictions/",
         views.ImagePredictionsView.as_view(),
         name="image-predictions",

@@ -9,6 +9,8 @@ pages show already joined, so a list page costs a fixed number of queries.
   metrics_per_class, model_version_counts, model_version_report, project_model_summary
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
   images_to_label_next (the labeling queue, most uncertain first)
+- suggestions: suggestions_for_images, image_suggestion (the active version's prediction
+  where the project shows it), images_with_acceptable_suggestion, suggested_class_ids
 - jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
   job_worker_stopping
 - workers: workers_status, workers_with_versions
@@ -28,6 +30,12 @@ from classifier.selectors.predictions import (
     prediction_job_results,
     predictions_of_image,
 )
+from classifier.selectors.suggestions import (
+    image_suggestion,
+    images_with_acceptable_suggestion,
+    suggested_class_ids,
+    suggestions_for_images,
+)
 from classifier.selectors.versions import (
     metrics_per_class,
     model_version_activation_message,
@@ -44,7 +52,9 @@ __all__ = [
     "JOBS_FINISHED_SHOWN",
     "WAIT_MAX_SECONDS",
     "image_predictions_shown",
+    "image_suggestion",
     "images_to_label_next",
+    "images_with_acceptable_suggestion",
     "job_wait",
     "job_worker_stopping",
     "jobs_for_page",
@@ -58,6 +68,8 @@ __all__ = [
     "prediction_job_results",
     "predictions_of_image",
     "project_model_summary",
+    "suggested_class_ids",
+    "suggestions_for_images",
     "training_run_unfinished",
     "workers_status",
     "workers_with_versions",

@@ -33,6 +33,11 @@ from classifier.models import (
     PredictionJobKind,
     TrainingRun,
 )
+from classifier.signals import (
+    prediction_job_finished,
+    signal_send_on_commit,
+    training_run_finished,
+)
 from labeling.models import Image
 from labelplatform.database_statistics import database_statistics_refresh_when_due
 
@@ -139,8 +144,9 @@ def jobs_dispatch_unsent() -> int:
 
 
 def job_fail(job: TrainingRun | PredictionJob, error: str) -> int:
-    """Mark a running or queued job failed, unless it finished meanwhile. Returns 1 if so."""
-    return (
+    """Mark a running or queued job failed, unless it finished meanwhile. Returns 1 if so,
+    and then sends its `*_finished` signal after commit (classifier.signals)."""
+    failed = (
         type(job)
         .objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
         .update(
@@ -150,6 +156,17 @@ def job_fail(job: TrainingRun | PredictionJob, error: str) -> int:
             updated_at=timezone.now(),
         )
     )
+    if failed:
+        job_finished_signal_send(job)
+    return failed
+
+
+def job_finished_signal_send(job: TrainingRun | PredictionJob) -> None:
+    """Tell other apps, after commit, that the job reached a final status."""
+    if isinstance(job, TrainingRun):
+        signal_send_on_commit(training_run_finished, TrainingRun, run_id=job.pk)
+    else:
+        signal_send_on_commit(prediction_job_finished, PredictionJob, job_id=job.pk)
 
 
 def job_is_stale(job: Job) -> bool:

@@ -26,6 +26,7 @@ from classifier.models import JobStatus, ModelVersion, ModelVersionStatus, Train
 from classifier.services.jobs import (
     job_dispatch_on_commit,
     job_fail,
+    job_finished_signal_send,
     job_is_stale,
     job_worker_lost_message,
 )
@@ -155,9 +156,11 @@ def training_run_start(
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     """Cancel a queued or running run. A running one stops at its next progress update and
     writes no version. A finished run is left as it is. Returns the run as it is now."""
-    TrainingRun.objects.filter(pk=run.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now()
-    )
+    cancelled = TrainingRun.objects.filter(
+        pk=run.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).update(status=JobStatus.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now())
+    if cancelled:
+        job_finished_signal_send(run)
     run.refresh_from_db()
     return run
 
@@ -244,6 +247,7 @@ def training_run_finish(
                 heartbeat_at=now,
                 updated_at=now,
             )
+            job_finished_signal_send(run)
             return version
     except BaseException:
         if stored_name:

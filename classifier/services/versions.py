@@ -19,6 +19,7 @@ from classifier.models import (
     PredictionJobKind,
 )
 from classifier.services.predictions import project_predictions_refresh
+from classifier.signals import model_version_activated, signal_send_on_commit
 from labeling.models import Project
 
 
@@ -74,6 +75,7 @@ def model_version_promote(
         error=f"Superseded: v{model_version.version} was activated.",
     )
     transaction.on_commit(lambda: project_predictions_refresh(model_version=model_version))
+    signal_send_on_commit(model_version_activated, ModelVersion, model_version_id=model_version.pk)
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from classifier.models import (
     PredictionJob,
     PredictionJobKind,
 )
-from classifier.services.jobs import job_fail
+from classifier.services.jobs import job_fail, job_finished_signal_send
 from classifier.worker.embeddings import embeddings_for, stored_file_read, stored_files_read
 from classifier.worker.jobs import JobAbandoned, JobProgress, job_claim, job_let_go
 from classifier.worker.loaded_models import loaded_backbone, loaded_head
@@ -43,7 +43,7 @@ def prediction_job_execute(*, job_id: int, worker: str = "") -> None:
     try:
         timings = _prediction_job_predict(job, progress)
         now = timezone.now()
-        PredictionJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        succeeded = PredictionJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=JobStatus.SUCCEEDED,
             progress=100,
             done=job.total,
@@ -53,6 +53,8 @@ def prediction_job_execute(*, job_id: int, worker: str = "") -> None:
             heartbeat_at=now,
             updated_at=now,
         )
+        if succeeded:
+            job_finished_signal_send(job)
     except JobAbandoned:
         logger.info("Prediction job %s was cancelled; stopping.", job_id)
     except Exception as exc:

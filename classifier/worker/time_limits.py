@@ -63,7 +63,9 @@ def _hard_limit_reached(task_name: str, job_id, hard: float) -> None:
     model = MODELS_BY_TASK.get(task_name)
     if model is not None and job_id is not None:
         try:
-            job_fail(model(pk=job_id), message)
+            job = model.objects.filter(pk=job_id).first()
+            if job is not None:
+                job_fail(job, message)
         finally:
             from django.db import connections
 

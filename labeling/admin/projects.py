@@ -106,6 +106,9 @@ class ProjectCreateForm(ProjectNameForm):
             "validation_percent",
             "test_percent",
             "annotations_per_image",
+            "suggestions_train",
+            "suggestions_validation",
+            "suggestions_test",
         ]
 
     def clean_classes(self) -> list[str]:
@@ -116,6 +119,10 @@ class ProjectCreateForm(ProjectNameForm):
         if len({name.lower() for name in names}) != len(names):
             raise ValidationError("Class names must be unique.")
         return names
+
+
+# Whether annotators see the model's suggestions, per split (Project.suggestion_splits).
+SUGGESTION_FIELDS = {split: f"suggestions_{split}" for split in Split.values}
 
 
 @admin.register(Project)
@@ -167,9 +174,19 @@ class ProjectAdmin(ProjectModelsAdmin):
 
     def get_fields(self, request, obj=None):
         ratios = ("train_percent", "validation_percent", "test_percent")
+        suggestions = tuple(SUGGESTION_FIELDS.values())
         if obj is None:
-            return ["name", "description", "classes", ratios, "annotations_per_image"]
-        return ["name", "description", ratios, "annotations_per_image", "created_by", "created_at"]
+            return ["name", "description", "classes", ratios, "annotations_per_image", suggestions]
+        return [
+            "name",
+            "description",
+            ratios,
+            "annotations_per_image",
+            "gold_percent",
+            suggestions,
+            "created_by",
+            "created_at",
+        ]
 
     def get_inlines(self, request, obj):
         # A new project gets its classes from the form and its creator as owner.
@@ -182,6 +199,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             Split.VALIDATION: data["validation_percent"],
             Split.TEST: data["test_percent"],
         }
+        suggestions = {split: data[field] for split, field in SUGGESTION_FIELDS.items()}
         if change:
             services.project_update(
                 project=obj,
@@ -190,6 +208,8 @@ class ProjectAdmin(ProjectModelsAdmin):
                 split_ratios=split_ratios,
                 annotations_per_image=data["annotations_per_image"],
             )
+            services.project_gold_percent_set(project=obj, gold_percent=data["gold_percent"])
+            services.project_suggestions_set(project=obj, splits=suggestions)
             return
         project = services.project_create(
             name=data["name"],
@@ -198,6 +218,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             classes=data["classes"],
             split_ratios=split_ratios,
             annotations_per_image=data["annotations_per_image"],
+            suggestions=suggestions,
         )
         adopt_saved_row(obj, project)
 

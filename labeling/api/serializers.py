@@ -7,8 +7,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.models import Annotation, Image, LabelClass, LabelStatus, Membership, Project, Role
+from labeling.models import (
+    Annotation,
+    Image,
+    Invitation,
+    LabelClass,
+    LabelStatus,
+    Membership,
+    Project,
+    Role,
+)
 from labeling.models import Split as SplitChoice
+from labelplatform.api.serializers import JSONBooleanField
 
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
 
@@ -47,6 +57,25 @@ class SplitRatiosSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class SuggestionSplitsSerializer(serializers.Serializer):
+    """Per split, whether annotators see the model's suggestions (off for test by default,
+    so that the test split is labeled blind)."""
+
+    train = JSONBooleanField(required=False)
+    validation = JSONBooleanField(required=False)
+    test = JSONBooleanField(required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown split(s): {', '.join(map(str, unknown))}; "
+                    f"use {', '.join(self.fields)}."
+                )
+        return super().to_internal_value(data)
+
+
 class MembershipSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 
@@ -69,6 +98,7 @@ class MembershipSetSerializer(serializers.Serializer):
 class ProjectSerializer(serializers.ModelSerializer):
     classes = LabelClassSerializer(many=True, read_only=True)
     split_ratios = SplitRatiosSerializer(read_only=True)
+    suggestions = SuggestionSplitsSerializer(source="suggestion_splits", read_only=True)
     role = serializers.ChoiceField(
         choices=Role.choices,
         source="user_role",
@@ -87,6 +117,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "classes",
             "split_ratios",
             "annotations_per_image",
+            "suggestions",
             "role",
             "image_count",
             "labeled_count",
@@ -114,6 +145,11 @@ class ProjectCreateSerializer(serializers.Serializer):
     )
     split_ratios = SplitRatiosSerializer(required=False)
     annotations_per_image = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    suggestions = SuggestionSplitsSerializer(required=False)
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    suggestions = SuggestionSplitsSerializer()
 
 
 # `type: ignore[assignment]` on the fields named "label" (the API's key): the DRF stubs type
@@ -126,7 +162,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "image", "user", "label", "created_at", "updated_at"]
+        fields = ["id", "image", "user", "label", "from_suggestion", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -188,6 +224,27 @@ class ImageSerializer(serializers.ModelSerializer):
         return self._url("labeling:image-thumbnail", image)
 
 
+class SuggestionSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="The suggested class's name.")  # type: ignore[assignment]
+    confidence = serializers.FloatField(help_text="The model's probability of it, 0-1.")
+
+
+class ImageDetailSerializer(ImageSerializer):
+    """An image as GET /api/images/{id}/ answers: with the active model version's suggestion,
+    null when there is none or the project labels the image's split blind."""
+
+    suggestion = serializers.SerializerMethodField()
+
+    class Meta(ImageSerializer.Meta):
+        fields = [*ImageSerializer.Meta.fields, "suggestion"]
+        read_only_fields = fields
+
+    @extend_schema_field(SuggestionSerializer(allow_null=True))
+    def get_suggestion(self, image: Image) -> dict | None:
+        suggestion = self.context.get("suggestion")
+        return SuggestionSerializer(suggestion).data if suggestion else None
+
+
 class ImagePageSerializer(ImageSerializer):
     """An image as the site's pages send it to their scripts (the labeling page's queue,
     the upload page's verdicts): the API's image without its annotations and upload
@@ -213,8 +270,88 @@ class ImagePageSerializer(ImageSerializer):
         return self._url("labeling:image-detail", image)
 
 
+class AnnotationBatchUndoSerializer(serializers.Serializer):
+    undone = serializers.IntegerField(help_text="Images back to how they were before.")
+    kept = serializers.IntegerField(
+        help_text="Images you labeled again since: they keep the newer label."
+    )
+
+
 class ImageSplitSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices)
+
+
+class ImageUpdateSerializer(serializers.Serializer):
+    """What owners change on an image: its split, whether it is gold (and its known label)."""
+
+    split = serializers.ChoiceField(choices=SplitChoice.choices, required=False)
+    gold = serializers.BooleanField(
+        required=False,
+        help_text="Gold: its label is known and measures annotators' accuracy. Marking needs "
+        "`label`, or the image's current label.",
+    )
+    # Field.label is a field's title in DRF: this one shadows it, as ImageFilterSerializer's.
+    label = serializers.CharField(  # type: ignore[assignment]
+        required=False, help_text="With gold: the known label (a class name)."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.keys() & {"split", "gold"}:
+            raise serializers.ValidationError("Give split, gold or both.")
+        if "label" in attrs and not attrs.get("gold"):
+            raise serializers.ValidationError({"label": ["Only with gold: true."]})
+        return attrs
+
+
+class QualityParamsSerializer(serializers.Serializer):
+    split = serializers.ChoiceField(
+        choices=SplitChoice.choices, required=False, help_text="One split; all when left out."
+    )
+
+
+class AnnotatorPairSerializer(serializers.Serializer):
+    annotators = serializers.ListField(
+        child=serializers.CharField(), min_length=2, max_length=2, help_text="Usernames"
+    )
+    cohen_kappa = serializers.FloatField(
+        allow_null=True, help_text="Null when undefined (both always gave one class)."
+    )
+    percent_agreement = serializers.FloatField()
+    images = serializers.IntegerField(help_text="Images both labeled: what the figures rest on")
+
+
+class AgreementSerializer(serializers.Serializer):
+    split = serializers.CharField(allow_null=True)
+    images = serializers.IntegerField(help_text="Images with two or more labels")
+    percent_agreement = serializers.FloatField(allow_null=True)
+    krippendorff_alpha = serializers.FloatField(
+        allow_null=True, help_text="Nominal, across all annotators; null when undefined."
+    )
+    min_shared_images = serializers.IntegerField(
+        help_text="Pairs of annotators sharing fewer images get no kappa."
+    )
+    pairs = AnnotatorPairSerializer(many=True)
+
+
+class ShareSerializer(serializers.Serializer):
+    share = serializers.FloatField(allow_null=True, help_text="0-1; null when images is 0")
+    images = serializers.IntegerField()
+
+
+class AnnotatorFiguresSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    labels = serializers.IntegerField()
+    agreement_with_final = ShareSerializer(
+        help_text="Their labels that match the final label (consensus or review)."
+    )
+    gold_accuracy = ShareSerializer(help_text="Their labels on gold images that are right.")
+    accepted_suggestions = ShareSerializer(
+        help_text="Their labels that accepted the model's suggestion, of all their labels."
+    )
+    median_seconds_per_label = serializers.FloatField(
+        allow_null=True, help_text="Between consecutive labels, breaks over 10 min left out."
+    )
 
 
 class ImageFilterSerializer(serializers.Serializer):
@@ -322,3 +459,34 @@ class ExportParamsSerializer(serializers.Serializer):
         ],
         default="zip",
     )
+
+
+INVITATION_STATES = [(state, state) for state in ("open", "accepted", "revoked", "expired")]
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=INVITATION_STATES, read_only=True)
+    email = serializers.CharField(read_only=True, help_text="Empty for a link passed on by hand.")
+    accepted_by = serializers.CharField(
+        source="accepted_by.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "state", "created_at", "expires_at", "accepted_by"]
+        read_only_fields = fields
+
+
+class InvitationCreatedSerializer(InvitationSerializer):
+    link = serializers.URLField(read_only=True, help_text="Single use; shown this once.")
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "link"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField(
+        required=False, allow_blank=True, help_text="Mailed the link when given."
+    )
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)

@@ -29,7 +29,32 @@ urlpatterns = [
         views.ProjectExportView.as_view(),
         name="project-export",
     ),
+    path(
+        "projects/<id:project_id>/agreement/",
+        views.ProjectAgreementView.as_view(),
+        name="project-agreement",
+    ),
+    path(
+        "projects/<id:project_id>/annotators/",
+        views.ProjectAnnotatorsView.as_view(),
+        name="project-annotators",
+    ),
+    path(
+        "projects/<id:project_id>/invitations/",
+        views.ProjectInvitationsView.as_view(),
+        name="project-invitations",
+    ),
+    path(
+        "invitations/<id:invitation_id>/",
+        views.InvitationDetailView.as_view(),
+        name="invitation-detail",
+    ),
     path("images/<id:image_id>/", views.ImageDetailView.as_view(), name="image-detail"),
+    path(
+        "annotation-batches/<id:batch_id>/undo/",
+        views.AnnotationBatchUndoView.as_view(),
+        name="annotation-batch-undo",
+    ),
     path(
         "images/<id:image_id>/annotations/",
         views.ImageAnnotationsView.as_view(),

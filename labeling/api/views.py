@@ -7,6 +7,7 @@ description; splitting by resource would scatter one app's contract over several
 from django.contrib.auth.signals import user_logged_in
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -17,13 +18,23 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from labeling import export, ingest, selectors, services
+from classifier.selectors import image_suggestion
+from labeling import export, ingest, invitations, selectors, services
 from labeling.api import serializers as s
 from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
-from labeling.models import Image, LabelClass, Membership, Project, Role
-from labeling.permissions import user_authenticated
+from labeling.models import (
+    AnnotationBatch,
+    Image,
+    Invitation,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+)
+from labeling.permissions import project_role, project_role_required, user_authenticated
 from labelplatform.api.schema import error_responses
 from labelplatform.api.serializers import ErrorSerializer
 from labelplatform.login_lockout import LoginLockedOut
@@ -144,13 +155,29 @@ def project_detail_data(request, project: Project) -> dict:
 
 
 class ProjectDetailView(ProjectScopedView):
-    """A project with its classes, split ratios, counts and members."""
+    """A project with its classes, split ratios, counts and members; owners change where
+    annotators see the model's suggestions."""
+
+    required_roles = {"GET": Role.VIEWER, "PATCH": Role.OWNER}
 
     @extend_schema(
         summary="A project with its members",
         responses={200: s.ProjectDetailSerializer, **error_responses(401, 404)},
     )
     def get(self, request, project_id: int):
+        return Response(project_detail_data(request, self.get_project()))
+
+    @extend_schema(
+        summary="Change where annotators see the model's suggestions (owners)",
+        request=s.ProjectUpdateSerializer,
+        responses={200: s.ProjectDetailSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def patch(self, request, project_id: int):
+        serializer = s.ProjectUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.project_suggestions_set(
+            project=self.get_project(), splits=serializer.validated_data["suggestions"]
+        )
         return Response(project_detail_data(request, self.get_project()))
 
 
@@ -352,33 +379,48 @@ class ImageScopedView(generics.GenericAPIView):
 
 
 class ImageDetailView(ImageScopedView):
-    """One image with its annotations; owners move it to another split."""
+    """One image with its annotations and the model's suggestion; owners move it to another
+    split."""
 
     required_roles = {"GET": Role.VIEWER, "PATCH": Role.OWNER}
-    serializer_class = s.ImageSerializer
+    serializer_class = s.ImageDetailSerializer
 
     def image_data(self) -> dict:
-        image = selectors.images_with_annotations(Image.objects.filter(pk=self.get_image().pk))
-        return self.get_serializer(image.get()).data
+        image = (
+            selectors.images_with_annotations(Image.objects.filter(pk=self.get_image().pk))
+            .select_related("project")
+            .get()
+        )
+        context = {**self.get_serializer_context(), "suggestion": image_suggestion(image=image)}
+        return s.ImageDetailSerializer(image, context=context).data
 
     @extend_schema(
-        summary="An image with its annotations",
-        responses={200: s.ImageSerializer, **error_responses(401, 404)},
+        summary="An image with its annotations and the model's suggestion",
+        description="`suggestion` is the active model version's prediction, when the project "
+        "shows suggestions on the image's split (null otherwise, or before a prediction).",
+        responses={200: s.ImageDetailSerializer, **error_responses(401, 404)},
     )
     def get(self, request, image_id: int):
         return Response(self.image_data())
 
     @extend_schema(
-        summary="Move an image to another split (owners)",
-        request=s.ImageSplitSerializer,
-        responses={200: s.ImageSerializer, **error_responses(400, 401, 403, 404)},
+        summary="Move an image to another split, or mark it gold (owners)",
+        request=s.ImageUpdateSerializer,
+        responses={200: s.ImageDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     def patch(self, request, image_id: int):
-        serializer = s.ImageSplitSerializer(data=request.data)
+        serializer = s.ImageUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.images_split_set(
-            image_ids=[self.get_image().pk], split=serializer.validated_data["split"]
-        )
+        data, image = serializer.validated_data, self.get_image()
+        if "split" in data:
+            services.images_split_set(image_ids=[image.pk], split=data["split"])
+        if "gold" in data:
+            label = data.get("label")
+            services.image_gold_set(
+                image=image,
+                gold=data["gold"],
+                label_class=label_class_named(project=image.project, name=label) if label else None,
+            )
         return Response(self.image_data())
 
 
@@ -404,3 +446,159 @@ class ImageAnnotationsView(ImageScopedView):
             image=image.pk, user=request.user, label_class=label_class
         )
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectAgreementView(ProjectScopedView):
+    """How much the project's annotators agree (owners)."""
+
+    required_roles = {"GET": Role.OWNER}
+
+    @extend_schema(
+        operation_id="project_agreement_retrieve",
+        summary="Inter-annotator agreement: percent, Krippendorff's alpha, Cohen's kappa per "
+        "pair (owners)",
+        description="On skewed classes kappa and alpha can be low while agreement is high: "
+        "they discount the agreement chance alone would give.",
+        parameters=[s.QualityParamsSerializer],
+        responses={200: s.AgreementSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request, project_id: int):
+        params = s.QualityParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        split = params.validated_data.get("split")
+        result = selectors.project_agreement(project=self.get_project(), split=split)
+        figures, names = result.agreement, result.usernames
+        return Response(
+            {
+                "split": split,
+                "images": figures.images,
+                "percent_agreement": figures.percent_agreement,
+                "krippendorff_alpha": figures.krippendorff_alpha,
+                "min_shared_images": selectors.quality.MIN_SHARED_IMAGES,
+                "pairs": [
+                    {
+                        "annotators": [names[pair.annotators[0]], names[pair.annotators[1]]],
+                        "cohen_kappa": pair.cohen_kappa,
+                        "percent_agreement": pair.percent_agreement,
+                        "images": pair.images,
+                    }
+                    for pair in figures.pairs
+                ],
+            }
+        )
+
+
+def annotator_figures_data(rows) -> list[dict]:
+    return [
+        {
+            "user_id": row.user_id,
+            "username": row.username,
+            "labels": row.labels,
+            "agreement_with_final": {
+                "share": row.agreement_with_final.share,
+                "images": row.agreement_with_final.images,
+            },
+            "gold_accuracy": {"share": row.gold_accuracy.share, "images": row.gold_accuracy.images},
+            "accepted_suggestions": {
+                "share": row.accepted_suggestions.share,
+                "images": row.accepted_suggestions.images,
+            },
+            "median_seconds_per_label": row.median_seconds_per_label,
+        }
+        for row in rows
+    ]
+
+
+class ProjectAnnotatorsView(ProjectScopedView):
+    """Each annotator's figures: owners see everyone's, other members their own."""
+
+    required_roles = {"GET": Role.VIEWER}
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="project_annotators_list",
+        summary="Annotators' figures: labels, agreement with the final label, gold accuracy, "
+        "time per label (owners: all; others: their own)",
+        parameters=[s.QualityParamsSerializer],
+        responses={
+            200: s.AnnotatorFiguresSerializer(many=True),
+            **error_responses(400, 401, 404),
+        },
+    )
+    def get(self, request, project_id: int):
+        params = s.QualityParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        project, user = self.get_project(), user_authenticated(request.user)
+        only = None if project_role(user=user, project=project) == Role.OWNER else user
+        rows = selectors.project_annotator_figures(
+            project=project, split=params.validated_data.get("split"), user=only
+        )
+        return Response(annotator_figures_data(rows))
+
+
+class ProjectInvitationsView(ProjectScopedView):
+    """Owners invite people into the project by email or single-use link."""
+
+    required_roles = {"GET": Role.OWNER, "POST": Role.OWNER}
+    pagination_class = None
+    serializer_class = s.InvitationSerializer
+
+    @extend_schema(
+        operation_id="project_invitations_list",
+        summary="The project's invitations (owners)",
+        responses={200: s.InvitationSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request, project_id: int):
+        listed = Invitation.objects.filter(project=self.get_project()).select_related("accepted_by")
+        return Response(s.InvitationSerializer(listed, many=True).data)
+
+    @extend_schema(
+        operation_id="project_invitations_create",
+        summary="Invite someone: a single-use link, mailed when an email is given (owners)",
+        request=s.InvitationCreateSerializer,
+        responses={201: s.InvitationCreatedSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, project_id: int):
+        serializer = s.InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, token = invitations.invitation_create(
+            project=self.get_project(),
+            role=serializer.validated_data["role"],
+            email=serializer.validated_data.get("email", ""),
+            invited_by=user_authenticated(request.user),
+        )
+        link = request.build_absolute_uri(reverse("labeling:invitation-accept", args=[token]))
+        invitations.invitation_email_send(invitation=invitation, link=link)
+        data = {**s.InvitationSerializer(invitation).data, "link": link}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailView(APIView):
+    @extend_schema(
+        operation_id="invitation_destroy",
+        summary="Revoke an open invitation (owners)",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request, invitation_id: int):
+        invitation = get_object_or_404(Invitation, pk=invitation_id)
+        project_role_required(user=request.user, project=invitation.project_id, needed=Role.OWNER)
+        invitations.invitation_revoke(invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnnotationBatchUndoView(APIView):
+    """Undo one of your bulk actions (suggestions accepted in bulk, a class applied in the
+    grid): each image's annotation by you returns to what it was before."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Undo a bulk action of yours",
+        request=None,
+        responses={200: s.AnnotationBatchUndoSerializer, **error_responses(401, 404)},
+    )
+    def post(self, request, batch_id: int):
+        # Somebody else's action does not exist for you: a 404, as for a project.
+        batch = get_object_or_404(AnnotationBatch, pk=batch_id, user=request.user)
+        undone, kept = services.annotation_batch_undo(batch=batch, user=request.user)
+        return Response({"undone": undone, "kept": kept})

@@ -8,11 +8,13 @@ the names from here.
 - images: images_needing_label_by (the labeling queue), images_visible_to,
   images_filtered, images_with_annotation_count, images_with_annotations, ImagePaginator,
   project_conflicts, image_annotations
+- quality: project_agreement, project_annotator_figures (agreement and annotator quality)
 """
 
 from labeling.selectors.activity import project_recent_activity
 from labeling.selectors.images import (
     ImagePaginator,
+    gold_images_unlabeled_by,
     image_annotations,
     images_filtered,
     images_needing_label_by,
@@ -20,6 +22,7 @@ from labeling.selectors.images import (
     images_with_annotation_count,
     images_with_annotations,
     project_conflicts,
+    queue_with_gold,
 )
 from labeling.selectors.projects import (
     label_class_by_name,
@@ -33,9 +36,11 @@ from labeling.selectors.projects import (
     projects_visible_to,
     projects_with_counts_visible_to,
 )
+from labeling.selectors.quality import project_agreement, project_annotator_figures
 
 __all__ = [
     "ImagePaginator",
+    "gold_images_unlabeled_by",
     "image_annotations",
     "images_filtered",
     "images_needing_label_by",
@@ -44,6 +49,8 @@ __all__ = [
     "images_with_annotations",
     "label_class_by_name",
     "label_class_usage",
+    "project_agreement",
+    "project_annotator_figures",
     "project_conflicts",
     "project_count_table",
     "project_counts",
@@ -54,4 +61,5 @@ __all__ = [
     "project_stats",
     "projects_visible_to",
     "projects_with_counts_visible_to",
+    "queue_with_gold",
 ]

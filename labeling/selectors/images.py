@@ -1,7 +1,8 @@
 """Images as the labeling page, the grid, the gallery, the image page and the API list them:
 the labeling queue, filters, annotation counts, paging."""
 
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
@@ -41,6 +42,33 @@ def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> Quer
         .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), user=user)))
         .order_by("created_at", "pk")
     )
+
+
+def gold_images_unlabeled_by(
+    *, project: Project, user: AbstractBaseUser, exclude_ids: Collection[int] = ()
+) -> QuerySet[Image]:
+    """The project's gold images this user has not labeled yet, in random order."""
+    return (
+        Image.objects.filter(project=project, gold=True)
+        .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), user=user)))
+        .exclude(pk__in=exclude_ids)
+        .order_by("?")
+    )
+
+
+def queue_with_gold(
+    *, queue: Sequence[Image], gold: Sequence[Image], percent: int, rng: random.Random
+) -> list[Image]:
+    """The queue with gold images mixed in: before each queued image, with probability
+    `percent`/100, one of `gold` (while any is left). Gold images only come along with real
+    work: an empty queue stays empty."""
+    mixed: list[Image] = []
+    remaining_gold = list(gold)
+    for image in queue:
+        if remaining_gold and rng.random() * 100 < percent:
+            mixed.append(remaining_gold.pop())
+        mixed.append(image)
+    return mixed
 
 
 def images_visible_to(*, user: AbstractBaseUser) -> QuerySet[Image]:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("labeling.api.urls")),
     path("", include("classifier.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "labelplatform",
     "labeling",
     "classifier",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -247,6 +248,9 @@ CELERY_TASK_ROUTES = {
     "classifier.tasks.prediction_*": {"queue": "prediction"},
     # Housekeeping: prediction workers are the ones usually free (a training takes minutes).
     "classifier.tasks.jobs_*": {"queue": "prediction"},
+    # Calls to other servers wait on them: a queue and worker of their own, which loads no
+    # model, so a slow receiver never holds up a training or a prediction.
+    "webhooks.tasks.*": {"queue": "webhooks"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60 + 60)
@@ -319,6 +323,11 @@ CELERY_BEAT_SCHEDULE = {
         # superseded by the next one.
         "options": {"expires": CLASSIFIER_JOB_RECONCILE_INTERVAL},
     },
+    "webhooks-deliveries-dispatch-overdue": {
+        "task": "webhooks.tasks.webhook_deliveries_dispatch_overdue",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
 # After a broker call that timed out (a hung Redis, a network dropping packets), web requests
 # do not call the broker for this many seconds: jobs asked meanwhile stay queued with a note
@@ -329,6 +338,39 @@ CLASSIFIER_BROKER_BACKOFF = env.float("CLASSIFIER_BROKER_BACKOFF", default=15)
 # (classifier.api.wait_slots). Keep API_WAITS_PER_PROCESS below WEB_THREADS (4).
 API_WAITS_PER_PROCESS = env.int("API_WAITS_PER_PROCESS", default=2)
 API_WAITS_PER_USER = env.int("API_WAITS_PER_USER", default=1)
+
+# ------------------------------------------------------------------------------
+# Email  https://docs.djangoproject.com/en/5.2/topics/email/
+# Invitations are mailed through Django's email backend: printed on the console unless
+# configured. For SMTP: EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend with
+# EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS. Without mail
+# the owner copies the invitation link from the page.
+# ------------------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="labelplatform@localhost")
+# Days an invitation link stays valid.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+
+# ------------------------------------------------------------------------------
+# Webhooks  (webhooks.services, webhooks.outbound; docs/webhooks.md)
+# ------------------------------------------------------------------------------
+# Webhooks call only public addresses; on, they may call loopback, link-local and private
+# ones too (a receiver on the same network; the tests' local receiver). Off in production
+# unless you trust every project owner with your internal network.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+# Seconds to connect, and to wait for the answer, per attempt.
+WEBHOOKS_TIMEOUT = env.float("WEBHOOKS_TIMEOUT", default=5)
+# image.labeled: at most one call per this many seconds and webhook.
+WEBHOOKS_BATCH_SECONDS = env.float("WEBHOOKS_BATCH_SECONDS", default=5)
+# A failed attempt is retried after BACKOFF seconds, doubling, up to MAX_ATTEMPTS attempts
+# (defaults: 10 s, 20 s, ... about ten minutes in all), then the delivery has failed.
+WEBHOOKS_RETRY_BACKOFF = env.float("WEBHOOKS_RETRY_BACKOFF", default=10)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=6)
 
 # ------------------------------------------------------------------------------
 # REST framework  https://www.django-rest-framework.org/api-guide/settings/
@@ -375,6 +417,9 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "labeling.models.Role",
         "JobStatusEnum": "classifier.models.JobStatus",
         "ModelVersionStatusEnum": "classifier.models.ModelVersionStatus",
+        "WebhookEventEnum": "webhooks.models.Event",
+        "InvitationStateEnum": "labeling.api.serializers.INVITATION_STATES",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
 }
 

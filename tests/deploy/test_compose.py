@@ -52,6 +52,7 @@ def test_the_services(config):
         "web",
         "worker-training",
         "worker-prediction",
+        "worker-webhooks",
         "beat",
         "flower",
     }

@@ -246,8 +246,9 @@ def test_the_labeling_page_query_count_is_small(
 ):
     client.force_login(annotator)
     # Session, user, project, role, classes, the active model version (uncertainty order),
-    # the queue, the per-split counter.
-    with django_assert_max_num_queries(8):
+    # the queue, the gold images to mix in, the queued images' suggestions, the per-split
+    # counter.
+    with django_assert_max_num_queries(10):
         client.get(reverse("labeling:project-label", args=[project.pk]))
 
 

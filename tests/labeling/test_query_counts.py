@@ -103,8 +103,9 @@ def populated(project, members, size: int) -> list[Image]:
 PAGES = {
     "gallery": ("labeling:project-gallery", "owner", 10),
     "grid": ("labeling:project-grid", "ann", 10),
-    "labeling page": ("labeling:project-label", "cleo", 8),
-    "next images": ("labeling:project-label-queue", "cleo", 7),
+    # Both read the gold images to mix into the queue (labeling.selectors.queue_with_gold).
+    "labeling page": ("labeling:project-label", "cleo", 10),
+    "next images": ("labeling:project-label-queue", "cleo", 9),
     "dashboard": ("labeling:project-dashboard", "owner", 16),
 }
 
