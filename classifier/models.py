@@ -55,6 +55,11 @@ class Job(models.Model):
     # CLASSIFIER_JOB_HEARTBEAT_TIMEOUT has lost its worker.
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker has started this job. A job whose worker dies under it is run
+    # again, but a job that kills its worker every time (an image that runs it out of memory)
+    # would be re-run forever: past CLASSIFIER_JOB_MAX_RUNS it is failed instead
+    # (classifier.services.jobs.job_worker_lost).
+    runs = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         abstract = True

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -150,12 +150,21 @@ class Project(models.Model):
         return self.suggestion_splits.get(split, False)
 
 
+# A class colour lands in style= attributes (badges, buttons, swatches): escaping keeps it from
+# breaking out of the attribute, but only a strict #rrggbb keeps it from styling anything else.
+class_color_validator = RegexValidator(
+    r"\A#[0-9a-fA-F]{6}\Z", "Enter a colour as # and six hex digits, like #1f77b4."
+)
+
+
 class LabelClass(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
     name = models.CharField(max_length=100)
     # The key that picks this class on the labeling page ("1".."9" by default).
     key = models.CharField(max_length=1)
-    color = models.CharField(max_length=7, default="#0d6efd", help_text="#rrggbb")
+    color = models.CharField(
+        max_length=7, default="#0d6efd", validators=[class_color_validator], help_text="#rrggbb"
+    )
     order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -28,6 +28,7 @@ from labeling.models import (
     Project,
     Role,
     Split,
+    class_color_validator,
 )
 from labeling.selectors.projects import label_class_usage
 from labeling.signals import images_labeled, signal_send_on_commit
@@ -85,6 +86,7 @@ def project_create(
             raise ValidationError("Every label class needs a name.")
         spec.setdefault("key", str(index + 1))
         spec.setdefault("color", DEFAULT_CLASS_COLORS[index % len(DEFAULT_CLASS_COLORS)])
+        class_color_validator(spec["color"])
     names = [s["name"].lower() for s in specs]
     keys = [s["key"] for s in specs]
     if len(set(names)) != len(names):

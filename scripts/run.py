@@ -54,6 +54,9 @@ from scripts.supervisor import (  # noqa: E402
 )
 
 DEFAULT_PORT = 8000
+# This machine only, unless HOST says otherwise (HOST=0.0.0.0 lets teammates in).
+DEFAULT_HOST = "127.0.0.1"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 STOP_TIMEOUT_SECONDS = 20.0
 WEB_READY_TIMEOUT_SECONDS = 120.0
 
@@ -64,7 +67,7 @@ class Service:
     command: list[str]
 
 
-def services(*, port: int) -> list[Service]:
+def services(*, port: int, host: str = DEFAULT_HOST) -> list[Service]:
     """The long-lived processes of the platform, in start order: the one place to change them.
 
     Web: gunicorn, the server production uses too, with threads so a long upload or a streamed
@@ -88,7 +91,7 @@ def services(*, port: int) -> list[Service]:
             "web",
             [
                 python, "-m", "gunicorn", "labelplatform.wsgi:application",
-                "--bind", f"0.0.0.0:{port}",
+                "--bind", f"{host}:{port}",
                 "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                 "--timeout", "120", "--graceful-timeout", "10",
                 # One short line per page or API request, none for static and image files
@@ -188,6 +191,32 @@ def broker_choose(redis_dir: Path, env: dict[str, str], owned: list[Child]) -> t
     return embedded.url, f"embedded Redis, REDIS_URL={embedded.url}"
 
 
+def lan_addresses_of_this_machine() -> list[str]:
+    """This machine's IPv4 addresses other than loopback, from its host name (no traffic)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return []
+    return sorted({info[4][0] for info in infos if not info[4][0].startswith("127.")})
+
+
+def network_settings_apply(host: str, env: dict[str, str]) -> list[str] | None:
+    """Settings for a server others can reach: None when `host` is loopback (nothing to do),
+    else the LAN addresses to show, after turning DEBUG off in `env` (its pages show
+    tracebacks and settings to anyone) and letting those addresses and the host name in
+    (ALLOWED_HOSTS, unless it is set)."""
+    if host in LOOPBACK_HOSTS:
+        return None
+    if env.get("DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+        console.say(f"DEBUG is turned off: HOST={host} serves other machines")
+    env["DEBUG"] = "false"
+    addresses = lan_addresses_of_this_machine()
+    if not env.get("ALLOWED_HOSTS"):
+        names = ["localhost", "127.0.0.1", "[::1]", socket.gethostname(), *addresses]
+        env["ALLOWED_HOSTS"] = ",".join(dict.fromkeys(names))
+    return addresses
+
+
 def celery_worker_names(all_services: list[Service]) -> set[str]:
     """The node names' first parts (`training` of `training@%h`) of the Celery workers."""
     return {
@@ -221,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     # The default SQLite file and media live in var/, which a fresh clone does not have.
     (REPO_ROOT / "var").mkdir(exist_ok=True)
     port = int(os.environ.get("PORT", DEFAULT_PORT))
+    host = os.environ.get("HOST", "").strip() or DEFAULT_HOST
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    lan_addresses = network_settings_apply(host, env)
 
     stop = StopRequest()
     stop.install()
@@ -235,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if stop.requested.is_set() else 1
     admin = admin_account_ensure(password_file=args.admin_password_file, say=console.say)
     admin_password_shown = admin is None or admin.password is None
-    all_services = services(port=port)
+    all_services = services(port=port, host=host)
     workers = celery_worker_names(all_services)
     shutting_down = threading.Event()  # ends the wait for the workers
 
@@ -256,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 broker=broker_description,
                 workers=workers,
                 workers_ready=workers_ready,
+                lan_addresses=lan_addresses,
             )
 
         web = next(child for child in children if child.name == "web")

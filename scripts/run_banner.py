@@ -43,14 +43,24 @@ def banner(
     broker: str,
     workers: set[str],
     workers_ready: bool,
+    lan_addresses: list[str] | None = None,
 ) -> str:
     """The box with the URL and the admin account, printed when the web server answers and
-    again when the workers do (their start-up lines would have scrolled the first one away)."""
+    again when the workers do (their start-up lines would have scrolled the first one away).
+    `lan_addresses`: None when only this machine can reach the server (the box says how to
+    let teammates in), else the addresses others use."""
     lines = []
     if workers_ready:
         names = ", ".join(sorted(workers))
         lines.append(f"Ready: the web server and the workers ({names}) are up.")
     lines.append(f"The platform is running at http://127.0.0.1:{port}/")
+    if lan_addresses is None:
+        lines.append("Only this machine can reach it. To let teammates in: HOST=0.0.0.0 make run")
+    elif lan_addresses:
+        others = "  ".join(f"http://{address}:{port}/" for address in lan_addresses)
+        lines.append(f"On your network: {others}")
+    else:
+        lines.append("On your network: at this machine's address (none found by its name)")
     if admin is not None:
         if admin.password is not None:
             account = f"Admin account: username {admin.username}  password {admin.password}"

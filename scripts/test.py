@@ -156,6 +156,11 @@ def main(args: list[str]) -> int:
             # Shared by this run's test process and the workers it starts: converted once.
             weights = tempfile.TemporaryDirectory(prefix="labelplatform-test-weights-")
             os.environ["CLASSIFIER_WEIGHTS_DIR"] = stack.enter_context(weights)
+        if not os.environ.get("SECRET_KEY") and not os.environ.get("SECRET_KEY_FILE"):
+            # Processes the tests start on the local settings keep their generated key here,
+            # not in the checkout's var/.
+            keys = stack.enter_context(tempfile.TemporaryDirectory(prefix="labelplatform-key-"))
+            os.environ["SECRET_KEY_FILE"] = os.path.join(keys, "secret-key")
         redis_url = configured_redis_url(os.environ.get("REDIS_URL"))
         if redis_url is None:
             redis_url = stack.enter_context(embedded_redis_running())

@@ -596,6 +596,9 @@ ADMIN_REFUSES_STAFF = {
     ("labeling.annotation", "add"): 403,  # labels are given on the labeling page
     ("labeling.labelclass", "delete"): 403,  # would leave images labeled with no class
     ("classifier.modelversion", "add"): 403,
+    # The world's version is its project's active one: sent back to its page with a message
+    # (activate another version first), never deleted.
+    ("classifier.modelversion", "delete"): 302,
     ("classifier.trainingrun", "add"): 403,
     ("classifier.predictionjob", "add"): 403,
     ("classifier.prediction", "add"): 403,

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from classifier import selectors, services
 from classifier.admin.base import ReadOnlyAdmin, status_tag
 from classifier.admin.for_labeling import retrain
-from classifier.models import ModelVersion
+from classifier.models import ModelVersion, ModelVersionStatus
 from classifier.templatetags.classifier_tags import NO_VALUE, percent
 from labeling.models import Project
 
@@ -109,6 +109,29 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         retrain(request, project)
         changelist = reverse("admin:classifier_modelversion_changelist")
         return HttpResponseRedirect(f"{changelist}?project__id__exact={project.pk}")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # The active version serves the project's predictions (pages, labeling queue, new
+        # uploads): deleting it would leave them pointing nowhere. Activate another version
+        # first (the Activate action, also the rollback); then this one can go. (The delete
+        # action asks this for each selected row and refuses if the active one is among them.)
+        if obj is not None and obj.status == ModelVersionStatus.ACTIVE:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        version = self.get_object(request, object_id)
+        if version is not None and version.status == ModelVersionStatus.ACTIVE:
+            self.message_user(
+                request,
+                f"{version} is its project's active version and cannot be deleted: activate "
+                "another version first (select it and use the Activate action).",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:classifier_modelversion_change", args=[version.pk])
+            )
+        return super().delete_view(request, object_id, extra_context)
 
     def has_retrain_permission(self, request) -> bool:
         return request.user.has_perm("labeling.change_project")

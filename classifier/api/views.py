@@ -7,13 +7,14 @@ classifier.api.serializers. Access follows the labeling API: anonymous 401, non-
 reads.
 
 The two job GETs take `?wait=<seconds>` (at most selectors.WAIT_MAX_SECONDS): the answer
-comes as soon as the job finishes, so clients need not poll.
+comes as soon as the job finishes, so clients need not poll. Only a bounded share of a web
+process's threads may wait (classifier.api.wait_slots): past it, 429 with Retry-After.
 """
 
 import math
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -21,11 +22,13 @@ from rest_framework.views import APIView
 
 from classifier import selectors, services
 from classifier.api import serializers as s
+from classifier.api.wait_slots import RETRY_AFTER_SECONDS, wait_slot
 from classifier.models import HealthCheck, ModelExport, ModelVersion, PredictionJob, TrainingRun
 from classifier.services import CLASSIFIER_SETTINGS
 from labeling.models import Image, Role
 from labeling.permissions import project_for_user, project_role_required
 from labelplatform.api.schema import error_responses
+from labelplatform.api.serializers import ErrorSerializer
 
 WAIT_PARAMETER = OpenApiParameter(
     "wait",
@@ -50,6 +53,20 @@ def _wait_seconds(request) -> float:
     if seconds < 0:
         raise serializers.ValidationError({"wait": ["Not negative."]})
     return min(seconds, selectors.WAIT_MAX_SECONDS)
+
+
+def _too_many_waits() -> Response:
+    """429: this process lends no more threads to waits now (classifier.api.wait_slots)."""
+    return Response(
+        {
+            "detail": (
+                "Too many requests are waiting on jobs right now; ask again after Retry-After "
+                "seconds, or read the job without ?wait=."
+            )
+        },
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _job_created(job, *, created: bool = True) -> Response:
@@ -134,14 +151,17 @@ class TrainingRunDetailView(APIView):
         operation_id="training_run_retrieve",
         summary="A training run: status, progress, and the version it produced",
         parameters=[WAIT_PARAMETER],
-        responses={200: s.TrainingRunSerializer, **error_responses(400, 401, 404)},
+        responses={200: s.TrainingRunSerializer, **error_responses(400, 401, 404, 429)},
     )
     def get(self, request, run_id: int):
         run = get_object_or_404(TrainingRun, pk=run_id)
         project_role_required(user=request.user, project=run.project_id, needed=Role.VIEWER)
         wait = _wait_seconds(request)
         if wait:
-            run = selectors.job_wait(job=run, seconds=wait)
+            with wait_slot(request.user.pk) as granted:
+                if not granted:
+                    return _too_many_waits()
+                run = selectors.job_wait(job=run, seconds=wait)
         run = TrainingRun.objects.select_related("model_version").get(pk=run.pk)
         return Response(s.TrainingRunSerializer(run).data)
 
@@ -265,17 +285,40 @@ class PredictionCreateView(APIView):
             "application/json": s.PredictImagesSerializer,
             "multipart/form-data": s.PredictFilesSerializer,
         },
-        responses={202: s.JobCreatedSerializer, **error_responses(400, 401, 403, 404)},
+        responses={
+            202: s.JobCreatedSerializer,
+            **error_responses(400, 401, 403, 404),
+            507: OpenApiResponse(ErrorSerializer, description="Storage full: nothing queued"),
+            503: OpenApiResponse(ErrorSerializer, description="Storage unavailable"),
+        },
     )
     def post(self, request, project_id: int):
         project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
         uploads = request.FILES.getlist("files")
         if uploads:
-            job = services.prediction_job_start(
-                project=project,
-                requested_by=request.user,
-                files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
-            )
+            try:
+                job = services.prediction_job_start(
+                    project=project,
+                    requested_by=request.user,
+                    files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
+                )
+            except services.AdHocFilesNotStored as error:
+                # Like an upload's storage failure: 507 when full, 503 otherwise.
+                full = error.failure.full
+                return Response(
+                    {
+                        "detail": (
+                            "The server's storage is "
+                            + ("full" if full else "unavailable")
+                            + ": the files were not stored and no prediction was queued. Try "
+                            "again later."
+                        )
+                    },
+                    status=status.HTTP_507_INSUFFICIENT_STORAGE
+                    if full
+                    else status.HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": "60"},
+                )
         else:
             body = s.PredictImagesSerializer(data=request.data)
             body.is_valid(raise_exception=True)
@@ -292,14 +335,17 @@ class PredictionJobDetailView(APIView):
         operation_id="prediction_job_retrieve",
         summary="A prediction job and its results",
         parameters=[WAIT_PARAMETER],
-        responses={200: s.PredictionJobSerializer, **error_responses(400, 401, 404)},
+        responses={200: s.PredictionJobSerializer, **error_responses(400, 401, 404, 429)},
     )
     def get(self, request, job_id: int):
         job = get_object_or_404(PredictionJob, pk=job_id)
         project_role_required(user=request.user, project=job.project_id, needed=Role.VIEWER)
         wait = _wait_seconds(request)
         if wait:
-            job = selectors.job_wait(job=job, seconds=wait)
+            with wait_slot(request.user.pk) as granted:
+                if not granted:
+                    return _too_many_waits()
+                job = selectors.job_wait(job=job, seconds=wait)
         return Response(s.PredictionJobSerializer(job).data)
 
 

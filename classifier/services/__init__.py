@@ -6,7 +6,7 @@ workers call are re-exported here, so callers write `from classifier import serv
 
 - `jobs`: a job row first, then its message by task name; failure, staleness, orphans and
   the periodic reconciliation. `jobs_dispatch_unsent`, `jobs_recover_orphans`,
-  `jobs_reconcile`, `BROKER_UNREACHABLE_NOTE`, `AD_HOC_FILES_GRACE`.
+  `jobs_reconcile`, `BROKER_UNREACHABLE_NOTE`, `AD_HOC_FILES_GRACE`, `ARTIFACT_ORPHAN_GRACE`.
 - `training`: `training_run_start`, `training_run_cancel`, `training_run_finish` (the end of
   a run, called by the worker), the training set (`TrainingSet`, `training_set_for`), the
   backbone (`backbone_for`, `backbone_choices`) and `DEFAULT_HYPERPARAMETERS` (from
@@ -40,6 +40,7 @@ from classifier.services.health import (
 )
 from classifier.services.jobs import (
     AD_HOC_FILES_GRACE,
+    ARTIFACT_ORPHAN_GRACE,
     BROKER_UNREACHABLE_NOTE,
     jobs_dispatch_unsent,
     jobs_reconcile,
@@ -47,6 +48,7 @@ from classifier.services.jobs import (
 )
 from classifier.services.predictions import (
     AdHocFile,
+    AdHocFilesNotStored,
     _new_images_predict,
     prediction_job_start,
     project_predictions_refresh,
@@ -81,10 +83,12 @@ DEFAULT_HYPERPARAMETERS = Hyperparameters().as_dict()
 
 __all__ = [
     "AD_HOC_FILES_GRACE",
+    "ARTIFACT_ORPHAN_GRACE",
     "BROKER_UNREACHABLE_NOTE",
     "CLASSIFIER_SETTINGS",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
+    "AdHocFilesNotStored",
     "HealthFindings",
     "SuggestionsAccepted",
     "TrainingSet",

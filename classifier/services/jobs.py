@@ -30,6 +30,7 @@ from classifier.models import (
     Job,
     JobStatus,
     ModelExport,
+    ModelVersion,
     PredictionJob,
     PredictionJobKind,
     TrainingRun,
@@ -39,6 +40,8 @@ from classifier.signals import (
     signal_send_on_commit,
     training_run_finished,
 )
+from labeling.models import Image
+from labelplatform.database_statistics import database_statistics_refresh_when_due
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +67,9 @@ BROKER_UNREACHABLE_NOTE = (
 # Ad-hoc files are saved before their job's row commits: a file younger than this may belong
 # to a job being created, so the sweep leaves it alone.
 AD_HOC_FILES_GRACE = timedelta(hours=1)
+# A training run saves its artifact inside the transaction that writes its version, a moment
+# before the commit: an artifact younger than this may belong to a version being written.
+ARTIFACT_ORPHAN_GRACE = timedelta(minutes=10)
 
 
 # --------------------------------------------------------------------------------------
@@ -111,7 +117,7 @@ def job_dispatch(job: AnyJobRow, *, skip_unresponsive: bool = False) -> bool:
                 args=[job.pk],
                 task_id=task_id,
                 soft_time_limit=limit,
-                time_limit=limit + 60,
+                time_limit=limit + settings.CLASSIFIER_HARD_TIME_LIMIT_GRACE,
             )
     except Exception as exc:  # kombu.OperationalError, redis errors, socket errors
         logger.warning("Could not enqueue %s %s: %s", model.__name__, job.pk, exc)
@@ -198,29 +204,69 @@ def job_worker_lost_message(job: Job) -> str:
 def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
     """Settle jobs whose worker died: running rows of `worker` (a worker starting under the
     name of one that was killed) and running rows anyone has left silent for longer than
-    CLASSIFIER_JOB_HEARTBEAT_TIMEOUT.
-
-    A training run is failed with an error saying so (its version was never written: that
-    happens in one unit at the end). A prediction job or a health check is queued again and
-    re-sent: writing its predictions (or its findings) twice is harmless.
+    CLASSIFIER_JOB_HEARTBEAT_TIMEOUT. Training runs and prediction jobs go through
+    job_worker_lost: training runs failed, prediction jobs queued and sent again until they
+    reach their run cap. Health checks and exports are queued again: they write nothing
+    until their end, so running them again is harmless.
     """
     stale = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
     orphaned = Q(status=JobStatus.RUNNING) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at=None))
     if worker:
         orphaned |= Q(status=JobStatus.RUNNING, worker=worker)
-    failed = 0
-    for run in TrainingRun.objects.filter(orphaned):
-        failed += job_fail(run, job_worker_lost_message(run))
-    requeued = 0
-    # A health check or an export, like a prediction job, writes nothing until its end:
-    # running it again is harmless.
-    for model in (PredictionJob, ModelExport, HealthCheck):
-        requeued += model.objects.filter(orphaned).update(
+    counts = {"training_runs_failed": 0, "prediction_jobs_requeued": 0, "prediction_jobs_failed": 0}
+    for model in (TrainingRun, PredictionJob):
+        for job in model.objects.filter(orphaned):
+            outcome = job_worker_lost(job)
+            if outcome == "failed":
+                key = "training_runs_failed" if model is TrainingRun else "prediction_jobs_failed"
+                counts[key] += 1
+            elif outcome == "requeued":
+                counts["prediction_jobs_requeued"] += 1
+    for other in (ModelExport, HealthCheck):
+        counts["prediction_jobs_requeued"] += other.objects.filter(orphaned).update(
             status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
         )
-    if requeued:
+    if counts["prediction_jobs_requeued"]:
         jobs_dispatch_unsent()
-    return {"training_runs_failed": failed, "prediction_jobs_requeued": requeued}
+    return counts
+
+
+def job_worker_lost(job: TrainingRun | PredictionJob) -> str:
+    """Settle a running job whose worker died under it. Returns "failed", "requeued", or ""
+    when the row had moved on meanwhile.
+
+    A training run is failed with an error saying so (its version was never written: that
+    happens in one unit at the end). A prediction job is queued again (writing its
+    predictions twice is harmless) unless it has been run CLASSIFIER_JOB_MAX_RUNS times: a
+    job that kills its worker every time is failed, with the image it was on named
+    (the runs after the first go one image at a time, recording each before it starts).
+    The caller sends requeued jobs (jobs_dispatch_unsent).
+    """
+    if isinstance(job, TrainingRun):
+        return "failed" if job_fail(job, job_worker_lost_message(job)) else ""
+    if job.runs >= settings.CLASSIFIER_JOB_MAX_RUNS:
+        return "failed" if job_fail(job, job_poisoned_message(job)) else ""
+    requeued = PredictionJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
+    )
+    return "requeued" if requeued else ""
+
+
+def job_poisoned_message(job: PredictionJob) -> str:
+    """The error of a prediction job failed after its worker died in each of its runs."""
+    what = "an input"
+    if job.kind == PredictionJobKind.AD_HOC:
+        if job.done < len(job.inputs):
+            what = f"the file {job.inputs[job.done]['name']!r}"
+    elif job.done < len(job.image_ids):
+        image_id = job.image_ids[job.done]
+        name = Image.objects.filter(pk=image_id).values_list("original_name", flat=True).first()
+        what = f"image {image_id} ({name!r})" if name else f"image {image_id} (deleted since)"
+    return (
+        f"The worker died in each of this job's {job.runs} runs (killed, or out of memory), "
+        f"the last time while on {what}. Not run again; {job.total - job.done} of "
+        f"{job.total} inputs were left without a prediction."
+    )
 
 
 def jobs_reconcile() -> dict[str, int]:
@@ -237,13 +283,18 @@ def jobs_reconcile() -> dict[str, int]:
       be read.
     - Queued jobs never sent (the broker was down when they were asked for) are sent.
     - Ad-hoc files nothing needs any more are deleted (_ad_hoc_files_sweep).
+    - Model artifacts no version points to are deleted (model_artifacts_orphaned_delete).
+    - On SQLite, the query planner's statistics are refreshed once an hour
+      (labelplatform.database_statistics).
     Returns what it did, as counts.
     """
     counts = dict(jobs_recover_orphans())
     counts["lost_messages_resent"] = _jobs_resend_lost()
     counts["unsent_sent"] = jobs_dispatch_unsent()
     counts["ad_hoc_files_deleted"] = _ad_hoc_files_sweep()
-    if any(counts.values()):
+    counts["orphan_artifacts_deleted"] = model_artifacts_orphaned_delete()
+    counts["database_statistics_refreshed"] = int(database_statistics_refresh_when_due())
+    if any(value for key, value in counts.items() if key != "database_statistics_refreshed"):
         logger.warning("Reconciled jobs: %s", counts)
     return counts
 
@@ -313,4 +364,33 @@ def _ad_hoc_files_sweep() -> int:
             continue
         default_storage.delete(path)
         deleted += 1
+    return deleted
+
+
+def model_artifacts_orphaned_delete(*, grace: timedelta = ARTIFACT_ORPHAN_GRACE) -> int:
+    """Delete model artifacts (projects/<id>/models/*) that no ModelVersion points to and that
+    are older than `grace`. Returns how many went.
+
+    A training worker killed inside its final commit has saved the artifact but never
+    committed the version; a project deleted leaves its versions' files. Neither is ever
+    read again. Files are listed through the storage API, so this works on S3 too.
+    """
+    try:
+        project_folders, _ = default_storage.listdir("projects")
+    except FileNotFoundError:
+        return 0
+    referenced = set(ModelVersion.objects.values_list("artifact", flat=True))
+    old = timezone.now() - grace
+    deleted = 0
+    for folder in project_folders:
+        try:
+            _, names = default_storage.listdir(f"projects/{folder}/models")
+        except FileNotFoundError:
+            continue
+        for path in (f"projects/{folder}/models/{name}" for name in names):
+            if path in referenced or default_storage.get_modified_time(path) > old:
+                continue
+            logger.warning("Deleting model artifact %s: no version points to it", path)
+            default_storage.delete(path)
+            deleted += 1
     return deleted

@@ -32,6 +32,7 @@ from classifier.models import (
 )
 from classifier.services.jobs import job_dispatch_on_commit
 from labeling.models import Image, Project
+from labelplatform.media_storage import StorageFailure, storage_failure
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,15 @@ def _ad_hoc_check(upload: AdHocFile) -> bytes:
     return data
 
 
+class AdHocFilesNotStored(Exception):
+    """The storage refused an ad-hoc file (full, or unavailable): no job was queued and no
+    file of the request is left behind. The API answers 507 or 503 with it."""
+
+    def __init__(self, failure: StorageFailure):
+        super().__init__(failure.cause)
+        self.failure = failure
+
+
 def prediction_job_start(
     *,
     project: Project,
@@ -188,9 +198,12 @@ def prediction_job_start(
                 inputs=inputs,
                 requested_by=requested_by,
             )
-    except BaseException:
+    except BaseException as error:
         for stored in inputs:
             default_storage.delete(stored["path"])
+        failure = storage_failure(error)
+        if failure is not None:
+            raise AdHocFilesNotStored(failure) from error
         raise
 
 

@@ -12,11 +12,15 @@ import logging
 import time
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from classifier.models import HealthCheck, JobStatus, ModelExport, PredictionJob, TrainingRun
-from classifier.services.jobs import job_fail, job_is_stale, job_worker_lost_message
+from classifier.services.jobs import (
+    job_is_stale,
+    job_worker_lost,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +80,8 @@ def job_claim(model: type[AnyJob], job_id: int, *, worker: str) -> AnyJob | None
     job running under a live worker (fresh heartbeat) is that worker's; a running job
     whose worker is this one or silent was orphaned by a dead worker: a training run is
     failed (it would start from scratch anyway, and the user should know), a prediction
-    job is simply run again.
+    job is run again, up to CLASSIFIER_JOB_MAX_RUNS runs in all (job_worker_lost). Each
+    claim counts one run.
     """
     # A prediction job runs with its version: fetched here, not by one more query later.
     queryset = model.objects.select_for_update(of=("self",))
@@ -94,12 +99,15 @@ def job_claim(model: type[AnyJob], job_id: int, *, worker: str) -> AnyJob | None
             if job.worker != worker and not job_is_stale(job):
                 logger.info("%s %s is running on %s.", model.__name__, job_id, job.worker)
                 return None
-            if model is TrainingRun:
-                job_fail(job, job_worker_lost_message(job))
+            # Its worker died: a training run is failed, a prediction job run again unless
+            # it has reached its run cap (then failed, naming the image it was on).
+            if model is TrainingRun or job.runs >= settings.CLASSIFIER_JOB_MAX_RUNS:
+                job_worker_lost(job)
                 return None
         now = timezone.now()
         job.status, job.started_at, job.finished_at = JobStatus.RUNNING, now, None
         job.worker, job.heartbeat_at, job.error = worker, now, ""
+        job.runs += 1
         job.save(
             update_fields=[
                 "status",
@@ -108,6 +116,7 @@ def job_claim(model: type[AnyJob], job_id: int, *, worker: str) -> AnyJob | None
                 "worker",
                 "heartbeat_at",
                 "error",
+                "runs",
                 "updated_at",
             ]
         )

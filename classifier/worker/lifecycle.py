@@ -22,6 +22,7 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from celery.worker.control import inspect_command
 
 from classifier.services import jobs_dispatch_unsent, jobs_recover_orphans
+from classifier.worker import time_limits
 from classifier.worker.loaded_models import loaded_backbone, loaded_state
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def install(app: Celery) -> None:
     worker_init.connect(_load_in_main_process, dispatch_uid="classifier-load-main")
     worker_process_init.connect(_load_in_pool_child, dispatch_uid="classifier-load-child")
     worker_ready.connect(_recover_orphans, dispatch_uid="classifier-recover-orphans")
+    time_limits.install()
     if UnsentJobsDispatch not in app.steps["consumer"]:
         app.steps["consumer"].add(UnsentJobsDispatch)
     inspect_command()(classifier_status)

@@ -89,10 +89,19 @@ def _prediction_job_predict(job: PredictionJob, progress: JobProgress) -> dict[s
     timings.update(read_ms=0.0, inference_ms=0.0, write_ms=0.0)
 
     batch_size = settings.CLASSIFIER_INFERENCE_BATCH_SIZE
+    # A run after the first follows a worker that died under this job, perhaps because of
+    # one of its inputs (out of memory on it): this run goes one input at a time and records
+    # each before it starts, so should it die too, the row names the input
+    # (classifier.services.jobs.job_poisoned_message).
+    careful = job.runs > 1
+    if careful:
+        batch_size = 1
     if job.kind == PredictionJobKind.AD_HOC:
         job.results = []
         for start in range(0, len(job.inputs), batch_size):
             batch = job.inputs[start : start + batch_size]
+            if careful:
+                progress.update(force=True, done=start)
             clock = time.perf_counter()
             blobs = [stored_file_read(item["path"]) for item in batch]
             timings["read_ms"] += (time.perf_counter() - clock) * 1000
@@ -115,9 +124,12 @@ def _prediction_job_predict(job: PredictionJob, progress: JobProgress) -> dict[s
             progress.update(done=done, progress=min(99, int(100 * done / max(job.total, 1))))
         return timings
 
-    done = 0
-    for start in range(0, len(job.image_ids), batch_size):
+    # `done` counts images whose predictions are written: a run again starts after them.
+    done = job.done if careful else 0
+    for start in range(done, len(job.image_ids), batch_size):
         batch_ids = job.image_ids[start : start + batch_size]
+        if careful:
+            progress.update(force=True, done=start)
         clock = time.perf_counter()
         rows = list(
             Image.objects.filter(pk__in=batch_ids)

@@ -6,8 +6,7 @@ prediction_* and jobs_* to "prediction") and beat's schedule name them, and the 
 them by name (classifier.services.jobs), so it never imports this module.
 
 Time limits travel with each message (classifier.services.jobs.job_dispatch, from
-CLASSIFIER_*_TIME_LIMIT). The solo pool the workers run with does not enforce Celery's
-limits, so the pipelines also stop themselves at the same limit.
+CLASSIFIER_*_TIME_LIMIT); classifier.worker.time_limits enforces them under the solo pool.
 """
 
 from celery import shared_task

@@ -354,7 +354,9 @@ class ProjectExportView(ProjectScopedView):
         stream = export.project_export(
             project=self.get_project(), format=params.validated_data["format"]
         )
-        response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+        response = StreamingHttpResponse(
+            export.chunks_started(stream.chunks), content_type=stream.content_type
+        )
         response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
         return response
 

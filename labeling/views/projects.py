@@ -221,7 +221,9 @@ def project_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
     if format not in export.EXPORT_FORMATS:
         raise Http404("No such export format.")
     stream = export.project_export(project=project, format=format)
-    response = StreamingHttpResponse(stream.chunks, content_type=stream.content_type)
+    response = StreamingHttpResponse(
+        export.chunks_started(stream.chunks), content_type=stream.content_type
+    )
     response["Content-Disposition"] = f'attachment; filename="{stream.filename}"'
     patch_cache_control(response, private=True, no_store=True)
     return response

@@ -12,6 +12,9 @@ ERROR_RESPONSES = {
     401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
     403: OpenApiResponse(ErrorSerializer, description="Your role does not allow this"),
     404: OpenApiResponse(ErrorSerializer, description="Not found, or not your project"),
+    429: OpenApiResponse(
+        ErrorSerializer, description="Too many waits open; ask again after Retry-After seconds"
+    ),
 }
 
 

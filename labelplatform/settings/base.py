@@ -20,8 +20,12 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # ------------------------------------------------------------------------------
 # Core  https://docs.djangoproject.com/en/5.2/ref/settings/#core-settings
 # ------------------------------------------------------------------------------
-SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me-0123456789")
-DEBUG = env.bool("DEBUG", default=True)
+# No key is written here (one in the repository is no secret): production requires it, the
+# local settings keep a generated one under var/ (labelplatform.secret_key), the tests set one.
+SECRET_KEY = env("SECRET_KEY", default="")
+# Off unless asked for (DEBUG=true): its error pages show tracebacks, settings and the URL
+# patterns to whoever reaches the server.
+DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -58,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Login is required everywhere but the login page (and the API, which answers 401 itself).
     "labelplatform.middleware.LoginRequiredExceptApiMiddleware",
+    # An upload whose temporary spool filled the disk gets a 507, nothing stored.
+    "labelplatform.upload_spool.UploadSpoolFullMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -201,6 +207,13 @@ STORAGES = {
 # Uploads: Django keeps small files in memory and spools the rest to disk.
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=1000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Where larger files are spooled (None: the system's temporary folder). A spool that fills up
+# is answered 507 with nothing stored (labelplatform.upload_spool).
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "labelplatform.upload_spool.SpoolFullAwareUploadHandler",
+]
 
 # ------------------------------------------------------------------------------
 # Image ingest limits (labeling.ingest)
@@ -287,9 +300,13 @@ CLASSIFIER_PREDICTION_JOB_SIZE = env.int("CLASSIFIER_PREDICTION_JOB_SIZE", defau
 # A running job's worker touches its row every few seconds; a row silent for longer than this
 # has lost its worker (killed, machine gone) and is failed or re-queued.
 CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", default=120)
-# Training gives up after this long. Enforced inside the job too: the solo pool the workers
-# run with does not enforce Celery's time limits. Stays below the Redis visibility timeout
-# (1 h) so a long run is never delivered twice.
+# A prediction job whose worker died is run again, at most this many runs in all: a job that
+# kills its worker every time (an image that runs it out of memory) is then failed, naming
+# the image it was on. Runs after the first go one image at a time to find that image.
+CLASSIFIER_JOB_MAX_RUNS = env.int("CLASSIFIER_JOB_MAX_RUNS", default=3)
+# Training gives up after this long. Celery's limits, which the solo pool the workers run
+# with does not enforce, are enforced by classifier.worker.time_limits. Stays below the Redis
+# visibility timeout (1 h) so a long run is never delivered twice.
 CLASSIFIER_TRAINING_TIME_LIMIT = env.int("CLASSIFIER_TRAINING_TIME_LIMIT", default=30 * 60)
 CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", default=15 * 60)
 # A data-health check (suspected label errors, near-duplicates, split leaks) after every
@@ -297,6 +314,9 @@ CLASSIFIER_PREDICTION_TIME_LIMIT = env.int("CLASSIFIER_PREDICTION_TIME_LIMIT", d
 CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING = env.bool(
     "CLASSIFIER_HEALTH_CHECK_AFTER_TRAINING", default=True
 )
+# Those are the soft limits (the job is failed, the worker goes on); this many seconds later
+# a job that did not stop has its worker killed (classifier.worker.time_limits).
+CLASSIFIER_HARD_TIME_LIMIT_GRACE = env.int("CLASSIFIER_HARD_TIME_LIMIT_GRACE", default=60)
 # Reconciliation (classifier.services.jobs_reconcile), every INTERVAL seconds: a queued job
 # whose message was sent more than AFTER seconds ago and is no longer in Redis (restarted
 # without its data) is sent again; running jobs whose worker went silent are settled.
@@ -324,6 +344,11 @@ CELERY_BEAT_SCHEDULE = {
 # do not call the broker for this many seconds: jobs asked meanwhile stay queued with a note
 # and are sent by the workers once Redis answers (classifier.broker).
 CLASSIFIER_BROKER_BACKOFF = env.float("CLASSIFIER_BROKER_BACKOFF", default=15)
+# Job GETs with ?wait= hold a web thread: each web process lends at most this many threads to
+# waits, at most API_WAITS_PER_USER to one user; more are answered 429 with Retry-After
+# (classifier.api.wait_slots). Keep API_WAITS_PER_PROCESS below WEB_THREADS (4).
+API_WAITS_PER_PROCESS = env.int("API_WAITS_PER_PROCESS", default=2)
+API_WAITS_PER_USER = env.int("API_WAITS_PER_USER", default=1)
 
 # ------------------------------------------------------------------------------
 # Email  https://docs.djangoproject.com/en/5.2/topics/email/

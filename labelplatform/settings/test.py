@@ -8,6 +8,9 @@ from labelplatform.settings.base import *  # noqa: F403
 from labelplatform.settings.base import CLASSIFIER_EXTRA_BACKBONES, STORAGES, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SECRET_KEY = (
+    env("SECRET_KEY", default="") or "labelplatform-tests-only-key-never-used-elsewhere-0123"
+)
 # The tests' small random backbone (tests/classifier/tiny_backbone.py), for the workers they
 # start as much as for the test process.
 CLASSIFIER_EXTRA_BACKBONES = {

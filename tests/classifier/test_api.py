@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from classifier import selectors, services
-from classifier.models import JobStatus, ModelVersionStatus, TrainingRun
+from classifier.models import JobStatus, ModelVersionStatus, PredictionJob, TrainingRun
 from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Role
 from tests.classifier.factories import ModelVersionFactory, PredictionFactory
@@ -357,3 +357,35 @@ def test_a_running_run_of_a_dead_worker_does_not_block_retraining(labeled_projec
 
     assert response.status_code == 202
     assert TrainingRun.objects.filter(project=project, status=JobStatus.FAILED).count() == 1
+
+
+@pytest.mark.parametrize(("error_number", "expected"), [(28, 507), (5, 503)])
+def test_ad_hoc_files_the_storage_refuses_are_a_507_or_503_with_nothing_queued(
+    owner, project, settings, tmp_path, error_number, expected
+):
+    # The soak (bench/soak.py) met a 500 here while the media disk was full.
+    from tests.classifier.factories import ModelVersionFactory
+    from tests.labeling.storage_faults import files_below, storages_failing_after
+
+    ModelVersionFactory(project=project, status=ModelVersionStatus.ACTIVE)
+    media = tmp_path / "media"
+    media.mkdir()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": storages_failing_after(media, 1, error_number),
+    }
+    uploads = []
+    for index in range(3):  # the second file fills the disk
+        upload = io.BytesIO(png_bytes(seed=index))
+        upload.name = f"mug-{index}.png"
+        uploads.append(upload)
+
+    response = client_for(owner).post(
+        f"/api/projects/{project.pk}/predictions/", {"files": uploads}
+    )
+
+    assert response.status_code == expected
+    assert "no prediction was queued" in response.json()["detail"]
+    assert response["Retry-After"]
+    assert not PredictionJob.objects.filter(project=project).exists()
+    assert files_below(media) == []

@@ -213,6 +213,43 @@ def test_ad_hoc_files_no_job_needs_are_deleted_once_old(redis, project):
         default_storage.delete(stored)
 
 
+# --- Model artifacts ----------------------------------------------------------------------
+
+
+def aged(stored: str, *, age: timedelta) -> str:
+    stamp = time.time() - age.total_seconds()
+    os.utime(default_storage.path(stored), (stamp, stamp))
+    return stored
+
+
+def test_model_artifacts_no_version_points_to_are_deleted_once_old(redis, project):
+    old = services.ARTIFACT_ORPHAN_GRACE + timedelta(minutes=1)
+    kept = ModelVersionFactory(project=project)
+    aged(kept.artifact.name, age=old)
+    # A worker killed inside its final commit: the file saved, the version never committed.
+    orphan = aged(
+        default_storage.save(f"projects/{project.pk}/models/v2-head.bin", ContentFile(b"x")),
+        age=old,
+    )
+    # A project deleted since: its versions' rows went, their files stayed.
+    of_deleted_project = aged(
+        default_storage.save("projects/999999/models/v1-head.bin", ContentFile(b"x")), age=old
+    )
+    # A version being written right now: saved, its row not committed yet.
+    being_written = default_storage.save(
+        f"projects/{project.pk}/models/v3-head.bin", ContentFile(b"x")
+    )
+
+    counts = services.jobs_reconcile()
+
+    assert counts["orphan_artifacts_deleted"] == 2
+    assert not default_storage.exists(orphan)
+    assert not default_storage.exists(of_deleted_project)
+    assert default_storage.exists(kept.artifact.name)
+    assert default_storage.exists(being_written)
+    default_storage.delete(being_written)
+
+
 def test_the_reconciliation_is_routed_to_the_prediction_queue_and_scheduled(settings):
     route = celery_app.amqp.router.route({}, "classifier.tasks.jobs_reconcile")
     entry = settings.CELERY_BEAT_SCHEDULE["classifier-jobs-reconcile"]

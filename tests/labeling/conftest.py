@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
-from tests.labeling.storage_faults import storages_failing_after
+from tests.labeling.storage_faults import small_tmpfs, storages_failing_after
+from tests.support.availability import not_available_here
 
 
 @pytest.fixture
@@ -53,3 +54,15 @@ def disk_full_after(settings, media_root):
         return media_root
 
     return fill_after
+
+
+@pytest.fixture
+def small_spool(tmp_path, settings, media_root):
+    """Uploads over 10 KB are spooled to a real 200 KB filesystem; needs root."""
+    try:
+        with small_tmpfs(tmp_path / "small-spool", kilobytes=200) as mountpoint:
+            settings.FILE_UPLOAD_TEMP_DIR = str(mountpoint)
+            settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10_000
+            yield mountpoint
+    except PermissionError as error:
+        not_available_here(f"cannot make a small filesystem to fill: {error}")

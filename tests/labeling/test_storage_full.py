@@ -222,3 +222,43 @@ def test_import_images_stops_at_a_full_disk_and_says_how_many_were_not_stored(
     [image] = Image.objects.all()
     assert image.original_name == "coffee/a.jpg"
     assert files_below(media) == stored_files_of(image)
+
+
+# --------------------------------------------------------------------------------------------
+# The upload's temporary spool (FILE_UPLOAD_TEMP_DIR, /tmp by default) filling up
+# --------------------------------------------------------------------------------------------
+
+
+def spool_filling_files() -> dict[str, bytes]:
+    # The first fits in the spool, the second (incompressible, ~300 KB) fills it.
+    return {
+        "fits.png": corpus.png(size=(60, 60), seed=1),
+        "too-big.png": corpus.png(size=(320, 320), seed=2),
+    }
+
+
+def test_an_upload_page_request_whose_spool_fills_answers_507_and_stores_nothing(
+    client, project, annotator, small_spool, media_root
+):
+    client.force_login(annotator)
+
+    response = page_upload(client, project, spool_filling_files())
+
+    assert response.status_code == 507
+    assert "temporary space for uploads is full" in response.json()["detail"]
+    assert response["Retry-After"]
+    assert Image.objects.count() == 0
+    assert files_below(Path(media_root)) == []
+    assert files_below(small_spool) == []  # the partial spool file went too
+
+
+def test_with_room_in_the_spool_the_same_upload_is_stored(
+    client, project, annotator, small_spool, settings
+):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # nothing spooled
+    client.force_login(annotator)
+
+    response = page_upload(client, project, spool_filling_files())
+
+    assert response.status_code == 201, response.content
+    assert Image.objects.count() == 2

@@ -163,6 +163,33 @@ def test_an_unfinished_job_cannot_be_deleted(admin_client, jobs):
     assert list(TrainingRun.objects.filter(pk__in=both)) == [jobs["running"]]
 
 
+def test_the_active_model_version_cannot_be_deleted(admin_client, versions):
+    active = versions[2]
+    url = reverse("admin:classifier_modelversion_delete", args=[active.pk])
+
+    response = admin_client.post(url, {"post": "yes"}, follow=True)
+
+    assert "cannot be deleted: activate another version first" in messages_of(response)[0]
+    changelist = reverse("admin:classifier_modelversion_changelist")
+    both = [active.pk, versions[3].pk]
+    response = admin_client.post(
+        changelist, {"action": "delete_selected", "post": "yes", ACTION_CHECKBOX_NAME: both}
+    )
+    assert response.status_code == 403
+    active.refresh_from_db()
+    assert active.status == ModelVersionStatus.ACTIVE
+
+
+def test_a_version_that_is_not_active_can_be_deleted(admin_client, versions):
+    candidate = versions[3]
+    url = reverse("admin:classifier_modelversion_delete", args=[candidate.pk])
+
+    admin_client.post(url, {"post": "yes"})
+
+    assert not type(candidate).objects.filter(pk=candidate.pk).exists()
+    assert type(candidate).objects.filter(pk=versions[2].pk).exists()
+
+
 # --- Retrain buttons and actions -----------------------------------------------------------
 
 

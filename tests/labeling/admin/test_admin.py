@@ -190,6 +190,23 @@ def test_classes_are_renamed_and_added_on_the_project_page(admin_client, project
     assert list(project.classes.values_list("name", flat=True)) == ["espresso", "other", "tea"]
 
 
+@pytest.mark.parametrize(
+    "color", ["red; background-image: url(//evil.example/x.png)", "#12345", "#gggggg", "blue"]
+)
+def test_a_class_colour_that_is_not_a_hex_colour_is_refused_on_the_project_page(
+    admin_client, project, color
+):
+    page = admin_client.get(f"/admin/labeling/project/{project.pk}/change/")
+    data = {**form_data(page), "classes-0-color": color}
+
+    response = admin_client.post(f"/admin/labeling/project/{project.pk}/change/", data)
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "six hex digits" in content or "at most 7 characters" in content
+    assert project.classes.first().color != color
+
+
 def test_members_are_added_on_the_project_page(admin_client, project):
     newcomer = UserFactory(username="nina")
     page = admin_client.get(f"/admin/labeling/project/{project.pk}/change/")

@@ -1,11 +1,14 @@
 """Uploads through the API when the storage fails: 507 (full) or 503 (unavailable) in the
 API's error format, with every file's verdict (see tests/labeling/test_storage_full.py)."""
 
+from pathlib import Path
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.models import Image
 from tests.labeling.storage_faults import FULL, UNAVAILABLE, files_below
+from tests.labeling.test_storage_full import spool_filling_files
 from tests.support import upload_corpus as corpus
 from tests.support.fake_s3 import media_on_fake_s3
 from tests.support.responses import assert_json_error
@@ -60,3 +63,21 @@ def test_an_object_store_refusing_the_write_is_a_503_through_the_api(
     assert body["rejected"] == [{"name": "cup.jpg", "error": UNAVAILABLE}]
     assert Image.objects.count() == 0
     assert "Contents" not in missing_bucket.list_objects_v2(Bucket="some-other-bucket")
+
+
+def test_an_api_upload_whose_spool_fills_answers_507_in_the_api_format(
+    api_as, project, annotator, small_spool, media_root
+):
+    payload = {
+        "files": [SimpleUploadedFile(name, data) for name, data in spool_filling_files().items()]
+    }
+
+    response = api_as(annotator).post(
+        f"/api/projects/{project.pk}/images/", payload, format="multipart"
+    )
+
+    assert response.status_code == 507
+    assert list(response.json()) == ["detail"]
+    assert Image.objects.count() == 0
+    assert files_below(Path(media_root)) == []
+    assert files_below(small_spool) == []
