@@ -29,6 +29,19 @@ class LabelStatus(models.TextChoices):
     CONFLICT = "conflict", "Conflict"
 
 
+class QueueStrategy(models.TextChoices):
+    """The order in which the labeling queue offers a project's images. The prediction
+    worker computes the orderings (classifier.worker.labeling_queue says how)."""
+
+    SEQUENTIAL = "sequential", "Sequential (upload order)"
+    RANDOM = "random", "Random"
+    LEAST_CONFIDENCE = "least_confidence", "Least confidence"
+    MARGIN = "margin", "Smallest margin"
+    ENTROPY = "entropy", "Highest entropy"
+    DIVERSITY = "diversity", "Diversity (k-center greedy)"
+    BALANCED = "balanced", "Class-balanced mix"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -37,6 +50,11 @@ class Project(models.Model):
     validation_percent = models.PositiveSmallIntegerField(default=20)
     test_percent = models.PositiveSmallIntegerField(default=20)
     annotations_per_image = models.PositiveSmallIntegerField(default=1)
+    # The labeling queue's order for everyone in the project (the API takes another per
+    # request). The default is the winner of bench/active_learning.py.
+    queue_strategy = models.CharField(
+        max_length=32, choices=QueueStrategy.choices, default=QueueStrategy.LEAST_CONFIDENCE
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

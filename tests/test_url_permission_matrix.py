@@ -340,6 +340,8 @@ API_CASES = [
          (202, 202, 403, 404, 401, 202), format="json", body=images_to_predict),
     Case("api:classifier:prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},
          API_READ),
+    # The queue is the caller's next images to label: annotators and up.
+    Case("api:classifier:labeling-queue", "get", api_project, (200, 200, 403, 404, 401, 200)),
     # The schema and its browsable page describe the API, not anyone's data: public, as
     # the login page is, so a client can be written before it has an account.
     Case("api:schema", "get", no_args, (200, 200, 200, 200, 200, 200)),

@@ -37,6 +37,11 @@ urlpatterns = [
         name="prediction-job-detail",
     ),
     path(
+        "projects/<id:project_id>/queue/",
+        views.LabelingQueueView.as_view(),
+        name="labeling-queue",
+    ),
+    path(
         "images/<id:image_id>/predictions/",
         views.ImagePredictionsView.as_view(),
         name="image-predictions",

@@ -11,6 +11,7 @@ workers call are re-exported here, so callers write `from classifier import serv
   a run, called by the worker), the training set (`TrainingSet`, `training_set_for`) and
   `DEFAULT_HYPERPARAMETERS` (from classifier.ml.hyperparameters).
 - `versions`: `model_version_activate` and `model_version_promote`, the one promotion.
+- `labeling_queue`: `labeling_queue_refresh_request` (the orderings are the worker's).
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
   `_new_images_predict`, the receiver of labeling's images_created signal.
 
@@ -26,6 +27,7 @@ from classifier.services.jobs import (
     jobs_reconcile,
     jobs_recover_orphans,
 )
+from classifier.services.labeling_queue import labeling_queue_refresh_request
 from classifier.services.predictions import (
     AdHocFile,
     _new_images_predict,
@@ -54,6 +56,7 @@ __all__ = [
     "jobs_dispatch_unsent",
     "jobs_reconcile",
     "jobs_recover_orphans",
+    "labeling_queue_refresh_request",
     "model_version_activate",
     "model_version_promote",
     "prediction_job_start",
