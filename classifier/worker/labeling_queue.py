@@ -49,6 +49,8 @@ from labeling.models import Image, LabelStatus, Project, QueueStrategy
 logger = logging.getLogger(__name__)
 
 NEEDING_LABELS = (LabelStatus.UNLABELED, LabelStatus.CONFLICT)
+# Sequential is upload order, read off the images' own index: nothing to store.
+STORED_STRATEGIES = tuple(s for s in QueueStrategy.values if s != QueueStrategy.SEQUENTIAL)
 
 
 def labeling_queue_refresh_after_job(job: PredictionJob) -> None:
@@ -103,7 +105,9 @@ def labeling_queue_refresh(*, project_id: int) -> dict[str, int]:
                 )
             )
 
-    store(QueueStrategy.RANDOM, pool_ids, sampling.random_order(len(pool_ids), seed=project.pk))
+    store(
+        QueueStrategy.RANDOM.value, pool_ids, sampling.random_order(len(pool_ids), seed=project.pk)
+    )
 
     active = ModelVersion.objects.filter(project=project, status=ModelVersionStatus.ACTIVE).first()
     predicted = _predictions_of_pool(active, project) if active is not None else None
@@ -127,16 +131,16 @@ def labeling_queue_refresh(*, project_id: int) -> dict[str, int]:
             scores["least_confidence"],
             [labeled.get(label_id, 0) for label_id in classes],
         )
-        store(QueueStrategy.BALANCED, image_ids, balanced, **common)
+        store(QueueStrategy.BALANCED.value, image_ids, balanced, **common)
         diverse = _diversity_order(active, project, predicted, dict(pool))
-        store(QueueStrategy.DIVERSITY, image_ids, diverse, **common)
+        store(QueueStrategy.DIVERSITY.value, image_ids, diverse, **common)
 
     with transaction.atomic():
         LabelingQueuePlace.objects.filter(project=project).delete()
         LabelingQueuePlace.objects.bulk_create(places, batch_size=2000)
-    stored: dict[str, int] = {}
+    stored = dict.fromkeys(STORED_STRATEGIES, 0)
     for place in places:
-        stored[place.strategy] = stored.get(place.strategy, 0) + 1
+        stored[place.strategy] += 1
     logger.info(
         "Labeling queue of project %s: %d images need labels, %s stored in %.0f ms",
         project.pk,
