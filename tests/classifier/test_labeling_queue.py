@@ -297,3 +297,49 @@ def test_the_queue_needs_annotator_rights(project, viewer):
     client.force_authenticate(viewer)
 
     assert client.get(f"/api/projects/{project.pk}/queue/").status_code == 403
+
+
+# --- Who computes the orderings -------------------------------------------------------------
+
+
+def test_a_prediction_job_reorders_the_queue_when_it_finishes(labeled_project, owner):
+    from classifier import services
+    from classifier.worker import prediction_job_execute, training_run_execute
+    from tests.support.labeled_images import FAST_TRAINING
+
+    project = labeled_project()
+    run, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
+    training_run_execute(run_id=run.pk, worker="test@here")
+    new = ImageFactory.create_batch(3, project=project)
+    job = services.prediction_job_start(
+        project=project, requested_by=owner, image_ids=[image.pk for image in new]
+    )
+
+    prediction_job_execute(job_id=job.pk, worker="test@here")
+
+    ranked = LabelingQueuePlace.objects.filter(project=project, strategy="least_confidence")
+    assert set(ranked.values_list("image_id", flat=True)) == {image.pk for image in new}
+    assert queue_reason(project, owner).startswith("The model is unsure: ")
+
+
+def queue_reason(project, user) -> str:
+    return labeling_queue(project=project, user=user, strategy="least_confidence")[0].reason
+
+
+def test_an_upload_into_a_project_without_a_model_asks_a_worker_for_the_random_order(
+    project, django_capture_on_commit_callbacks, monkeypatch
+):
+    from celery import current_app
+
+    from labeling.signals import images_created
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
+    image = ImageFactory(project=project)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        images_created.send(sender=type(project), project=project, image_ids=[image.pk])
+
+    assert sent == [("classifier.tasks.prediction_labeling_queue_refresh", [project.pk])]
