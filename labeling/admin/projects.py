@@ -19,6 +19,7 @@ from labeling.models import (
     LabelStatus,
     Membership,
     Project,
+    QueueStrategy,
     Role,
     Split,
 )
@@ -72,6 +73,13 @@ class MembershipInline(admin.TabularInline):
 
 
 class ProjectCreateForm(forms.ModelForm):
+    # Optional, so a form without it (older clients, scripts) gets the default order.
+    queue_strategy = forms.ChoiceField(
+        choices=QueueStrategy.choices,
+        required=False,
+        initial=Project._meta.get_field("queue_strategy").default,
+        help_text="The order of the labeling queue.",
+    )
     classes = forms.CharField(
         help_text="Class names separated by commas, two to nine (e.g. coffee, other); "
         "their keys on the labeling page are 1-9 in this order."
@@ -86,6 +94,7 @@ class ProjectCreateForm(forms.ModelForm):
             "validation_percent",
             "test_percent",
             "annotations_per_image",
+            "queue_strategy",
         ]
 
     def clean_classes(self) -> list[str]:
@@ -115,7 +124,7 @@ class ProjectAdmin(ProjectModelsAdmin):
         "created_at",
         "active_model",
     ]
-    list_filter = ["annotations_per_image", "created_at"]
+    list_filter = ["annotations_per_image", "queue_strategy", "created_at"]
     search_fields = ["name", "description"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_by", "created_at"]
@@ -143,8 +152,14 @@ class ProjectAdmin(ProjectModelsAdmin):
     def get_fields(self, request, obj=None):
         ratios = ("train_percent", "validation_percent", "test_percent")
         if obj is None:
-            return ["name", "description", "classes", ratios, "annotations_per_image"]
-        return ["name", "description", ratios, "annotations_per_image", "created_by", "created_at"]
+            return [
+                "name", "description", "classes", ratios, "annotations_per_image",
+                "queue_strategy",
+            ]  # fmt: skip
+        return [
+            "name", "description", ratios, "annotations_per_image", "queue_strategy",
+            "created_by", "created_at",
+        ]  # fmt: skip
 
     def get_inlines(self, request, obj):
         # A new project gets its classes from the form and its creator as owner.
@@ -165,6 +180,7 @@ class ProjectAdmin(ProjectModelsAdmin):
                 split_ratios=split_ratios,
                 annotations_per_image=data["annotations_per_image"],
             )
+            services.project_queue_strategy_set(project=obj, strategy=data["queue_strategy"])
             return
         project = services.project_create(
             name=data["name"],
@@ -173,6 +189,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             classes=data["classes"],
             split_ratios=split_ratios,
             annotations_per_image=data["annotations_per_image"],
+            queue_strategy=data.get("queue_strategy") or None,
         )
         adopt_saved_row(obj, project)
 

@@ -7,7 +7,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.models import Annotation, Image, LabelClass, LabelStatus, Membership, Project, Role
+from labeling.models import (
+    Annotation,
+    Image,
+    LabelClass,
+    LabelStatus,
+    Membership,
+    Project,
+    QueueStrategy,
+    Role,
+)
 from labeling.models import Split as SplitChoice
 
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
@@ -87,6 +96,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "classes",
             "split_ratios",
             "annotations_per_image",
+            "queue_strategy",
             "role",
             "image_count",
             "labeled_count",
@@ -114,6 +124,11 @@ class ProjectCreateSerializer(serializers.Serializer):
     )
     split_ratios = SplitRatiosSerializer(required=False)
     annotations_per_image = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    queue_strategy = serializers.ChoiceField(
+        choices=QueueStrategy.choices,
+        required=False,
+        help_text="The labeling queue's order (the project's default for GET .../queue/).",
+    )
 
 
 # `type: ignore[assignment]` on the fields named "label" (the API's key): the DRF stubs type

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from classifier.selectors import images_to_label_next
+from classifier.selectors import labeling_queue
 from labeling import services
 from labeling.api.serializers import ImagePageSerializer, LabelClassSerializer
 from labeling.models import Image, LabelClass, Project, Role
@@ -71,15 +71,18 @@ def _skipped_ids(request: HttpRequest, project: Project) -> list[int]:
 
 
 def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
-    """The next images to label, most uncertain first once a model exists (the classifier's
-    order of labeling's queue), in the API's shape of an image."""
-    images = images_to_label_next(
+    """The next images to label in the project's queue order (the classifier's labeling
+    queue), in the API's shape of an image, each with `queue_reason`: why it is next."""
+    queued = labeling_queue(
         project=project,
         user=request.user,
         exclude_ids=exclude | set(_skipped_ids(request, project)),
         limit=LABELING_PREFETCH,
     )
-    return ImagePageSerializer(images, many=True).data
+    shown = ImagePageSerializer([item.image for item in queued], many=True).data
+    return [
+        {**image, "queue_reason": item.reason} for image, item in zip(shown, queued, strict=True)
+    ]
 
 
 # How many images the labeling page is sent at a time, to load in the background: enough that a

@@ -69,6 +69,7 @@
 
   function show(image, startedAt) {
     current = image;
+    el("queue-reason").textContent = image && image.queue_reason ? `Why this one: ${image.queue_reason}` : "";
     el("empty").classList.add("d-none");
     if (!image) {
       el("frame").replaceChildren();

@@ -258,3 +258,14 @@ def test_an_annotation_round_trip_takes_a_handful_of_queries(
     body = {"image": images[0].pk, "label_class": project.classes.first().pk}
     with django_assert_max_num_queries(16):
         post_json(client, "labeling:project-label-annotate", project, body)
+
+
+def test_each_queued_image_says_why_it_is_next(client, project, annotator, images):
+    client.force_login(annotator)
+
+    state = client.get(reverse("labeling:project-label", args=[project.pk])).context["state"]
+    queue = client.get(reverse("labeling:project-label-queue", args=[project.pk])).json()["queue"]
+
+    # No model yet: the project's strategy (least confidence) falls back to upload order.
+    assert state["queue"][0]["queue_reason"] == "No model yet: next in upload order"
+    assert queue[0]["queue_reason"] == "No model yet: next in upload order"
