@@ -14,9 +14,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import F, FilteredRelation, Q, Subquery
 
-from classifier.models import LabelingQueuePlace, ModelVersion, Prediction
-from classifier.selectors.versions import model_version_active
+from classifier.models import LabelingQueuePlace, ModelVersion, ModelVersionStatus
 from labeling.models import Image, Project, QueueStrategy
 from labeling.selectors import images_needing_label_by
 
@@ -49,9 +49,9 @@ def labeling_queue(
     """The next `limit` images for the user to label, in the order of `strategy` (default:
     the project's queue_strategy), leaving out `exclude_ids` (skipped, or already on screen).
 
-    ValueError for an unknown strategy. About six queries whatever the project's size: the
+    ValueError for an unknown strategy. Three or four queries whatever the project's size: the
     stored places in rank order, which of them the user may label, the upload-order tail when
-    the places run out, the images, the active version and its predictions of them.
+    the places run out, and the images with the active version's predictions of them.
     """
     strategy = strategy or project.queue_strategy
     if strategy not in STRATEGIES:
@@ -69,18 +69,38 @@ def labeling_queue(
             .order_by("created_at", "pk")
             .values_list("pk", flat=True)[: limit - len(chosen)]
         )
-    images = Image.objects.select_related("label").in_bulk(chosen)
-    active = model_version_active(project=project)
-    suggestions = _suggestions(active, chosen)
-    return [
-        QueuedImage(
-            image=images[image_id],
-            suggestion=suggestions.get(image_id),
-            reason=_reason(strategy, places.get(image_id), suggestions.get(image_id), active),
+    # The images with the active version's prediction of each, in one query.
+    active_version = ModelVersion.objects.filter(
+        project=project, status=ModelVersionStatus.ACTIVE
+    ).values("pk")[:1]
+    images = (
+        Image.objects.select_related("label")
+        .annotate(
+            active_prediction=FilteredRelation(
+                "predictions",
+                condition=Q(predictions__model_version=Subquery(active_version)),
+            ),
+            suggested_label=F("active_prediction__label__name"),
+            suggested_confidence=F("active_prediction__confidence"),
         )
-        for image_id in chosen
-        if image_id in images
-    ]
+        .in_bulk(chosen)
+    )
+    queued = []
+    for image_id in chosen:
+        image = images.get(image_id)
+        if image is None:
+            continue
+        suggestion = None
+        if image.suggested_confidence is not None:
+            suggestion = {"label": image.suggested_label, "confidence": image.suggested_confidence}
+        queued.append(
+            QueuedImage(
+                image=image,
+                suggestion=suggestion,
+                reason=_reason(strategy, places.get(image_id), suggestion),
+            )
+        )
+    return queued
 
 
 def _places_open_to(needing, project, strategy, excluded, limit) -> dict[int, dict]:
@@ -106,24 +126,11 @@ def _places_open_to(needing, project, strategy, excluded, limit) -> dict[int, di
     return found
 
 
-def _suggestions(active: ModelVersion | None, image_ids: list[int]) -> dict[int, dict]:
-    if active is None or not image_ids:
-        return {}
-    return {
-        image_id: {"label": label, "confidence": confidence}
-        for image_id, label, confidence in Prediction.objects.filter(
-            model_version=active, image_id__in=image_ids
-        ).values_list("image_id", "label__name", "confidence")
-    }
-
-
 def _percent_of(label: str | None, confidence: float | None) -> str:
     return f"{round((confidence or 0) * 100)}% {label or 'a deleted class'}"
 
 
-def _reason(
-    strategy: str, place: dict | None, suggestion: dict | None, active: ModelVersion | None
-) -> str:
+def _reason(strategy: str, place: dict | None, suggestion: dict | None) -> str:
     """Why the image is next, in a few words for the labeling page (the issue's example:
     "the model is unsure: 52% coffee")."""
     if strategy == QueueStrategy.SEQUENTIAL:
@@ -131,10 +138,8 @@ def _reason(
     if place is None:  # the upload-order tail
         if strategy == QueueStrategy.RANDOM:
             return "Next in upload order (the random order is being prepared)"
-        if active is None:
-            return "No model yet: next in upload order"
         if suggestion is None:
-            return "Not predicted yet: next in upload order"
+            return "No prediction yet: next in upload order"
         return "Next in upload order (after the images the model ranked)"
     if strategy == QueueStrategy.RANDOM:
         return "Picked at random"

@@ -201,13 +201,13 @@ def test_the_queue_leaves_out_the_images_asked_to_and_stops_at_the_limit(
     assert ids(queue) == [images[1].pk, images[3].pk]
 
 
-def test_without_a_model_the_model_strategies_say_they_follow_upload_order(project, annotator):
+def test_without_predictions_the_model_strategies_say_they_follow_upload_order(project, annotator):
     first, second = ImageFactory.create_batch(2, project=project)
 
     queue = labeling_queue(project=project, user=annotator, strategy="entropy")
 
     assert ids(queue) == [first.pk, second.pk]
-    assert queue[0].reason == "No model yet: next in upload order"
+    assert queue[0].reason == "No prediction yet: next in upload order"
     assert queue[0].suggestion is None
 
 
@@ -235,7 +235,7 @@ def test_reading_the_queue_costs_the_same_few_queries_however_long_it_is(
             labeling_queue(project=project, user=annotator, strategy="margin", limit=5)
         return len(captured)
 
-    assert queries_for(5) == queries_for(60) <= 6
+    assert queries_for(5) == queries_for(60) <= 4
 
 
 # --- The API ------------------------------------------------------------------------------

@@ -245,9 +245,9 @@ def test_the_labeling_page_query_count_is_small(
     client, project, annotator, images, django_assert_max_num_queries
 ):
     client.force_login(annotator)
-    # Session, user, project, role, classes, the active model version (uncertainty order),
-    # the queue, the per-split counter.
-    with django_assert_max_num_queries(8):
+    # Session, user, project, role, classes, the queue (its stored places, the upload-order
+    # tail, the images with their active predictions), the per-split counter.
+    with django_assert_max_num_queries(9):
         client.get(reverse("labeling:project-label", args=[project.pk]))
 
 
@@ -267,5 +267,5 @@ def test_each_queued_image_says_why_it_is_next(client, project, annotator, image
     queue = client.get(reverse("labeling:project-label-queue", args=[project.pk])).json()["queue"]
 
     # No model yet: the project's strategy (least confidence) falls back to upload order.
-    assert state["queue"][0]["queue_reason"] == "No model yet: next in upload order"
-    assert queue[0]["queue_reason"] == "No model yet: next in upload order"
+    assert state["queue"][0]["queue_reason"] == "No prediction yet: next in upload order"
+    assert queue[0]["queue_reason"] == "No prediction yet: next in upload order"

@@ -103,8 +103,10 @@ def populated(project, members, size: int) -> list[Image]:
 PAGES = {
     "gallery": ("labeling:project-gallery", "owner", 10),
     "grid": ("labeling:project-grid", "ann", 10),
-    "labeling page": ("labeling:project-label", "cleo", 8),
-    "next images": ("labeling:project-label-queue", "cleo", 7),
+    # The queue: its stored places in rank order, the upload-order tail, the images with
+    # their active predictions (classifier.selectors.labeling_queue).
+    "labeling page": ("labeling:project-label", "cleo", 9),
+    "next images": ("labeling:project-label-queue", "cleo", 8),
     "dashboard": ("labeling:project-dashboard", "owner", 16),
 }
 
