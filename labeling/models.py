@@ -213,3 +213,35 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.label_class} on image {self.image_id}"
+
+
+class ImageTally(models.Model):
+    """How many of a project's images are in each (split, status, label): counts kept by the
+    database, so the labeling page's progress and the dashboard's table never count a large
+    project's images in a request.
+
+    On PostgreSQL, triggers on the images table keep these rows (migration 0004): every
+    insert, update and delete, whoever makes it (services, bulk updates, cascades), adds its
+    change in the same transaction. Elsewhere (SQLite, small projects) the rows stay empty and
+    the selectors count the images instead (labeling.selectors.projects). Plain integer
+    columns, no foreign keys: a deleted class's images read as labeled without a class, and a
+    deleted project's rows fall to zero and are removed by the same triggers.
+    """
+
+    project_id = models.IntegerField()
+    split = models.CharField(max_length=16)
+    label_status = models.CharField(max_length=16)
+    # The image's label id, 0 for none (a unique key needs a value, not NULL).
+    label_key = models.IntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project_id", "split", "label_status", "label_key"],
+                name="imagetally_unique_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.label_status} in {self.split} of project {self.project_id}"
