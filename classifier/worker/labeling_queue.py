@@ -49,6 +49,9 @@ from labeling.models import Image, LabelStatus, Project, QueueStrategy
 logger = logging.getLogger(__name__)
 
 NEEDING_LABELS = (LabelStatus.UNLABELED, LabelStatus.CONFLICT)
+# Each k-center pick costs a pass over every candidate's embedding: the first few hundred
+# picks are what annotators reach before the next prediction job reorders the queue anyway.
+DIVERSITY_PICKS = 300
 # Sequential is upload order, read off the images' own index: nothing to store.
 STORED_STRATEGIES = tuple(s for s in QueueStrategy.values if s != QueueStrategy.SEQUENTIAL)
 
@@ -236,7 +239,7 @@ def _diversity_order(
     picked = sampling.k_center_greedy(
         candidate_matrix,
         np.stack(centers) if centers else None,
-        settings.CLASSIFIER_LABELING_QUEUE_DEPTH,
+        min(settings.CLASSIFIER_LABELING_QUEUE_DEPTH, DIVERSITY_PICKS),
     )
     return candidates[np.array(kept, dtype=np.int64)[picked]]
 

@@ -145,14 +145,17 @@ def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
     return progress
 
 
-def project_counts(*, project: Project) -> list[dict]:
+def project_counts(*, project: Project, classes: list[LabelClass] | None = None) -> list[dict]:
     """Image counts per split x class x status: [{"split", "label", "status", "count"}].
 
     "label" is the class name for labeled images and None for unlabeled and conflict ones.
-    Off the kept counts on PostgreSQL (two small queries: the counts, the class names).
+    Off the kept counts on PostgreSQL (one query, and one for the class names unless
+    `classes` are given).
     """
     if _tally_kept():
-        names = dict(LabelClass.objects.filter(project=project).values_list("pk", "name"))
+        if classes is None:
+            classes = list(LabelClass.objects.filter(project=project))
+        names = {label_class.pk: label_class.name for label_class in classes}
         merged: dict[tuple, int] = {}
         for split, status, label_key, count in ImageTally.objects.filter(
             project_id=project.pk
@@ -206,7 +209,7 @@ def project_count_table(*, project: Project, classes: list[LabelClass]) -> dict:
     column_of = {label_class.name: index for index, label_class in enumerate(classes)}
     rows = {split.value: empty_row(split.value, split.label) for split in Split}
     totals = empty_row("", "All splits")
-    for count in project_counts(project=project):
+    for count in project_counts(project=project, classes=classes):
         for row in (rows[count["split"]], totals):
             row["total"] += count["count"]
             if count["status"] == LabelStatus.LABELED and count["label"] in column_of:
