@@ -245,3 +245,24 @@ class ImageTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} {self.label_status} in {self.split} of project {self.project_id}"
+
+
+class MemberTally(models.Model):
+    """Each person's annotations and uploads in a project, kept by the database like
+    ImageTally (PostgreSQL triggers on the annotations and images tables, migration 0005) for
+    the dashboard's member list. `last_annotated_at` is the newest annotation ever made or
+    changed (an undone label leaves it as it was)."""
+
+    project_id = models.IntegerField()
+    user_id = models.IntegerField()  # 0: uploads of a deleted user
+    annotations = models.BigIntegerField(default=0)
+    uploads = models.BigIntegerField(default=0)
+    last_annotated_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project_id", "user_id"], name="membertally_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in project {self.project_id}"

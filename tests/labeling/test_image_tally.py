@@ -8,7 +8,7 @@ from django.db.models import Count
 
 from labeling.models import Image, ImageTally, LabelStatus, Split
 from labeling.selectors import project_split_progress
-from labeling.selectors.projects import project_counts
+from labeling.selectors.projects import project_counts, project_member_contributions
 from labeling.services import annotation_create, annotation_delete, image_review, images_split_set
 from tests.factories import ImageFactory, ProjectFactory
 
@@ -83,3 +83,26 @@ def test_deleting_a_project_leaves_no_counts_behind(owner):
     project.delete()
 
     assert not ImageTally.objects.filter(project_id=project_id).exclude(count=0).exists()
+
+
+def member_figures(project) -> dict:
+    return {
+        member.user.username: (member.annotation_count, member.upload_count)
+        for member in project_member_contributions(project=project)
+    }
+
+
+def test_the_members_annotations_and_uploads_are_kept(project, owner, annotator):
+    coffee, other = project.classes.get(name="coffee"), project.classes.get(name="other")
+    uploads = ImageFactory.create_batch(3, project=project, uploaded_by=annotator)
+    ImageFactory(project=project, uploaded_by=owner)
+    annotation_create(image=uploads[0], user=annotator, label_class=coffee)
+    annotation_create(image=uploads[1], user=annotator, label_class=coffee)
+    annotation_create(image=uploads[1], user=annotator, label_class=other)  # changed, not new
+    annotation_create(image=uploads[0], user=owner, label_class=coffee)
+    annotation_delete(image=uploads[0], user=annotator)
+    uploads[2].delete()
+
+    assert member_figures(project) == {annotator.username: (1, 2), owner.username: (1, 1)}
+    members = project_member_contributions(project=project)
+    assert all(member.last_annotated_at is not None for member in members)
