@@ -34,6 +34,9 @@ Annotation model allows one: constraint annotation_one_per_user), every image's 
 agrees with its annotations, every uploaded image is stored, and no response was a 5xx. It
 prints p50/p95 of each kind of request, label throughput, the retrain's duration and phases,
 and the load average (1-minute, sampled every second). Exits 1 if a check fails.
+
+One file over 400 lines on purpose: the simulated annotators, the faults and the checks are
+one scenario, read top to bottom.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ selection):
 Embeddings (plain and mirrored, per photo) are cached in `--cache-dir`, one .npz per backbone
 keyed by the photo files' sha256, so a rerun only embeds photos it has not seen and then
 takes a minute or two. The load average is printed before and after.
+
+One file over 400 lines on purpose: a reviewer reruns one script and reads one file to see
+how every figure of the model selection table is made.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
@@ -193,7 +197,7 @@ MODES = ("plain", "mirror")
 
 def split_embeddings(cache, selection, mode: str, shas: dict[Path, str]):
     """{split: (x, y)} for one selection, plain or mirror-averaged embeddings."""
-    out = {}
+    out: dict[str, Any] = {}
     for split, items in selection.items():
         rows = []
         for path, _ in items:
@@ -424,9 +428,9 @@ def main() -> None:
     print()
     for name in backbones:
         for mode in MODES:
-            s = summary.get((name, mode, "logistic"))
-            if s:
-                print(f"C chosen on validation, {name} {mode}: {s['c_chosen']}")
+            found = summary.get((name, mode, "logistic"))
+            if found:
+                print(f"C chosen on validation, {name} {mode}: {found['c_chosen']}")
     print()
     for name in backbones:
         wrong = [w for r in results.get((name, "plain", "logistic"), []) for w in r["wrong"]]

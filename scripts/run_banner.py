@@ -29,7 +29,7 @@ def workers_wait_until_ready(broker_url: str, names: set[str], done: threading.E
             except OperationalError:  # the broker is not answering (yet): ask again
                 done.wait(PING_TIMEOUT_SECONDS)
                 continue
-            if names <= {node.split("@")[0] for reply in replies for node in reply}:
+            if names <= {node.split("@")[0] for reply in replies or [] for node in reply}:
                 return True
         return False
     finally:

@@ -157,6 +157,7 @@ def train_logistic_head(
         losses[float(c)] = negative_log_likelihood(logits(head, val_x), val_y)
         if best is None or losses[float(c)] < best[0]:  # strictly lower: ties keep smaller C
             best = (losses[float(c)], float(c), head, iterations)
+    assert best is not None, "c_grid is empty"
     _, c, head, iterations = best
     validation_logits = logits(head, val_x)
     temperature = fit_temperature(validation_logits, val_y)

@@ -42,7 +42,7 @@ def job_wait(*, job: Job, seconds: float) -> Job:
     model = type(job)
     interval = 0.005
     while True:
-        status = model.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+        status = model._default_manager.filter(pk=job.pk).values_list("status", flat=True).first()
         now = time.monotonic()
         if status is None or status not in UNFINISHED_STATUSES or now >= deadline:
             break

@@ -134,12 +134,16 @@ def project_model_summary(*, project: Project) -> dict:
     runs = list(TrainingRun.objects.filter(project=project).order_by("-created_at", "-pk")[:2])
     run = runs[0] if runs and not runs[0].is_finished else None
     last_finished = next((r for r in runs if r.is_finished), None)
-    failed = last_finished is not None and last_finished.status == JobStatus.FAILED
+    last_failed = (
+        last_finished
+        if last_finished is not None and last_finished.status == JobStatus.FAILED
+        else None
+    )
     summary = {
         "active": active,
         "run": run,
-        "last_failed": last_finished
-        if failed and (active is None or last_finished.created_at > active.created_at)
+        "last_failed": last_failed
+        if last_failed and (active is None or last_failed.created_at > active.created_at)
         else None,
         "version_count": len(versions),
         "image_count": None,

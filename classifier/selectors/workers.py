@@ -5,7 +5,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils import timezone
 
@@ -57,7 +57,7 @@ class _HiddenJob:
 
 
 def workers_with_versions(
-    *, user: AbstractBaseUser, timeout: float, project: Project | None = None
+    *, user: User, timeout: float, project: Project | None = None
 ) -> list[dict]:
     """The workers online for the Jobs page: each answering worker (workers_status) with its
     loaded model versions as rows the user may see, plus workers busy with a job.

@@ -253,6 +253,18 @@ class ImageUploadSerializer(serializers.Serializer):
     )
 
     def to_internal_value(self, data):
+        # A misspelt field ("spilt=test") would otherwise be ignored and the images auto-split
+        # without a word; the browser's upload form also sends its CSRF token.
+        unknown = sorted(set(data) - set(self.fields) - {"csrfmiddlewaretoken"})
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        f"Unknown field(s): {', '.join(unknown)}; "
+                        f"expected {', '.join(self.fields)}."
+                    ]
+                }
+            )
         # DRF reads an empty form field as absent, which would silently mean "auto".
         if data.get("split") == "":
             raise serializers.ValidationError(

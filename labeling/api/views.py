@@ -1,5 +1,8 @@
 """The labeling API: thin views over labeling.services (writes), labeling.ingest and
-labeling.selectors (reads). Access rules: labeling.api.permissions.HasProjectRole."""
+labeling.selectors (reads). Access rules: labeling.api.permissions.HasProjectRole.
+
+About 400 lines: every endpoint of the labeling API, each a thin view with its OpenAPI
+description; splitting by resource would scatter one app's contract over several files."""
 
 from django.contrib.auth.signals import user_logged_in
 from django.http import StreamingHttpResponse

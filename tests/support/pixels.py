@@ -28,9 +28,10 @@ def batch_sizes_recorded(backbone, monkeypatch) -> list[int]:
     """A list that fills with the size of every batch `backbone` runs from now on."""
     sizes: list[int] = []
     run_batch = backbone._run_batch
-    monkeypatch.setattr(
-        backbone,
-        "_run_batch",
-        lambda fn, pixels: sizes.append(len(pixels)) or run_batch(fn, pixels),
-    )
+
+    def run_batch_recording_its_size(fn, pixels):
+        sizes.append(len(pixels))
+        return run_batch(fn, pixels)
+
+    monkeypatch.setattr(backbone, "_run_batch", run_batch_recording_its_size)
     return sizes

@@ -125,3 +125,10 @@ def test_an_unknown_label_stores_nothing(api_as, project, owner):
     response = upload(api_as(owner), project, {"a.jpg": corpus.jpeg(seed=9)}, label="tea")
     assert_json_error(response, 400)
     assert not project.images.exists()
+
+
+def test_a_misspelt_field_stores_nothing_and_names_the_field(api_as, project, owner):
+    response = upload(api_as(owner), project, {"a.jpg": corpus.jpeg(seed=9)}, spilt="test")
+    assert_json_error(response, 400)
+    assert "spilt" in str(response.json())
+    assert not project.images.exists()
