@@ -121,7 +121,7 @@ def _places_open_to(needing, project, strategy, excluded, limit) -> dict[int, di
         open_ids = set(needing.filter(pk__in=wanted).values_list("pk", flat=True))
         for row in batch:
             if row["image_id"] in open_ids and len(found) < limit:
-                found[row["image_id"]] = row
+                found[row["image_id"]] = dict(row)
         after, size = batch[-1]["rank"], size * 4
     return found
 
@@ -144,13 +144,14 @@ def _reason(strategy: str, place: dict | None, suggestion: dict | None) -> str:
     if strategy == QueueStrategy.RANDOM:
         return "Picked at random"
     guess = _percent_of(place["label__name"], place["confidence"])
-    return {
+    reasons: dict[str, str] = {
         QueueStrategy.LEAST_CONFIDENCE: f"The model is unsure: {guess}",
         QueueStrategy.MARGIN: f"A close call for the model: {guess}",
         QueueStrategy.ENTROPY: f"The model is unsure: {guess}",
         QueueStrategy.DIVERSITY: f"Unlike the images labeled so far (the model says {guess})",
         QueueStrategy.BALANCED: f"Keeps the classes balanced: the model says {guess}",
-    }[strategy]
+    }
+    return reasons[strategy]
 
 
 def images_to_label_next(

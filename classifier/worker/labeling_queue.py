@@ -114,7 +114,7 @@ def labeling_queue_refresh(*, project_id: int) -> dict[str, int]:
 
     active = ModelVersion.objects.filter(project=project, status=ModelVersionStatus.ACTIVE).first()
     predicted = _predictions_of_pool(active, project) if active is not None else None
-    if predicted is not None:
+    if active is not None and predicted is not None:
         image_ids = predicted.image_ids
         common = {
             "model_version": active,

@@ -85,9 +85,7 @@ def project_member_contributions(*, project: Project) -> list[Membership]:
     counts instead (MemberTally), so the cost does not grow with the project."""
     if _tally_kept():
         # The kept counts (MemberTally, PostgreSQL's triggers): two small queries.
-        kept = {
-            row.user_id: row for row in MemberTally.objects.filter(project_id=project.pk)
-        }
+        kept = {row.user_id: row for row in MemberTally.objects.filter(project_id=project.pk)}
         members = list(Membership.objects.filter(project=project).select_related("user"))
         for member in members:
             row = kept.get(member.user_id)
