@@ -78,7 +78,21 @@ def main() -> None:
         "--plot", type=Path, default=harness.REPOSITORY / "bench" / "active_learning.png"
     )
     parser.add_argument("--data", type=Path, default=harness.DEFAULT_DATA)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="print and plot the results kept by the last run, running nothing",
+    )
     arguments = parser.parse_args()
+    if arguments.report_only:
+        kept = json.loads((RESULTS_DIR / "results.json").read_text())
+        for name in ("seeds", "rounds", "batch", "start"):
+            setattr(arguments, name, int(kept["arguments"][name]))
+        arguments.threshold = float(kept["arguments"]["threshold"])
+        curves = {k: [[tuple(p) for p in run] for run in v] for k, v in kept["curves"].items()}
+        arguments.seeds = max(len(runs) for runs in curves.values())
+        report(curves, kept["bulk"], arguments, keep=False)
+        return
     strategies = [name.strip() for name in arguments.strategies.split(",") if name.strip()]
     unknown = set(strategies) - set(STRATEGIES)
     if unknown:
@@ -97,8 +111,9 @@ def main() -> None:
         )
         curves: dict[str, list[list[tuple[int, float]]]] = defaultdict(list)
         bulk: dict[str, list[list[dict]]] = defaultdict(list)
-        for strategy in strategies:
-            for seed in range(arguments.seeds):
+        # Seed by seed, every strategy in turn: a run stopped early still compares them all.
+        for seed in range(arguments.seeds):
+            for strategy in strategies:
                 began = time.perf_counter()
                 curve, accepts = world.run(
                     strategy=strategy,
@@ -113,8 +128,10 @@ def main() -> None:
                 print(
                     f"  {strategy:17} seed {seed}: "
                     + " ".join(f"{labels}:{accuracy:.3f}" for labels, accuracy in curve)
-                    + f"  ({time.perf_counter() - began:.0f} s, load {harness.load_average()})"
+                    + f"  ({time.perf_counter() - began:.0f} s, load {harness.load_average()})",
+                    flush=True,
                 )
+                results_keep(curves, bulk, arguments)
     report(curves, bulk, arguments)
 
 
@@ -336,7 +353,7 @@ def labels_to_reach(curve: list[tuple[int, float]], target: float) -> int | None
     return reached
 
 
-def report(curves, bulk, arguments) -> None:
+def report(curves, bulk, arguments, *, keep: bool = True) -> None:
     print()
     print(
         f"Mean test accuracy over {arguments.seeds} seed(s) against labels; start"
@@ -381,18 +398,21 @@ def report(curves, bulk, arguments) -> None:
     print(harness.table(["strategy", *map(str, steps)], rows))
     print("(cells: images accepted per action (share right))")
 
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "results.json").write_text(
-        json.dumps(
-            {
-                "arguments": {k: str(v) for k, v in vars(arguments).items()},
-                "curves": curves,
-                "bulk": bulk,
-            },
-            indent=1,
-        )
-    )
+    if keep:
+        results_keep(curves, bulk, arguments)
     plot(means, curves, arguments)
+
+
+def results_keep(curves, bulk, arguments) -> None:
+    """Write what is measured so far to var/active-learning/results.json (`--report-only`
+    prints and plots it again)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    kept = {
+        "arguments": {key: str(value) for key, value in vars(arguments).items()},
+        "curves": curves,
+        "bulk": bulk,
+    }
+    (RESULTS_DIR / "results.json").write_text(json.dumps(kept, indent=1))
 
 
 def plot(means, curves, arguments) -> None:
