@@ -65,6 +65,12 @@ STRATEGIES = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="runs per strategy")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first-seed .. first-seed + seeds - 1 (split a long run over processes)",
+    )
     parser.add_argument("--rounds", type=int, default=10, help="rounds of labeling per run")
     parser.add_argument("--batch", type=int, default=20, help="labels per round")
     parser.add_argument("--start", type=int, default=10, help="labels before the first model")
@@ -85,13 +91,18 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     if arguments.report_only:
-        kept = json.loads((RESULTS_DIR / "results.json").read_text())
-        for name in ("seeds", "rounds", "batch", "start"):
+        curves, bulk = defaultdict(list), defaultdict(list)
+        for path in sorted(RESULTS_DIR.glob("results-seed*.json")):
+            kept = json.loads(path.read_text())
+            for strategy, runs in kept["curves"].items():
+                curves[strategy] += [[tuple(point) for point in run] for run in runs]
+            for strategy, runs in kept["bulk"].items():
+                bulk[strategy] += runs
+        for name in ("rounds", "batch", "start"):
             setattr(arguments, name, int(kept["arguments"][name]))
         arguments.threshold = float(kept["arguments"]["threshold"])
-        curves = {k: [[tuple(p) for p in run] for run in v] for k, v in kept["curves"].items()}
         arguments.seeds = max(len(runs) for runs in curves.values())
-        report(curves, kept["bulk"], arguments, keep=False)
+        report(curves, bulk, arguments, keep=False)
         return
     strategies = [name.strip() for name in arguments.strategies.split(",") if name.strip()]
     unknown = set(strategies) - set(STRATEGIES)
@@ -112,7 +123,7 @@ def main() -> None:
         curves: dict[str, list[list[tuple[int, float]]]] = defaultdict(list)
         bulk: dict[str, list[list[dict]]] = defaultdict(list)
         # Seed by seed, every strategy in turn: a run stopped early still compares them all.
-        for seed in range(arguments.seeds):
+        for seed in range(arguments.first_seed, arguments.first_seed + arguments.seeds):
             for strategy in strategies:
                 began = time.perf_counter()
                 curve, accepts = world.run(
@@ -404,15 +415,16 @@ def report(curves, bulk, arguments, *, keep: bool = True) -> None:
 
 
 def results_keep(curves, bulk, arguments) -> None:
-    """Write what is measured so far to var/active-learning/results.json (`--report-only`
-    prints and plots it again)."""
+    """Write what is measured so far to var/active-learning/results-seed<first seed>.json
+    (`--report-only` prints and plots every such file together)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     kept = {
         "arguments": {key: str(value) for key, value in vars(arguments).items()},
         "curves": curves,
         "bulk": bulk,
     }
-    (RESULTS_DIR / "results.json").write_text(json.dumps(kept, indent=1))
+    path = RESULTS_DIR / f"results-seed{arguments.first_seed}.json"
+    path.write_text(json.dumps(kept, indent=1))
 
 
 def plot(means, curves, arguments) -> None:
