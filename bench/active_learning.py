@@ -364,6 +364,11 @@ def labels_to_reach(curve: list[tuple[int, float]], target: float) -> int | None
     return reached
 
 
+def labels_first_reaching(curve: list[tuple[int, float]], target: float) -> int | None:
+    """The fewest labels at which the mean accuracy first reaches the target."""
+    return next((labels for labels, accuracy in curve if accuracy >= target - 1e-9), None)
+
+
 def report(curves, bulk, arguments, *, keep: bool = True) -> None:
     print()
     print(
@@ -379,10 +384,15 @@ def report(curves, bulk, arguments, *, keep: bool = True) -> None:
         rows.append(
             [strategy]
             + [f"{accuracy_at[s]:.3f}" if s in accuracy_at else "" for s in steps]
-            + [str(labels_to_reach(curve, target) or "not reached") for target in TARGETS]
+            + [
+                f"{labels_first_reaching(curve, target) or '-'} / "
+                f"{labels_to_reach(curve, target) or '-'}"
+                for target in TARGETS
+            ]
         )
     headers = ["strategy", *map(str, steps), *(f"labels for {t}" for t in TARGETS)]
     print(harness.table(headers, rows))
+    print("(labels for a target: first reached / from then on never below; -: not reached)")
 
     print(
         f"\nBulk accept at {arguments.threshold:.2f} (accepting every suggestion at or above it"
