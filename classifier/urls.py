@@ -8,6 +8,7 @@ app_name = "classifier"
 urlpatterns = [
     path("projects/<id:pk>/models/", views.project_models, name="project-models"),
     path("projects/<id:pk>/retrain/", views.project_retrain, name="project-retrain"),
+    path("projects/<id:pk>/predict/", views.project_predict, name="project-predict"),
     path("projects/<id:pk>/jobs/", views.project_jobs, name="project-jobs"),
     path(
         "projects/<id:pk>/jobs/fragment/",

@@ -7,6 +7,7 @@ project a user does not belong to does not exist for them (404) and a member who
 too low gets 403. Nothing here imports TensorFlow: the workers do the work.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from classifier import selectors, services
-from classifier.models import ModelVersion, TrainingRun
+from classifier.models import JobStatus, ModelVersion, TrainingRun
 from labeling.models import Project, Role
 from labeling.permissions import project_for_user, role_allows, user_authenticated
 from labelplatform.navigation import redirect_back
@@ -54,11 +55,13 @@ def model_version_activate(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(ModelVersion.objects.select_related("project"), pk=pk)
     project, _ = project_for_user(user=request.user, pk=version.project_id, needed=Role.OWNER)
     user = user_authenticated(request.user)
-    services.model_version_activate(model_version=version, activated_by=user)
+    status_before = version.status
+    version = services.model_version_activate(model_version=version, activated_by=user)
     messages.success(
         request,
-        f"Version {version.version} is now active. Its predictions of the project's images "
-        "are being made in the background (see Jobs).",
+        selectors.model_version_activation_message(
+            model_version=version, status_before=status_before
+        ),
     )
     return redirect_back(request, reverse("classifier:project-models", args=[project.pk]))
 
@@ -94,9 +97,38 @@ def project_retrain(request: HttpRequest, pk: int) -> HttpResponse:
 def training_run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun, pk=pk)
     project, _ = project_for_user(user=request.user, pk=run.project_id, needed=Role.OWNER)
+    was_running = run.status == JobStatus.RUNNING
     run = services.training_run_cancel(run=run)
-    messages.info(request, f"Training run {run.pk} is {run.get_status_display().lower()}.")
+    message = f"Training run {run.pk} is {run.get_status_display().lower()}."
+    if was_running and run.status == JobStatus.CANCELLED:
+        message += " Its worker stops at its next step; the run's row says when it has."
+    messages.info(request, message)
     return redirect_back(request, reverse("classifier:project-jobs", args=[project.pk]))
+
+
+# --- Ad-hoc predictions -----------------------------------------------------------------------
+
+
+@require_GET
+def project_predict(request: HttpRequest, pk: int) -> HttpResponse:
+    """Drop photos, see the active version's prediction of each; nothing is stored as
+    training data. The page's script sends the files to the API's prediction endpoint and
+    follows the job there, so a worker predicts them exactly as for an API client (this
+    process never loads a model). Annotators and owners, like that endpoint."""
+    project, role = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    return render(
+        request,
+        "classifier/project_predict.html",
+        {
+            "project": project,
+            "role": role,
+            "class_colors": {c.name: c.color for c in project.classes.all()},
+            "active_version": selectors.model_version_active(project=project),
+            "max_megabytes": settings.IMAGE_MAX_BYTES // (1024 * 1024),
+            "create_url": reverse("api:classifier:prediction-job-create", args=[project.pk]),
+            "job_url": reverse("api:classifier:prediction-job-detail", args=[0]),
+        },
+    )
 
 
 # --- Jobs pages --------------------------------------------------------------------------------

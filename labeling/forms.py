@@ -1,13 +1,11 @@
 """Forms of the labeling pages. They validate input; the services in labeling.services write."""
 
-import re
-
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from labeling.models import LabelClass, LabelStatus, Project, Role, Split
-from labeling.services import DEFAULT_CLASS_COLORS
+from labeling.services import DEFAULT_CLASS_COLORS, label_class_color_checked
 
 SPLIT_AUTO = "auto"
 
@@ -21,15 +19,23 @@ class BootstrapForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.bootstrap_widgets()
+
+    def bootstrap_widgets(self) -> None:
         for field in self.fields.values():
             widget = field.widget
             if isinstance(widget, forms.Select):
                 css = "form-select"
             elif isinstance(widget, ColorInput):
                 css = "form-control form-control-color"
+            elif isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.HiddenInput):
+                continue
             else:
                 css = "form-control"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+            if css not in widget.attrs.get("class", ""):
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
 
 
 class ProjectForm(BootstrapForm):
@@ -59,6 +65,34 @@ class ProjectForm(BootstrapForm):
         return {split: self.cleaned_data[f"{split}_percent"] for split in Split.values}
 
 
+class ProjectSettingsForm(ProjectForm):
+    """An existing project's settings on its settings page: ProjectForm's fields, then the
+    Project fields named in OTHER_SETTINGS, each with its model field's own form field,
+    shown under "More settings" and saved through project_update(other_settings=...).
+
+    To put a new Project setting on the page, add its field name to OTHER_SETTINGS: the
+    form, the page and the save follow (the field's verbose_name and help_text are its
+    label and explanation)."""
+
+    OTHER_SETTINGS: tuple[str, ...] = ()
+
+    def __init__(self, *args, project: Project, **kwargs):
+        names = [*ProjectForm.base_fields, *self.OTHER_SETTINGS]
+        kwargs.setdefault("initial", {name: getattr(project, name) for name in names})
+        super().__init__(*args, **kwargs)
+        for name in self.OTHER_SETTINGS:
+            self.fields[name] = Project._meta.get_field(name).formfield()
+        self.bootstrap_widgets()
+
+    @property
+    def other_setting_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.OTHER_SETTINGS]
+
+    @property
+    def other_settings(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.OTHER_SETTINGS}
+
+
 class LabelClassForm(BootstrapForm):
     name = forms.CharField(
         max_length=100,
@@ -85,39 +119,50 @@ class LabelClassForm(BootstrapForm):
 
     def clean_color(self) -> str:
         color = self.cleaned_data["color"].strip()
-        if color and not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
-            raise ValidationError("Use a colour like #1f77b4.")
-        return color
+        return label_class_color_checked(color) if color else color
 
 
 class BaseLabelClassFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_few_forms": "A project needs at least two label classes.",
+        "too_many_forms": "A project has at most nine label classes (keys 1-9).",
+    }
+
+    def kept_forms(self) -> list[forms.Form]:
+        """The rows that stay (the settings page's formset can mark rows to remove)."""
+        return [
+            form
+            for form in self.forms
+            if form.cleaned_data and not (self.can_delete and self._should_delete_form(form))
+        ]
+
     def clean(self):
         if any(self.errors):
             return
-        names = [
-            form.cleaned_data["name"].strip().lower() for form in self.forms if form.cleaned_data
-        ]
-        keys = [form.cleaned_data["key"] for form in self.forms if form.cleaned_data.get("key")]
+        names = [form.cleaned_data["name"].strip().lower() for form in self.kept_forms()]
+        keys = [form.cleaned_data["key"] for form in self.kept_forms() if form.cleaned_data["key"]]
         if len(set(names)) != len(names):
             raise ValidationError("Class names must be unique.")
         if len(set(keys)) != len(keys):
             raise ValidationError("Class keys must be unique.")
 
     def class_specs(self) -> list[dict]:
-        """The classes as project_create takes them; blank keys and colours get defaults."""
-        taken_keys = {form.cleaned_data["key"] for form in self.forms if form.cleaned_data["key"]}
+        """The classes as project_create (and label_classes_update) take them, rows marked
+        for removal left out; blank keys and colours get defaults, ids are kept."""
+        kept = self.kept_forms()
+        taken_keys = {form.cleaned_data["key"] for form in kept if form.cleaned_data["key"]}
         free_keys = (key for key in "123456789" if key not in taken_keys)
         specs = []
-        for index, form in enumerate(self.forms):
+        for index, form in enumerate(kept):
             data = form.cleaned_data
-            specs.append(
-                {
-                    "name": data["name"].strip(),
-                    "key": data["key"] or next(free_keys),
-                    "color": data["color"]
-                    or DEFAULT_CLASS_COLORS[index % len(DEFAULT_CLASS_COLORS)],
-                }
-            )
+            spec = {
+                "name": data["name"].strip(),
+                "key": data["key"] or next(free_keys),
+                "color": data["color"] or DEFAULT_CLASS_COLORS[index % len(DEFAULT_CLASS_COLORS)],
+            }
+            if data.get("id"):
+                spec["id"] = data["id"]
+            specs.append(spec)
         return specs
 
 
@@ -130,6 +175,49 @@ LabelClassFormSet = forms.formset_factory(
     max_num=9,
     validate_max=True,
 )
+
+
+class LabelClassEditForm(LabelClassForm):
+    """A class row of the settings page: an existing class carries its id."""
+
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+LabelClassEditFormSet = forms.formset_factory(
+    LabelClassEditForm,
+    formset=BaseLabelClassFormSet,
+    extra=0,
+    min_num=2,
+    validate_min=True,
+    max_num=9,
+    validate_max=True,
+    can_delete=True,
+)
+
+
+def label_class_formset_initial_of(project: Project) -> list[dict]:
+    return [
+        {"id": c.pk, "name": c.name, "key": c.key, "color": c.color} for c in project.classes.all()
+    ]
+
+
+class ProjectDeleteForm(BootstrapForm):
+    """Deleting a project asks for its name, typed: no click deletes months of labels."""
+
+    confirm_name = forms.CharField(
+        label="Type the project's name to confirm",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_confirm_name(self) -> str:
+        typed = self.cleaned_data["confirm_name"].strip()
+        if typed != self.project.name:
+            raise ValidationError(f"Type “{self.project.name}” exactly to delete this project.")
+        return typed
 
 
 def label_class_formset_initial() -> list[dict]:

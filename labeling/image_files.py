@@ -249,11 +249,11 @@ def _unreadable_reason(data: bytes) -> str:
             return f"HEIC is not accepted; use {ACCEPTED_FORMATS_TEXT}"
         if brand in (b"avif", b"avis"):
             return f"AVIF is not accepted; use {ACCEPTED_FORMATS_TEXT}"
-        return "not an image Pillow can read (looks like a video)"
+        return "not a readable image (looks like a video)"
     looks_like = _looks_like(data)
     if looks_like:
-        return f"not an image Pillow can read (looks like {looks_like})"
-    return f"not an image Pillow can read (accepted: {ACCEPTED_FORMATS_TEXT})"
+        return f"not a readable image (looks like {looks_like})"
+    return f"not a readable image (accepted: {ACCEPTED_FORMATS_TEXT})"
 
 
 def _looks_like(data: bytes) -> str:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 if TYPE_CHECKING:
@@ -76,6 +77,14 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(annotations_per_image__gte=1),
                 name="project_annotations_per_image_positive",
+            ),
+            # Two projects of one owner with the same name look identical on the home page
+            # and in the admin; the name is compared as people read it, case aside.
+            models.UniqueConstraint(
+                "created_by",
+                Lower("name"),
+                name="project_unique_name_per_owner",
+                violation_error_message="This owner already has a project with this name.",
             ),
         ]
 
@@ -220,7 +229,7 @@ class ImageTally(models.Model):
     database, so the labeling page's progress and the dashboard's table never count a large
     project's images in a request.
 
-    On PostgreSQL, triggers on the images table keep these rows (migration 0004): every
+    On PostgreSQL, triggers on the images table keep these rows (migration 0005): every
     insert, update and delete, whoever makes it (services, bulk updates, cascades), adds its
     change in the same transaction. Elsewhere (SQLite, small projects) the rows stay empty and
     the selectors count the images instead (labeling.selectors.projects). Plain integer
@@ -249,7 +258,7 @@ class ImageTally(models.Model):
 
 class MemberTally(models.Model):
     """Each person's annotations and uploads in a project, kept by the database like
-    ImageTally (PostgreSQL triggers on the annotations and images tables, migration 0005) for
+    ImageTally (PostgreSQL triggers on the annotations and images tables, migration 0006) for
     the dashboard's member list. `last_annotated_at` is the newest annotation ever made or
     changed (an undone label leaves it as it was)."""
 

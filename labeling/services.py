@@ -3,12 +3,18 @@
 Image ingest lives in labeling.ingest, exports in labeling.export.
 """
 
+import logging
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import FileField
+from django.db.models.deletion import Collector
 
 from labeling.models import (
     Annotation,
@@ -21,6 +27,9 @@ from labeling.models import (
     Role,
     Split,
 )
+from labeling.selectors.projects import label_class_usage
+
+logger = logging.getLogger(__name__)
 
 # A readable default palette for classes created without a colour (Bootstrap's hues).
 DEFAULT_CLASS_COLORS = [
@@ -57,8 +66,7 @@ def project_create(
     ratios = _split_ratios_checked(split_ratios or default_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
-    if not name.strip():
-        raise ValidationError("A project needs a name.")
+    name = _project_name_checked(name=name, owner=created_by)
     queue_strategy = _queue_strategy_checked(
         queue_strategy or Project._meta.get_field("queue_strategy").default
     )
@@ -81,22 +89,48 @@ def project_create(
     if len(set(keys)) != len(keys):
         raise ValidationError("Label class keys must be unique.")
 
-    project = Project.objects.create(
-        name=name.strip(),
-        description=description,
-        train_percent=ratios[Split.TRAIN],
-        validation_percent=ratios[Split.VALIDATION],
-        test_percent=ratios[Split.TEST],
-        annotations_per_image=annotations_per_image,
-        queue_strategy=queue_strategy,
-        created_by=created_by,
-    )
+    try:
+        # A savepoint: losing a race for the name is an error, not a broken transaction.
+        with transaction.atomic():
+            project = Project.objects.create(
+                name=name,
+                description=description,
+                train_percent=ratios[Split.TRAIN],
+                validation_percent=ratios[Split.VALIDATION],
+                test_percent=ratios[Split.TEST],
+                annotations_per_image=annotations_per_image,
+                queue_strategy=queue_strategy,
+                created_by=created_by,
+            )
+    except IntegrityError:
+        # Another request created a project of this name between the check and the insert.
+        _project_name_checked(name=name, owner=created_by)
+        raise
     LabelClass.objects.bulk_create(
         LabelClass(project=project, name=s["name"], key=s["key"], color=s["color"], order=i)
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=created_by, role=Role.OWNER)
     return project
+
+
+def _project_name_checked(*, name: str, owner: User | None, project: Project | None = None) -> str:
+    """The name, stripped; ValidationError (on "name") when empty or when the owner already
+    has another project of that name, case aside (the project_unique_name_per_owner
+    constraint, checked here so forms, the API and the admin say it in words)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A project needs a name."})
+    if owner is None:
+        return name
+    same_name = Project.objects.filter(created_by=owner, name__iexact=name)
+    if project is not None:
+        same_name = same_name.exclude(pk=project.pk)
+    existing = same_name.first()
+    if existing is not None:
+        message = f"{owner.get_username()} already has a project called “{existing.name}”."
+        raise ValidationError({"name": f"{message} Choose another name."})
+    return name
 
 
 def _split_ratios_checked(split_ratios: dict[str, int]) -> dict[str, int]:
@@ -118,26 +152,32 @@ def project_update(
     description: str,
     split_ratios: dict[str, int],
     annotations_per_image: int,
+    other_settings: Mapping[str, Any] | None = None,
 ) -> Project:
     """Change a project's settings.
 
     New split ratios apply to later automatic splits; images keep theirs. When the number of
     annotations required per image changes, every image not settled by review has its
     consensus recomputed (an image labeled by one vote is unlabeled again once two are needed).
-    Raises ValidationError like project_create.
+    `other_settings` sets further Project fields by name that need no rule beyond their own
+    field's validation (a queue strategy, suggestions on or off); the settings page's form
+    passes them. Raises ValidationError like project_create.
     """
     ratios = _split_ratios_checked(split_ratios)
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
-    if not name.strip():
-        raise ValidationError("A project needs a name.")
     locked = Project.objects.select_for_update().get(pk=project.pk)
+    name = _project_name_checked(name=name, owner=locked.created_by, project=locked)
     required_changed = locked.annotations_per_image != annotations_per_image
-    locked.name, locked.description = name.strip(), description
+    locked.name, locked.description = name, description
     locked.train_percent = ratios[Split.TRAIN]
     locked.validation_percent = ratios[Split.VALIDATION]
     locked.test_percent = ratios[Split.TEST]
     locked.annotations_per_image = annotations_per_image
+    for field_name, value in (other_settings or {}).items():
+        Project._meta.get_field(field_name)  # FieldDoesNotExist for a misspelt name
+        setattr(locked, field_name, value)
+    locked.full_clean(exclude=["created_by"])
     locked.save()
     if required_changed:
         images = (
@@ -166,6 +206,121 @@ def project_queue_strategy_set(*, project: Project, strategy: str) -> Project:
     project.queue_strategy = _queue_strategy_checked(strategy)
     Project.objects.filter(pk=project.pk).update(queue_strategy=project.queue_strategy)
     return project
+
+
+COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
+MAX_CLASSES = 9
+
+
+def label_class_color_checked(color: str) -> str:
+    """The colour in the #rrggbb form every page and the admin's colour picker understand;
+    ValidationError for anything else (a name like "red", "#fff", a CSS expression)."""
+    color = color.strip()
+    if not COLOR_PATTERN.fullmatch(color):
+        raise ValidationError(f"{color!r} is not a colour; use the #rrggbb form, e.g. #1f77b4.")
+    return color.lower()
+
+
+@transaction.atomic
+def label_classes_update(*, project: Project, classes: Sequence[Mapping[str, Any]]) -> None:
+    """Make the project's classes the given ones, in this order (their keys on the page).
+
+    Each item has "name", "key" and "color", and "id" for an existing class (renamed,
+    re-keyed or recoloured in place: annotations, labels and predictions follow it). Items
+    without an id are new classes; existing classes missing from the list are removed.
+
+    The rule for removing: a class that no annotation and no review decision uses is
+    deleted. One in use is refused with a ValidationError that says how many labels use it:
+    deleting it would silently drop those people's work. Rename it instead, or relabel its
+    images first. Model versions trained with a removed class keep working (their
+    predictions show the class's name at training time).
+
+    Raises ValidationError for fewer than two or more than nine classes, an empty name,
+    duplicate names or keys, or a colour that is not #rrggbb.
+    """
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # one editor at a time
+    specs = [dict(spec) for spec in classes]
+    if not 2 <= len(specs) <= MAX_CLASSES:
+        raise ValidationError("A project has two to nine label classes (keys 1-9).")
+    for spec in specs:
+        spec["name"] = str(spec.get("name", "")).strip()
+        spec["key"] = str(spec.get("key", "")).strip().lower()
+        if not spec["name"]:
+            raise ValidationError("Every label class needs a name.")
+        if len(spec["key"]) != 1:
+            raise ValidationError(f"Class “{spec['name']}” needs a one-character key.")
+        spec["color"] = label_class_color_checked(str(spec.get("color", "")))
+    if len({spec["name"].lower() for spec in specs}) != len(specs):
+        raise ValidationError("Label class names must be unique.")
+    if len({spec["key"] for spec in specs}) != len(specs):
+        raise ValidationError("Label class keys must be unique.")
+
+    existing = {label_class.pk: label_class for label_class in project.classes.all()}
+    kept_ids = {int(spec["id"]) for spec in specs if spec.get("id")}
+    unknown = kept_ids - set(existing)
+    if unknown:
+        raise ValidationError("A class to change is not one of this project's classes.")
+    removed = [existing[pk] for pk in existing if pk not in kept_ids]
+    usage = label_class_usage(project=project)  # a read, inside this lock
+    in_use = [label_class for label_class in removed if usage.get(label_class.pk)]
+    if in_use:
+        described = ", ".join(
+            f"“{c.name}” ({usage[c.pk]} label{'s' if usage[c.pk] != 1 else ''})" for c in in_use
+        )
+        raise ValidationError(
+            f"Classes in use cannot be removed: {described}. Rename the class instead, "
+            "or relabel its images first."
+        )
+    LabelClass.objects.filter(pk__in=[label_class.pk for label_class in removed]).delete()
+
+    # Names and keys are unique per project: park every kept class on a placeholder first,
+    # so that swapping two names (or keys) never collides half way.
+    final_keys = {spec["key"] for spec in specs}
+    spare_keys = iter(k for k in "abcdefghijklmnopqrtuvwxy0!@#$%^&*" if k not in final_keys)
+    for pk in kept_ids:
+        LabelClass.objects.filter(pk=pk).update(name=f"\x00{pk}", key=next(spare_keys))
+    for order, spec in enumerate(specs):
+        fields = {"name": spec["name"], "key": spec["key"], "color": spec["color"], "order": order}
+        if spec.get("id"):
+            LabelClass.objects.filter(pk=int(spec["id"])).update(**fields)
+        else:
+            LabelClass.objects.create(project=project, **fields)
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    """Delete the project with everything in it: images, annotations, members, and what
+    other apps keep per project (training runs, model versions, predictions). The stored
+    files of every deleted row (images, thumbnails, model artifacts) are deleted once the
+    rows are gone for good (after commit): a rolled back delete never leaves rows pointing
+    at missing files. The files are found through the rows' FileFields, so labeling needs
+    no knowledge of the apps built on it."""
+    collector = Collector(using=Project.objects.db, origin=project)
+    collector.collect([project])
+    stored_names: list[str] = []
+    for model, instances in collector.data.items():
+        file_fields = [f for f in model._meta.concrete_fields if isinstance(f, FileField)]
+        for instance in instances:
+            stored_names += [str(getattr(instance, f.attname) or "") for f in file_fields]
+    for queryset in collector.fast_deletes:
+        columns = [
+            f.attname for f in queryset.model._meta.concrete_fields if isinstance(f, FileField)
+        ]
+        if columns:
+            for row in queryset.values_list(*columns):
+                stored_names += row
+    collector.delete()
+    names = [name for name in stored_names if name]
+    transaction.on_commit(lambda: _stored_files_delete(names))
+
+
+def _stored_files_delete(names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:
+            # The rows are gone already; a file left behind is only wasted space.
+            logger.exception("Could not delete %s of a deleted project", name)
 
 
 @transaction.atomic

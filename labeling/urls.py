@@ -10,6 +10,8 @@ urlpatterns = [
     path("", projects.home, name="home"),
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<id:pk>/", projects.project_dashboard, name="project-dashboard"),
+    path("projects/<id:pk>/settings/", projects.project_settings, name="project-settings"),
+    path("projects/<id:pk>/delete/", projects.project_delete, name="project-delete"),
     path("projects/<id:pk>/members/", projects.project_member_add, name="project-member-add"),
     path(
         "projects/<id:pk>/members/<id:user_id>/role/",

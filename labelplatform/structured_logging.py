@@ -38,8 +38,15 @@ def logging_config(*, level: str) -> dict:
                 "formatter": "json",
             }
         },
+        "filters": {
+            "forbidden_without_traceback": {
+                "()": "labelplatform.log_filters.ForbiddenWithoutTraceback"
+            }
+        },
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
+            # A 403 is an expected answer: one line with its reason, no traceback.
+            "django.request": {"filters": ["forbidden_without_traceback"]},
             "django.db.backends": {"level": "WARNING"},
             # "no .env file" at every start: containers take their environment from compose.
             "environ.environ": {"level": "WARNING"},

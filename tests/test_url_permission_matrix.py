@@ -264,6 +264,7 @@ PAGE_CASES = [
     Case("labeling:project-gallery", "get", of_project, READ),
     Case("classifier:project-models", "get", of_project, READ),
     Case("classifier:project-jobs", "get", of_project, READ),
+    Case("classifier:project-predict", "get", of_project, ANNOTATE_PAGE),
     Case("classifier:project-jobs-fragment", "get", of_project, READ),
     Case("classifier:project-workers", "get", of_project, READ),
     Case("labeling:image-detail", "get", of_image, READ),
@@ -281,6 +282,15 @@ PAGE_CASES = [
          format="json", body=lambda w: {"image": w.image.pk}),
     Case("labeling:project-grid-apply", "post", of_project, ANNOTATOR_BUTTON,
          body=lambda w: {"image_ids": w.image.pk, "label_class": w.coffee.pk}),
+    Case("labeling:project-settings", "get", of_project, (200, 403, 403, 404, LOGIN, 200)),
+    Case("labeling:project-settings", "post", of_project, OWNER_BUTTON, body=lambda w: {
+        "name": "Renamed", "train_percent": 60, "validation_percent": 20, "test_percent": 20,
+        "annotations_per_image": 1, "classes-TOTAL_FORMS": 2, "classes-INITIAL_FORMS": 2,
+        **{f"classes-{i}-{name}": value for i, c in enumerate(w.project.classes.all())
+           for name, value in (("id", c.pk), ("name", c.name), ("key", c.key),
+                               ("color", "#112233"))}}),
+    Case("labeling:project-delete", "post", of_project, OWNER_BUTTON,
+         body=lambda w: {"confirm_name": w.project.name}),
     Case("labeling:project-member-add", "post", of_project, OWNER_BUTTON,
          body=lambda w: {"username": w.newcomer.username, "role": Role.VIEWER}),
     Case("labeling:project-member-role", "post", of_member, OWNER_BUTTON,

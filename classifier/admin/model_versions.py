@@ -119,15 +119,14 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                     messages.ERROR,
                 )
                 continue
+            status_before = chosen[0].status
             version = services.model_version_activate(
                 model_version=chosen[0], activated_by=request.user
             )
-            self.message_user(
-                request,
-                f"{version.project.name}: v{version.version} is active; its predictions of "
-                "the project's images are being made in the background.",
-                messages.SUCCESS,
+            summary = selectors.model_version_activation_message(
+                model_version=version, status_before=status_before
             )
+            self.message_user(request, f"{version.project.name}: {summary}", messages.SUCCESS)
 
     @admin.display(description="status", ordering="status")
     def status_display(self, version: ModelVersion) -> str:

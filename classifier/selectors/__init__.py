@@ -10,7 +10,8 @@ pages show already joined, so a list page costs a fixed number of queries.
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown
 - labeling_queue: labeling_queue (the next images in a strategy's order, with suggestions
   and reasons), images_to_label_next (just the images), STRATEGIES
-- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS)
+- jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
+  job_worker_stopping
 - workers: workers_status, workers_with_versions
 """
 
@@ -18,6 +19,7 @@ from classifier.selectors.jobs import (
     JOBS_FINISHED_SHOWN,
     WAIT_MAX_SECONDS,
     job_wait,
+    job_worker_stopping,
     jobs_for_page,
     training_run_unfinished,
 )
@@ -34,6 +36,7 @@ from classifier.selectors.predictions import (
 )
 from classifier.selectors.versions import (
     metrics_per_class,
+    model_version_activation_message,
     model_version_active,
     model_version_counts,
     model_version_report,
@@ -51,9 +54,11 @@ __all__ = [
     "image_predictions_shown",
     "images_to_label_next",
     "job_wait",
+    "job_worker_stopping",
     "jobs_for_page",
     "labeling_queue",
     "metrics_per_class",
+    "model_version_activation_message",
     "model_version_active",
     "model_version_counts",
     "model_version_report",

@@ -2,17 +2,31 @@
 wait for a job to finish (job_wait)."""
 
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from classifier.models import UNFINISHED_STATUSES, Job, PredictionJob, TrainingRun
+from classifier.models import UNFINISHED_STATUSES, Job, JobStatus, PredictionJob, TrainingRun
 from labeling.models import Project
 from labeling.selectors import projects_visible_to
 
 # The longest a client may ask a job GET to wait (?wait=), in seconds; see job_wait for what a
 # wait costs the web server.
 WAIT_MAX_SECONDS = 60
+
+
+def job_worker_stopping(job: Job) -> bool:
+    """A job cancelled while it ran, whose worker has not stopped yet: it stops at its next
+    progress write, which tells it about the cancel; its last heartbeat (job_let_go) then
+    comes after the cancel. A worker silent for longer than the heartbeat timeout is not
+    waited for: it is gone, or it has stopped."""
+    if job.status != JobStatus.CANCELLED or job.started_at is None or job.heartbeat_at is None:
+        return False
+    fresh = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
+    return job.finished_at is not None and fresh <= job.heartbeat_at < job.finished_at
 
 
 def training_run_unfinished(*, project: Project) -> TrainingRun | None:
@@ -71,7 +85,8 @@ def _jobs_listed(jobs: QuerySet) -> list:
 def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> dict:
     """What the Jobs page lists: {"training_runs", "prediction_jobs", "active"}, for one
     project or for every project the user sees. "active" says whether any listed job is
-    queued or running (the page polls while it is). Four queries."""
+    queued or running, or cancelled with its worker still stopping (the page polls quickly
+    while it is). Four queries."""
     if project is not None:
         runs = TrainingRun.objects.filter(project=project)
         predictions = PredictionJob.objects.filter(project=project)
@@ -92,5 +107,8 @@ def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> 
     return {
         "training_runs": training_runs,
         "prediction_jobs": prediction_jobs,
-        "active": any(not job.is_finished for job in [*training_runs, *prediction_jobs]),
+        "active": any(
+            not job.is_finished or job_worker_stopping(job)
+            for job in [*training_runs, *prediction_jobs]
+        ),
     }

@@ -2,7 +2,16 @@
 
 from django.db.models import QuerySet
 
-from classifier.models import JobStatus, ModelVersion, ModelVersionStatus, Prediction, TrainingRun
+from classifier.models import (
+    UNFINISHED_STATUSES,
+    JobStatus,
+    ModelVersion,
+    ModelVersionStatus,
+    Prediction,
+    PredictionJob,
+    PredictionJobKind,
+    TrainingRun,
+)
 from labeling.models import Image, LabelClass, Project, Split
 
 
@@ -12,6 +21,42 @@ def model_version_active(*, project: Project | int) -> ModelVersion | None:
     return ModelVersion.objects.filter(
         project_id=project_id, status=ModelVersionStatus.ACTIVE
     ).first()
+
+
+def model_version_activation_message(*, model_version: ModelVersion, status_before: str) -> str:
+    """What an activation did, in words, for the page or admin that asked for it: read after
+    model_version_activate has committed (its re-prediction jobs are rows by then).
+
+    Three outcomes: the version was active already (nothing happened); it now predicts the
+    images it has not predicted yet (a job); or it had predicted every image before (a
+    rollback to a version that saw them all): its predictions show at once, no job needed.
+    """
+    name = f"Version {model_version.version}"
+    if status_before == ModelVersionStatus.ACTIVE:
+        return f"{name} was already the active version; nothing changed."
+    became = (
+        f"Rolled back: {name} is active again."
+        if status_before == ModelVersionStatus.RETIRED
+        else f"{name} is now active."
+    )
+    pending = sum(
+        len(image_ids)
+        for image_ids in PredictionJob.objects.filter(
+            model_version=model_version,
+            kind=PredictionJobKind.REPREDICT,
+            status__in=UNFINISHED_STATUSES,
+        ).values_list("image_ids", flat=True)
+    )
+    if pending:
+        return (
+            f"{became} It is predicting the {pending} image{'s' if pending != 1 else ''} it "
+            "had not seen yet, in the background (see Jobs); its earlier predictions show "
+            "at once."
+        )
+    return (
+        f"{became} It had already predicted every image of the project, so its "
+        "predictions show at once; no prediction job was needed."
+    )
 
 
 def model_versions_of(*, project: Project) -> QuerySet[ModelVersion]:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from classifier import broker
@@ -63,7 +63,8 @@ def workers_with_versions(
     loaded model versions as rows the user may see, plus workers busy with a job.
 
     A worker running a job on the solo pool cannot answer the broadcast until the job ends,
-    so a worker named on a running job whose heartbeat is fresh is listed too, as busy.
+    so a worker named on a running job whose heartbeat is fresh is listed too, as busy; so is
+    one still stopping a job cancelled under it (the job's status is "cancelled").
     Each: {"hostname", "queues", "backbones", "versions" (ModelVersion rows of projects the
     user sees), "other_versions" (how many more it holds), "busy_with" (running jobs; of a
     project the user does not see, an object with `hidden` true and no details),
@@ -71,10 +72,15 @@ def workers_with_versions(
     """
     answered = {worker["hostname"]: worker for worker in workers_status(timeout=timeout)}
     fresh = timezone.now() - timedelta(seconds=settings.CLASSIFIER_JOB_HEARTBEAT_TIMEOUT)
-    running = Q(status=JobStatus.RUNNING, heartbeat_at__gte=fresh) & ~Q(worker="")
+    # Running, or cancelled while running and the worker not yet stopped: no sign of life
+    # since the cancel (classifier.worker.jobs.job_let_go), but recent ones before it.
+    running = Q(status=JobStatus.RUNNING) | Q(
+        status=JobStatus.CANCELLED, heartbeat_at__lt=F("finished_at")
+    )
+    on_worker = running & Q(heartbeat_at__gte=fresh) & ~Q(worker="")
     busy: list = [
-        *TrainingRun.objects.filter(running).select_related("project"),
-        *PredictionJob.objects.filter(running).select_related("project", "model_version"),
+        *TrainingRun.objects.filter(on_worker).select_related("project"),
+        *PredictionJob.objects.filter(on_worker).select_related("project", "model_version"),
     ]
     version_ids = {pk for worker in answered.values() for pk in worker.get("model_versions", [])}
     versions = {

@@ -116,7 +116,10 @@ def _ad_hoc_check(upload: AdHocFile) -> bytes:
     except ValidationError:
         raise
     except Exception as exc:
-        raise ValidationError(f"{upload.name}: not an image Pillow can read ({exc}).") from exc
+        # The library's own words ("cannot identify image file") mean nothing to a user.
+        raise ValidationError(
+            f"{upload.name}: not an image this platform reads (JPEG, PNG, WebP, GIF or BMP)."
+        ) from exc
     return data
 
 

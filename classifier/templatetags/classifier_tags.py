@@ -98,6 +98,11 @@ def waited(job) -> timedelta | None:
 
 
 @register.filter
+def worker_stopping(job) -> bool:
+    return selectors.job_worker_stopping(job)
+
+
+@register.filter
 def is_training_run(job) -> bool:
     return isinstance(job, TrainingRun)
 

@@ -108,3 +108,12 @@ def job_claim(model: type[AnyJob], job_id: int, *, worker: str) -> AnyJob | None
             ]
         )
         return job
+
+
+def job_let_go(model: type[AnyJob], job_id: int, *, worker: str) -> None:
+    """Say that this worker is done with the job, however it ended: a last heartbeat. For a
+    job cancelled while it ran, a heartbeat later than the cancel (finished_at) is how the
+    Jobs page knows that the worker has actually stopped (classifier.selectors.jobs)."""
+    model.objects.filter(pk=job_id, worker=worker).exclude(status=JobStatus.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )

@@ -20,7 +20,7 @@ from classifier.models import (
 )
 from classifier.services.jobs import job_fail
 from classifier.worker.embeddings import embeddings_for, stored_file_read, stored_files_read
-from classifier.worker.jobs import JobAbandoned, JobProgress, job_claim
+from classifier.worker.jobs import JobAbandoned, JobProgress, job_claim, job_let_go
 from classifier.worker.labeling_queue import labeling_queue_refresh_after_job
 from classifier.worker.loaded_models import loaded_backbone, loaded_head
 from labeling.models import Image, LabelClass
@@ -68,6 +68,7 @@ def prediction_job_execute(*, job_id: int, worker: str = "") -> None:
     finally:
         for stored in job.inputs:
             default_storage.delete(stored["path"])
+        job_let_go(PredictionJob, job_id, worker=worker)
 
 
 def _class_names_of(model_version: ModelVersion) -> tuple[list[LabelClass | None], list[str]]:

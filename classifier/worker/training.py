@@ -31,7 +31,7 @@ from classifier.services.training import (
     training_set_for,
 )
 from classifier.worker.embeddings import embeddings_for, stored_files_read
-from classifier.worker.jobs import JobAbandoned, JobProgress, job_claim
+from classifier.worker.jobs import JobAbandoned, JobProgress, job_claim, job_let_go
 from classifier.worker.loaded_models import loaded_backbone
 from labeling.models import Split
 
@@ -60,6 +60,8 @@ def training_run_execute(*, run_id: int, worker: str = "") -> None:
     except Exception as exc:
         logger.exception("Training run %s failed", run_id)
         job_fail(run, f"{type(exc).__name__}: {exc}")
+    finally:
+        job_let_go(TrainingRun, run_id, worker=worker)
 
 
 def _training_run_train(run: TrainingRun, progress: JobProgress) -> None:

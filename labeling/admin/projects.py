@@ -72,7 +72,27 @@ class MembershipInline(admin.TabularInline):
     extra = 0
 
 
-class ProjectCreateForm(forms.ModelForm):
+class ProjectNameForm(forms.ModelForm):
+    """The admin's project forms check that the owner has no other project of that name (the
+    project_unique_name_per_owner constraint), which the ModelForm's own validation skips:
+    the owner (created_by) is not one of its fields. ProjectAdmin.get_form sets `owner`."""
+
+    owner = None
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if self.owner is not None:
+            same_name = Project.objects.filter(created_by=self.owner, name__iexact=name)
+            existing = same_name.exclude(pk=self.instance.pk).first()
+            if existing is not None:
+                raise ValidationError(
+                    f"{self.owner.get_username()} already has a project called “{existing.name}”. "
+                    "Choose another name."
+                )
+        return name
+
+
+class ProjectCreateForm(ProjectNameForm):
     # Optional, so a form without it (older clients, scripts) gets the default order.
     queue_strategy = forms.ChoiceField(
         choices=QueueStrategy.choices,
@@ -144,10 +164,15 @@ class ProjectAdmin(ProjectModelsAdmin):
             )
         )
 
+    form = ProjectNameForm
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ProjectCreateForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # A new project's owner is the staff member creating it (project_create).
+        form.owner = request.user if obj is None else obj.created_by
+        return form
 
     def get_fields(self, request, obj=None):
         ratios = ("train_percent", "validation_percent", "test_percent")

@@ -2,7 +2,7 @@
 the names from here.
 
 - projects: projects_visible_to, projects_with_counts_visible_to, project_members,
-  project_member_contributions, label_class_by_name, project_split_progress,
+  project_member_contributions, label_class_by_name, label_class_usage, project_split_progress,
   project_counts, project_count_table, project_stats
 - activity: project_recent_activity (the dashboard's recent labeling and uploads)
 - images: images_needing_label_by (the labeling queue), images_visible_to,
@@ -23,6 +23,7 @@ from labeling.selectors.images import (
 )
 from labeling.selectors.projects import (
     label_class_by_name,
+    label_class_usage,
     project_count_table,
     project_counts,
     project_member_contributions,
@@ -42,6 +43,7 @@ __all__ = [
     "images_with_annotation_count",
     "images_with_annotations",
     "label_class_by_name",
+    "label_class_usage",
     "project_conflicts",
     "project_count_table",
     "project_counts",

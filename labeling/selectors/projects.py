@@ -1,5 +1,7 @@
 """Projects as a user sees them: which ones, their members, their counts."""
 
+from collections import Counter
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import (
@@ -125,7 +127,7 @@ def label_class_by_name(*, project: Project, name: str) -> LabelClass | None:
 
 def _tally_kept() -> bool:
     """Whether the database keeps labeling_imagetally (PostgreSQL's triggers, migration
-    0004); elsewhere the images are counted."""
+    0005); elsewhere the images are counted."""
     return connection.vendor == "postgresql"
 
 
@@ -262,3 +264,24 @@ def project_stats(*, project: Project) -> dict:
                 per_status[status] += count
         splits[split] = {"total": sum(per_status.values()), **per_status}
     return {"total": sum(found.values()), "splits": splits, "counts": counts}
+
+
+def label_class_usage(*, project: Project) -> Counter[int]:
+    """{class id: how many labels use it}: annotations plus owners' review decisions."""
+    usage: Counter[int] = Counter(
+        dict(
+            Annotation.objects.filter(label_class__project=project)
+            .values("label_class")
+            .annotate(uses=Count("pk"))
+            .values_list("label_class", "uses")
+        )
+    )
+    usage.update(
+        dict(
+            Image.objects.filter(project=project, label_reviewed=True, label__isnull=False)
+            .values("label")
+            .annotate(uses=Count("pk"))
+            .values_list("label", "uses")
+        )
+    )
+    return usage

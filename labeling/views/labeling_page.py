@@ -109,7 +109,14 @@ def project_label(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "labeling/project_label.html",
-        {"project": project, "role": role, "classes": classes, "state": state},
+        {
+            "project": project,
+            "role": role,
+            "classes": classes,
+            "state": state,
+            # An empty queue means "upload images" in a project without any, not "all done".
+            "image_count": sum(split["total"] for split in state["progress"].values()),
+        },
     )
 
 

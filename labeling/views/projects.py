@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,15 +11,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from labeling import export, services
 from labeling.forms import (
+    LabelClassEditFormSet,
     LabelClassFormSet,
     MemberAddForm,
     MemberRoleForm,
+    ProjectDeleteForm,
     ProjectForm,
+    ProjectSettingsForm,
     label_class_formset_initial,
+    label_class_formset_initial_of,
 )
 from labeling.models import Membership, Project, Role
 from labeling.permissions import project_for_user, role_allows
 from labeling.selectors import (
+    label_class_usage,
     project_conflicts,
     project_count_table,
     project_member_contributions,
@@ -80,6 +86,62 @@ def project_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
             export_formats=EXPORT_CHOICES,
         )
     return render(request, "labeling/project_dashboard.html", context)
+
+
+# --- Settings (owners) ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    """Name, description, classes, split ratios, annotations per image and the other
+    settings (ProjectSettingsForm.OTHER_SETTINGS) in one form; deleting is a form of its own."""
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
+    data = request.POST if request.method == "POST" else None
+    form = ProjectSettingsForm(data, project=project)
+    classes = LabelClassEditFormSet(
+        data, prefix="classes", initial=None if data else label_class_formset_initial_of(project)
+    )
+    if data is not None and form.is_valid() and classes.is_valid():
+        try:
+            with transaction.atomic():  # the settings and the classes, or neither
+                services.project_update(
+                    project=project,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    split_ratios=form.split_ratios,
+                    annotations_per_image=form.cleaned_data["annotations_per_image"],
+                    other_settings=form.other_settings,
+                )
+                services.label_classes_update(project=project, classes=classes.class_specs())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("labeling:project-settings", pk=project.pk)
+    usage = label_class_usage(project=project)
+    for class_form in classes:
+        class_id = class_form["id"].value()
+        class_form.uses = usage.get(int(class_id), 0) if class_id else 0
+    context = {
+        "project": project,
+        "form": form,
+        "classes": classes,
+        "delete_form": ProjectDeleteForm(project=project),
+    }
+    return render(request, "labeling/project_form.html", context)
+
+
+@require_POST
+def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
+    delete_form = ProjectDeleteForm(request.POST, project=project)
+    if not delete_form.is_valid():
+        messages.error(request, " ".join(delete_form.errors["confirm_name"]))
+        return redirect(reverse("labeling:project-settings", args=[project.pk]) + "#delete")
+    name = project.name
+    services.project_delete(project=project)
+    messages.success(request, f"Project “{name}” and everything in it were deleted.")
+    return redirect("labeling:home")
 
 
 # --- Members (owners) --------------------------------------------------------------------------

@@ -367,8 +367,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "filters": {
+        "forbidden_without_traceback": {"()": "labelplatform.log_filters.ForbiddenWithoutTraceback"}
+    },
     "root": {"handlers": ["stdout"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # A 403 is an expected answer: one line with its reason, no traceback.
+        "django.request": {"filters": ["forbidden_without_traceback"]},
         "django.db.backends": {"level": "WARNING"},
         # django-axes' version banner at every start; its lockout warnings still pass.
         "axes.apps": {"level": "WARNING"},

@@ -10,6 +10,7 @@
   const muted = style.getPropertyValue("--bs-secondary-color").trim() || "#6c757d";
   const grid = style.getPropertyValue("--bs-border-color-translucent").trim() || "#dee2e6";
   const TRAIN = "#0d6efd";
+  const TRAIN_BAND = "rgba(13, 110, 253, 0.45)";
   const VALIDATION = "#fd7e14";
   Chart.defaults.font.size = 12;
   Chart.defaults.color = muted;
@@ -82,12 +83,15 @@
       type: "line",
       data: {
         labels: data.epochs,
+        // Training and validation often coincide (both at 100% accuracy): training is a wide,
+        // pale band drawn first, validation a narrow dashed line drawn over it (a lower
+        // `order` is drawn on top), so both stay visible where they overlap.
         datasets: [
-          { label: "training", data: series(trainKey), borderColor: TRAIN,
-            backgroundColor: TRAIN, pointRadius: 0, borderWidth: 2, tension: 0.2 },
+          { label: "training", data: series(trainKey), borderColor: TRAIN_BAND,
+            backgroundColor: TRAIN, pointRadius: 0, borderWidth: 6, tension: 0.2, order: 1 },
           { label: "validation", data: series(validationKey), borderColor: VALIDATION,
             backgroundColor: VALIDATION, pointRadius: 0, borderWidth: 2, tension: 0.2,
-            borderDash: [6, 3] },
+            borderDash: [6, 3], order: 0 },
         ],
       },
       options: {

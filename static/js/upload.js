@@ -98,13 +98,26 @@
     return img;
   }
 
+  // A file's name, and for a member of a zip, which zip it came from (a zip travels alone
+  // in its batch, so every verdict of that batch but the zip's own is one of its members).
+  function nameCell(row, name, archive) {
+    const content = [name];
+    if (archive && archive !== name) {
+      const from = document.createElement("div");
+      from.className = "small text-body-secondary verdict-archive";
+      from.textContent = `from ${archive}`;
+      content.push(from);
+    }
+    cell(row, content).className = "text-break";
+  }
+
   // The same markup as templates/labeling/_verdict_row.html.
-  function addRow(kind, item) {
+  function addRow(kind, item, archive) {
     const row = el("verdicts").insertRow();
     row.className = `verdict verdict-${kind}`;
     if (kind === "created") {
       cell(row, thumb(item.thumbnail_url)).className = "verdict-thumb-cell";
-      cell(row, item.original_name).className = "text-break";
+      nameCell(row, item.original_name, archive);
       cell(row, badge("Stored", "text-bg-success"));
       const details = [badge(item.split, "text-bg-light border"), " "];
       if (item.label) details.push(badge(item.label, "text-bg-secondary"), " ");
@@ -112,23 +125,24 @@
       cell(row, details).className = "small";
     } else if (kind === "duplicate") {
       cell(row, thumb(item.of.thumbnail_url)).className = "verdict-thumb-cell";
-      cell(row, item.name).className = "text-break";
+      nameCell(row, item.name, archive);
       cell(row, badge("Duplicate", "text-bg-warning"));
       cell(row, ["of ", link(item.of.page_url, item.of.original_name)]).className = "small";
     } else {
       const icon = document.createElement("i");
       icon.className = "bi bi-file-earmark-x fs-4 text-danger";
       cell(row, icon).className = "verdict-thumb-cell";
-      cell(row, item.name).className = "text-break";
+      nameCell(row, item.name, archive);
       cell(row, badge("Rejected", "text-bg-danger"));
       cell(row, item.error).className = "small";
     }
   }
 
-  function record(verdicts) {
-    verdicts.created.forEach((item) => addRow("created", item));
-    verdicts.duplicates.forEach((item) => addRow("duplicate", item));
-    verdicts.rejected.forEach((item) => addRow("rejected", item));
+  function record(verdicts, batch) {
+    const archive = batch.length === 1 && isZip(batch[0]) ? batch[0].name : null;
+    verdicts.created.forEach((item) => addRow("created", item, archive));
+    verdicts.duplicates.forEach((item) => addRow("duplicate", item, archive));
+    verdicts.rejected.forEach((item) => addRow("rejected", item, archive));
     totals.created += verdicts.created.length;
     totals.duplicates += verdicts.duplicates.length;
     totals.rejected += verdicts.rejected.length;
@@ -156,7 +170,7 @@
       const finish = (verdicts) => {
         totals.sentBytes += bytes - sent;
         totals.doneFiles += batch.length;
-        record(verdicts);
+        record(verdicts, batch);
         resolve();
       };
       xhr.addEventListener("load", () => {

@@ -113,7 +113,7 @@ def test_rejected_files_are_listed_with_their_reasons(project, tmp_path):
     assert "stored           1" in output
     assert "rejected         2" in output
     assert "coffee/broken.jpg: file is truncated or corrupt" in output
-    assert "other/notes.jpg: not an image Pillow can read (looks like text)" in output
+    assert "other/notes.jpg: not a readable image (looks like text)" in output
 
 
 def test_the_named_user_is_the_uploader_and_annotator(project, annotator, tmp_path):
@@ -148,7 +148,7 @@ def test_an_unknown_project_is_an_error(db, tmp_path):
 
 def test_two_projects_with_the_same_name_need_the_id(owner, tmp_path):
     ProjectFactory(name="Twin", created_by=owner)
-    ProjectFactory(name="Twin", created_by=owner)
+    ProjectFactory(name="Twin")  # another owner: names are unique per owner only
     with pytest.raises(CommandError, match="2 projects are named 'Twin'"):
         import_images("Twin", tmp_path)
 

@@ -48,9 +48,9 @@ BAD_FILES = [
         lambda: corpus.png()[:30],
         "file is truncated or corrupt (its header is damaged)",
     ),
-    ("notes.jpg", corpus.text_named_jpg, "not an image Pillow can read (looks like text)"),
-    ("page.jpg", corpus.html_page, "not an image Pillow can read (looks like HTML)"),
-    ("drawing.svg", corpus.svg_drawing, "not an image Pillow can read (looks like SVG)"),
+    ("notes.jpg", corpus.text_named_jpg, "not a readable image (looks like text)"),
+    ("page.jpg", corpus.html_page, "not a readable image (looks like HTML)"),
+    ("drawing.svg", corpus.svg_drawing, "not a readable image (looks like SVG)"),
     ("scan.tiff", corpus.tiff, "TIFF is not accepted; use JPEG, PNG, WebP, GIF or BMP"),
     (
         "huge.png",
@@ -60,7 +60,7 @@ BAD_FILES = [
     (
         "noise.jpg",
         lambda: bytes(range(256)) * 8,
-        "not an image Pillow can read (accepted: JPEG, PNG, WebP, GIF or BMP)",
+        "not a readable image (accepted: JPEG, PNG, WebP, GIF or BMP)",
     ),
 ]
 

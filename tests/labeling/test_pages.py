@@ -102,7 +102,7 @@ def test_a_project_needs_two_classes(client, outsider):
     response = client.post(reverse("labeling:project-create"), data)
     assert response.status_code == 200
     assert not Project.objects.exists()
-    assert "at least 2" in response.content.decode()
+    assert "A project needs at least two label classes." in response.content.decode()
 
 
 def test_split_ratios_must_add_up_to_100(client, outsider):
@@ -593,3 +593,20 @@ def test_the_dashboard_links_every_export_for_owners(client, project, owner, ann
         reverse("labeling:project-export", args=[project.pk, "csv"])
         not in client.get(url).content.decode()
     )
+
+
+def test_one_persons_label_is_not_called_a_consensus(client, project, owner, annotator):
+    from labeling.services import annotation_create
+    from tests.factories import ImageFactory
+
+    image = ImageFactory(project=project)
+    coffee = project.classes.get(name="coffee")
+    annotation_create(image=image, user=annotator, label_class=coffee)
+    client.force_login(owner)
+    page = client.get(reverse("labeling:image-detail", args=[image.pk])).content.decode()
+    assert "labeled by ann-annotator" in page
+    assert "consensus" not in page.split('id="consensus"')[1].split("</div>")[0]
+
+    annotation_create(image=image, user=owner, label_class=coffee)
+    page = client.get(reverse("labeling:image-detail", args=[image.pk])).content.decode()
+    assert "by consensus of 2 people" in page
