@@ -124,3 +124,27 @@ class PredictionFilterForm(FilterForm):
         required=False,
         label="Prediction vs label",
     )
+
+
+class SuggestionsAcceptForm(forms.Form):
+    """The grid's "accept every suggestion at or above N%": on the page's images
+    (`image_ids`), or across the grid's current filter (`filter_query`, the grid's query
+    string, read by the caller with the grid's filter form)."""
+
+    PAGE, FILTER = "page", "filter"
+
+    min_confidence = forms.IntegerField(min_value=0, max_value=100, label="At or above (%)")
+    scope = forms.ChoiceField(choices=[(PAGE, "This page"), (FILTER, "The current filter")])
+    image_ids = forms.CharField(required=False)
+    filter_query = forms.CharField(required=False)
+
+    def clean_image_ids(self) -> list[int]:
+        raw = self.cleaned_data.get("image_ids") or ""
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not all(part.isdigit() for part in parts):
+            raise forms.ValidationError("Bad image id.")
+        return [int(part) for part in parts]
+
+    @property
+    def min_confidence_fraction(self) -> float:
+        return self.cleaned_data["min_confidence"] / 100

@@ -49,6 +49,7 @@ CSV_COLUMNS = (
     "format",
     "zip_path",
     "annotations",
+    "suggestions_accepted_by",
 )
 ROWS_PER_QUERY = 500
 # The zip lists train, then validation, then test.
@@ -91,7 +92,8 @@ def dataset_zip_export(*, project: Project) -> ExportStream:
 
 def labels_csv_export(*, project: Project) -> ExportStream:
     """One row per image: ids, split, consensus label and status, and every annotation as
-    `username:class` pairs separated by "; " (usernames contain neither).
+    `username:class` pairs separated by "; " (usernames contain neither), then the users
+    whose annotation accepted the model's suggestion.
 
     Text a user chose (file, class and user names) goes through csv_text: a spreadsheet would
     run a cell starting with =, +, -, @, tab or carriage return as a formula."""
@@ -104,7 +106,7 @@ def labels_csv_export(*, project: Project) -> ExportStream:
 
 def labels_json_export(*, project: Project) -> ExportStream:
     """{"project": {...}, "classes": [...], "exported_at": ..., "images": [...]}, where each
-    image carries its annotations as [{"user", "label", "updated_at"}]."""
+    image carries its annotations as [{"user", "label", "from_suggestion", "updated_at"}]."""
     return ExportStream(
         chunks=_json_chunks(project),
         filename=f"{_project_slug(project)}-labels.json",
@@ -233,6 +235,14 @@ def _csv_chunks(project: Project) -> Iterator[bytes]:
                         for annotation in image.annotations.all()
                     )
                 ),
+                # Whose annotation accepted the model's suggestion rather than chose a class.
+                csv_text(
+                    "; ".join(
+                        annotation.user.get_username()
+                        for annotation in image.annotations.all()
+                        if annotation.from_suggestion
+                    )
+                ),
             )
         )
         if rows % ROWS_PER_QUERY == 0:
@@ -266,6 +276,7 @@ def _image_record(image: Image, class_folders: dict[int, str]) -> dict:
             {
                 "user": annotation.user.get_username(),
                 "label": annotation.label_class.name,
+                "from_suggestion": annotation.from_suggestion,
                 "updated_at": annotation.updated_at.isoformat(),
             }
             for annotation in image.annotations.all()

@@ -74,7 +74,11 @@ class ProjectSettingsForm(ProjectForm):
     form, the page and the save follow (the field's verbose_name and help_text are its
     label and explanation)."""
 
-    OTHER_SETTINGS: tuple[str, ...] = ()
+    OTHER_SETTINGS: tuple[str, ...] = (
+        "suggestions_train",
+        "suggestions_validation",
+        "suggestions_test",
+    )
 
     def __init__(self, *args, project: Project, **kwargs):
         names = [*ProjectForm.base_fields, *self.OTHER_SETTINGS]

@@ -56,6 +56,22 @@ class Project(models.Model):
     queue_strategy = models.CharField(
         max_length=32, choices=QueueStrategy.choices, default=QueueStrategy.LEAST_CONFIDENCE
     )
+    # Whether annotators see the active model's suggestion while labeling, per split. The
+    # test split is labeled blind by default: its labels measure the model, and an annotator
+    # shown the model's answer tends to agree with it, which would flatter the test accuracy.
+    suggestions_train = models.BooleanField(
+        "suggestions on train", default=True, help_text="Annotators see the model's suggestion."
+    )
+    suggestions_validation = models.BooleanField(
+        "suggestions on validation",
+        default=True,
+        help_text="Annotators see the model's suggestion.",
+    )
+    suggestions_test = models.BooleanField(
+        "suggestions on test",
+        default=False,
+        help_text="Off by default: test labels that echo the model would flatter its accuracy.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -105,6 +121,18 @@ class Project(models.Model):
             Split.VALIDATION: self.validation_percent,
             Split.TEST: self.test_percent,
         }
+
+    @property
+    def suggestion_splits(self) -> dict[str, bool]:
+        """{split: whether annotators see the model's suggestions on its images}."""
+        return {
+            Split.TRAIN: self.suggestions_train,
+            Split.VALIDATION: self.suggestions_validation,
+            Split.TEST: self.suggestions_test,
+        }
+
+    def shows_suggestions(self, split: str) -> bool:
+        return self.suggestion_splits.get(split, False)
 
 
 class LabelClass(models.Model):
@@ -211,6 +239,10 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations"
     )
     label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="+")
+    # True when the user accepted the model's suggestion rather than choosing the class:
+    # agreement and quality figures tell the two apart (an accepted suggestion is weaker
+    # evidence that the model is right).
+    from_suggestion = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -275,3 +307,34 @@ class MemberTally(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} in project {self.project_id}"
+
+
+class AnnotationBatchKind(models.TextChoices):
+    GRID_LABEL = "grid_label", "Grid label"
+    SUGGESTIONS_ACCEPT = "suggestions_accept", "Suggestions accepted"
+
+
+class AnnotationBatch(models.Model):
+    """One bulk labeling action by one user (a class applied in the grid, suggestions
+    accepted in bulk), remembered so that it can be undone.
+
+    `changes` holds, per image it touched, [image id, class applied, the user's class before
+    (null if none), whether that earlier annotation came from a suggestion]."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=AnnotationBatchKind.choices)
+    changes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "annotation batches"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.user}: {len(self.changes)} images"
+
+    @property
+    def size(self) -> int:
+        return len(self.changes)

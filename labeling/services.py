@@ -5,19 +5,22 @@ Image ingest lives in labeling.ingest, exports in labeling.export.
 
 import logging
 import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import FileField
+from django.db.models import Count, FileField, QuerySet
 from django.db.models.deletion import Collector
+from django.utils import timezone
 
 from labeling.models import (
     Annotation,
+    AnnotationBatch,
+    AnnotationBatchKind,
     Image,
     LabelClass,
     LabelStatus,
@@ -55,8 +58,12 @@ def project_create(
     split_ratios: dict[str, int] | None = None,
     annotations_per_image: int = 1,
     queue_strategy: str | None = None,
+    suggestions: dict[str, bool] | None = None,
 ) -> Project:
     """Create a project with its label classes and make its creator the owner.
+
+    `suggestions` chooses per split whether annotators see the model's suggestions (splits
+    left out keep the default: shown, except on the test split, labeled blind).
 
     `classes` holds names, or dicts with "name" and optional "key" and "color"; keys default
     to "1", "2", ... in order. Raises ValidationError for fewer than two classes, duplicate
@@ -111,6 +118,8 @@ def project_create(
         for i, s in enumerate(specs)
     )
     Membership.objects.create(project=project, user=created_by, role=Role.OWNER)
+    if suggestions:
+        project_suggestions_set(project=project, splits=suggestions)
     return project
 
 
@@ -363,64 +372,248 @@ def _locked_image(image_id: int) -> Image:
     return Image.objects.select_for_update().select_related("project").get(pk=image_id)
 
 
-def image_consensus_update(*, image: Image) -> Image:
-    """Recompute the image's label from its annotations. Call inside the image's row lock.
+def consensus_of(counts: Counter, required: int) -> tuple[int | None, str]:
+    """(label class id or None, label status) of an image whose annotations count `counts`
+    per class id, when the project requires `required` annotations per image.
 
-    With fewer annotations than the project requires, the image stays unlabeled. With enough,
-    a strict majority sets the label; anything else is a conflict for an owner to review.
-    An owner's review decision is final and is not changed here.
-    """
+    With fewer annotations than required, the image stays unlabeled. With enough, a strict
+    majority sets the label; anything else is a conflict for an owner to review."""
+    total = sum(counts.values())
+    if total and total >= required:
+        top_class_id, top_count = counts.most_common(1)[0]
+        if top_count * 2 > total:
+            return top_class_id, LabelStatus.LABELED
+        return None, LabelStatus.CONFLICT
+    return None, LabelStatus.UNLABELED
+
+
+def image_consensus_update(*, image: Image) -> Image:
+    """Recompute the image's label from its annotations (consensus_of). Call inside the
+    image's row lock. An owner's review decision is final and is not changed here."""
     if image.label_reviewed:
         return image
     counts = Counter(
         Annotation.objects.filter(image=image).values_list("label_class_id", flat=True)
     )
-    total = sum(counts.values())
-    label_id, status = None, LabelStatus.UNLABELED
-    if total and total >= image.project.annotations_per_image:
-        top_class_id, top_count = counts.most_common(1)[0]
-        if top_count * 2 > total:
-            label_id, status = top_class_id, LabelStatus.LABELED
-        else:
-            status = LabelStatus.CONFLICT
+    label_id, status = consensus_of(counts, image.project.annotations_per_image)
     if (image.label_id, image.label_status) != (label_id, status):
         image.label_id, image.label_status = label_id, status
         image.save(update_fields=["label", "label_status"])
     return image
 
 
+# Bulk writes go by chunks of image ids: every IN list stays far below SQLite's limit on a
+# query's parameters, and each chunk costs a fixed handful of queries whatever its size.
+BULK_CHUNK = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), BULK_CHUNK):
+        yield list(ids[start : start + BULK_CHUNK])
+
+
+def _images_locked(*, project: Project, image_ids: Sequence[int]) -> list[int]:
+    # In id order, the order every bulk writer locks in, so two of them never deadlock.
+    return list(
+        Image.objects.select_for_update()
+        .filter(pk__in=image_ids, project=project)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _images_consensus_update(*, project: Project, image_ids: Sequence[int]) -> None:
+    """image_consensus_update for many locked images of the project, in three queries."""
+    counts: dict[int, Counter] = defaultdict(Counter)
+    rows = (
+        Annotation.objects.filter(image_id__in=image_ids)
+        .order_by()
+        .values("image_id", "label_class_id")
+        .annotate(count=Count("pk"))
+        .values_list("image_id", "label_class_id", "count")
+    )
+    for image_id, class_id, count in rows:
+        counts[image_id][class_id] = count
+    changed: dict[tuple[int | None, str], list[int]] = defaultdict(list)
+    for image_id, old_label_id, old_status in Image.objects.filter(
+        pk__in=image_ids, label_reviewed=False
+    ).values_list("pk", "label_id", "label_status"):
+        new = consensus_of(counts[image_id], project.annotations_per_image)
+        if (old_label_id, old_status) != new:
+            changed[new].append(image_id)
+    _update_grouped(Image.objects.all(), changed, ("label_id", "label_status"))
+
+
+def _update_grouped(
+    rows: QuerySet, ids_by_values: dict[tuple, list[int]], fields: Sequence[str], **also
+) -> None:
+    """One UPDATE per distinct tuple of new values (a few: one per class and status), rather
+    than Django's bulk_update, whose CASE per row costs seconds of Python per thousand rows."""
+    for values, ids in ids_by_values.items():
+        rows.filter(pk__in=ids).update(**dict(zip(fields, values, strict=True)), **also)
+
+
 @transaction.atomic
-def annotation_create(*, image: Image | int, user: User, label_class: LabelClass) -> Annotation:
-    """Record the user's label for the image (replacing theirs, if any) and update consensus."""
+def annotation_create(
+    *, image: Image | int, user: User, label_class: LabelClass, from_suggestion: bool = False
+) -> Annotation:
+    """Record the user's label for the image (replacing theirs, if any) and update consensus.
+
+    `from_suggestion` says the user accepted the model's suggestion rather than picking the
+    class (the classifier's suggestion_accept checks that it was the suggestion)."""
     image = _locked_image(image if isinstance(image, int) else image.pk)
     if label_class.project_id != image.project_id:
         raise ValidationError(f"{label_class.name!r} is not a class of this project.")
     annotation, created = Annotation.objects.get_or_create(
-        image=image, user=user, defaults={"label_class": label_class}
+        image=image,
+        user=user,
+        defaults={"label_class": label_class, "from_suggestion": from_suggestion},
     )
-    if not created and annotation.label_class_id != label_class.pk:
-        annotation.label_class = label_class
-        annotation.save(update_fields=["label_class", "updated_at"])
+    if not created and (annotation.label_class_id, annotation.from_suggestion) != (
+        label_class.pk,
+        from_suggestion,
+    ):
+        annotation.label_class, annotation.from_suggestion = label_class, from_suggestion
+        annotation.save(update_fields=["label_class", "from_suggestion", "updated_at"])
     image_consensus_update(image=image)
     return annotation
 
 
 @transaction.atomic
+def annotation_batch_apply(
+    *,
+    project: Project,
+    user: User,
+    kind: str,
+    labels: dict[int, int],
+    from_suggestion: bool = False,
+) -> AnnotationBatch:
+    """Label many images at once as one action that can be undone (annotation_batch_undo).
+
+    `labels` maps image ids to class ids; images of other projects and classes of other
+    projects are left out. Writes the user's annotations (created, or replaced as
+    annotation_create does), recomputes the images' consensus, and records an
+    AnnotationBatch with what each image's annotation by the user was before. Set-based (a
+    few queries per BULK_CHUNK images), so accepting thousands of suggestions fits a request.
+    """
+    class_ids = set(project.classes.values_list("pk", flat=True))
+    wanted = {
+        int(image_id): class_id for image_id, class_id in labels.items() if class_id in class_ids
+    }
+    changes = []
+    for chunk in _chunks(sorted(wanted)):
+        image_ids = _images_locked(project=project, image_ids=chunk)
+        existing = {
+            annotation.image_id: annotation
+            for annotation in Annotation.objects.filter(image_id__in=image_ids, user=user)
+        }
+        created = []
+        replaced: dict[tuple[int, bool], list[int]] = defaultdict(list)
+        for image_id in image_ids:
+            class_id = wanted[image_id]
+            annotation = existing.get(image_id)
+            if annotation is None:
+                created.append(
+                    Annotation(
+                        image_id=image_id,
+                        user=user,
+                        label_class_id=class_id,
+                        from_suggestion=from_suggestion,
+                    )
+                )
+                changes.append([image_id, class_id, None, False])
+                continue
+            before = (annotation.label_class_id, annotation.from_suggestion)
+            changes.append([image_id, class_id, *before])
+            if before != (class_id, from_suggestion):
+                replaced[(class_id, from_suggestion)].append(annotation.pk)
+        Annotation.objects.bulk_create(created)
+        _update_grouped(
+            Annotation.objects.all(),
+            replaced,
+            ("label_class_id", "from_suggestion"),
+            updated_at=timezone.now(),
+        )
+        _images_consensus_update(project=project, image_ids=image_ids)
+    return AnnotationBatch.objects.create(project=project, user=user, kind=kind, changes=changes)
+
+
+@transaction.atomic
 def annotations_create_bulk(
     *, image_ids: Sequence[int], user: User, label_class: LabelClass
-) -> int:
-    """Apply one class to many images (grid mode). Returns how many images were labeled.
+) -> AnnotationBatch:
+    """Apply one class to many images (grid mode), as one action that can be undone.
 
-    Only images of the class's project are touched; others are ignored.
+    Only images of the class's project are touched; others are ignored. The batch's size is
+    how many images were labeled.
     """
-    ids = list(
-        Image.objects.filter(pk__in=image_ids, project_id=label_class.project_id)
-        .order_by("pk")  # a fixed lock order keeps two bulk labelers from deadlocking
-        .values_list("pk", flat=True)
+    return annotation_batch_apply(
+        project=label_class.project,
+        user=user,
+        kind=AnnotationBatchKind.GRID_LABEL,
+        labels={int(image_id): label_class.pk for image_id in image_ids},
     )
-    for image_id in ids:
-        annotation_create(image=image_id, user=user, label_class=label_class)
-    return len(ids)
+
+
+@transaction.atomic
+def annotation_batch_undo(*, batch: AnnotationBatch, user: User) -> tuple[int, int]:
+    """Take back a bulk action: each image's annotation by the user returns to what it was
+    before (none, or the earlier class), and the images' consensus follows. Returns (undone,
+    kept): images the user labeled again since keep their newer label. Undoing twice
+    changes nothing. Set-based, like annotation_batch_apply."""
+    locked = AnnotationBatch.objects.select_for_update().select_related("project").get(pk=batch.pk)
+    if locked.user_id != user.pk:
+        raise ValidationError("Only the person who made a bulk action can undo it.")
+    if locked.undone_at is not None:
+        return 0, 0
+    class_ids = set(locked.project.classes.values_list("pk", flat=True))
+    change_of = {change[0]: change[1:] for change in locked.changes}
+    undone = kept = 0
+    for chunk in _chunks(sorted(change_of)):
+        image_ids = _images_locked(project=locked.project, image_ids=chunk)  # deleted ones: gone
+        current = {
+            annotation.image_id: annotation
+            for annotation in Annotation.objects.filter(image_id__in=image_ids, user=user)
+        }
+        removed = []
+        restored: dict[tuple[int, bool], list[int]] = defaultdict(list)
+        for image_id in image_ids:
+            applied, previous, previous_from_suggestion = change_of[image_id]
+            annotation = current.get(image_id)
+            if annotation is None or annotation.label_class_id != applied:
+                kept += 1
+                continue
+            undone += 1
+            if previous is None or previous not in class_ids:
+                removed.append(annotation.pk)
+            else:
+                restored[(previous, previous_from_suggestion)].append(annotation.pk)
+        Annotation.objects.filter(pk__in=removed).delete()
+        _update_grouped(
+            Annotation.objects.all(),
+            restored,
+            ("label_class_id", "from_suggestion"),
+            updated_at=timezone.now(),
+        )
+        _images_consensus_update(project=locked.project, image_ids=image_ids)
+    locked.undone_at = timezone.now()
+    locked.save(update_fields=["undone_at"])
+    return undone, kept
+
+
+@transaction.atomic
+def project_suggestions_set(*, project: Project, splits: dict[str, bool]) -> Project:
+    """Choose per split whether annotators see the model's suggestions; splits left out
+    keep their setting."""
+    unknown = set(splits) - set(Split.values)
+    if unknown:
+        raise ValidationError(f"Unknown split(s): {', '.join(sorted(unknown))}.")
+    fields = [f"suggestions_{split}" for split in splits]
+    for split, shown in splits.items():
+        setattr(project, f"suggestions_{split}", bool(shown))
+    if fields:
+        project.save(update_fields=fields)
+    return project
 
 
 @transaction.atomic

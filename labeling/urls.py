@@ -50,8 +50,28 @@ urlpatterns = [
         labeling_page.project_label_skip,
         name="project-label-skip",
     ),
+    path(
+        "projects/<id:pk>/label/unskip/",
+        labeling_page.project_label_unskip,
+        name="project-label-unskip",
+    ),
     path("projects/<id:pk>/grid/", images.project_grid, name="project-grid"),
     path("projects/<id:pk>/grid/apply/", images.project_grid_apply, name="project-grid-apply"),
+    path(
+        "projects/<id:pk>/grid/accept-suggestions/",
+        images.project_grid_accept_suggestions,
+        name="project-grid-accept-suggestions",
+    ),
+    path(
+        "projects/<id:pk>/grid/accept-suggestions/count/",
+        images.project_grid_accept_count,
+        name="project-grid-accept-count",
+    ),
+    path(
+        "projects/<id:pk>/batches/<id:batch_pk>/undo/",
+        images.annotation_batch_undo,
+        name="annotation-batch-undo",
+    ),
     path("projects/<id:pk>/gallery/", images.project_gallery, name="project-gallery"),
     path("images/<id:pk>/", images.image_detail, name="image-detail"),
     path("images/<id:pk>/review/", images.image_review, name="image-review"),

@@ -20,6 +20,7 @@ from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 
 from classifier.models import JobStatus, ModelVersionStatus
+from labeling.models import AnnotationBatch, AnnotationBatchKind
 from labelplatform.wsgi import application
 from tests.classifier.factories import (
     ModelVersionFactory,
@@ -42,6 +43,7 @@ IDS = {
     "run_id": 900_000_003,
     "version_id": 900_000_004,
     "job_id": 900_000_005,
+    "batch_id": 900_000_006,
 }
 OWNER_TOKEN = "0wner" + "0" * 35
 
@@ -81,6 +83,10 @@ def api_world(db):
     )
     PredictionFactory(model_version=version, image=image)
     PredictionJobFactory(pk=IDS["job_id"], model_version=version, status=JobStatus.SUCCEEDED)
+    # The owner's bulk action, for its undo.
+    AnnotationBatch.objects.create(
+        pk=IDS["batch_id"], project=project, user=owner, kind=AnnotationBatchKind.GRID_LABEL
+    )
 
 
 @pytest.fixture

@@ -45,7 +45,17 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
-from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role, Split
+from labeling.models import (
+    Annotation,
+    AnnotationBatch,
+    Image,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+    Split,
+)
+from labeling.services import annotations_create_bulk
 from tests.classifier.factories import (
     ModelVersionFactory,
     PredictionFactory,
@@ -149,6 +159,13 @@ class World:
     def annotation(self) -> Annotation:
         return Annotation.objects.create(
             image=self.image, user=self.users["annotator"], label_class=self.coffee
+        )
+
+    @cached_property
+    def batch(self) -> AnnotationBatch:
+        """A bulk action of the owner's: only they may undo it (others get a 404)."""
+        return annotations_create_bulk(
+            image_ids=[self.image.pk], user=self.owner, label_class=self.coffee
         )
 
     @cached_property
@@ -282,6 +299,15 @@ PAGE_CASES = [
          format="json", body=lambda w: {"image": w.image.pk}),
     Case("labeling:project-grid-apply", "post", of_project, ANNOTATOR_BUTTON,
          body=lambda w: {"image_ids": w.image.pk, "label_class": w.coffee.pk}),
+    Case("labeling:project-label-unskip", "post", of_project, (200, 200, 403, 404, LOGIN, 200),
+         format="json", body=lambda w: {}),
+    Case("labeling:project-grid-accept-suggestions", "post", of_project, ANNOTATOR_BUTTON,
+         body=lambda w: {"scope": "page", "min_confidence": 90, "image_ids": str(w.image.pk)}),
+    Case("labeling:project-grid-accept-count", "get", of_project, ANNOTATE_PAGE,
+         query="scope=filter&min_confidence=90"),
+    # A bulk action is its author's: everyone else is told it does not exist.
+    Case("labeling:annotation-batch-undo", "post",
+         lambda w: {"pk": w.project.pk, "batch_pk": w.batch.pk}, (302, 404, 403, 404, LOGIN, 404)),
     Case("labeling:project-settings", "get", of_project, (200, 403, 403, 404, LOGIN, 200)),
     Case("labeling:project-settings", "post", of_project, OWNER_BUTTON, body=lambda w: {
         "name": "Renamed", "train_percent": 60, "validation_percent": 20, "test_percent": 20,
@@ -324,6 +350,8 @@ API_CASES = [
     Case("api:labeling:project-list", "post", no_args, (201, 201, 201, 201, 401, 201),
          format="json", body=lambda w: {"name": "New", "classes": ["a", "b"]}),
     Case("api:labeling:project-detail", "get", api_project, API_READ),
+    Case("api:labeling:project-detail", "patch", api_project, (200, 403, 403, 404, 401, 200),
+         format="json", body=lambda w: {"suggestions": {"test": True}}),
     Case("api:labeling:project-members", "get", api_project, API_READ),
     Case("api:labeling:project-members", "post", api_project, (201, 403, 403, 404, 401, 201),
          format="json", body=lambda w: {"username": w.newcomer.username, "role": "viewer"}),
@@ -339,6 +367,10 @@ API_CASES = [
     Case("api:labeling:image-annotations", "post", api_image, (201, 201, 403, 404, 401, 201),
          format="json", body=lambda w: {"label": "coffee"}),
     Case("api:classifier:image-predictions", "get", api_image, API_READ),
+    Case("api:classifier:suggestions-accept", "post", api_project, (200, 200, 403, 404, 401, 200),
+         format="json", body=lambda w: {"image_ids": [w.image.pk]}),
+    Case("api:labeling:annotation-batch-undo", "post", lambda w: {"batch_id": w.batch.pk},
+         (200, 404, 404, 404, 401, 404)),
     Case("api:classifier:training-run-create", "post", trainable_project,
          (202, 403, 403, 404, 401, 202), format="json", body=lambda w: {}),
     Case("api:classifier:training-run-detail", "get", lambda w: {"run_id": w.finished_run.pk},

@@ -6,6 +6,8 @@ from rest_framework import serializers
 from classifier import selectors
 from classifier.ml.hyperparameters import NAMES as HYPERPARAMETER_NAMES
 from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from labeling.models import Split
+from labelplatform.api.serializers import JSONNumberField
 from labelplatform.url_converters import DATABASE_ID_MAX
 
 
@@ -202,3 +204,39 @@ class QueuedImageSerializer(serializers.Serializer):
 class LabelingQueueSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=list(selectors.STRATEGIES))
     results = QueuedImageSerializer(many=True)
+
+
+class SuggestionsAcceptSerializer(serializers.Serializer):
+    image_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX),
+        required=False,
+        min_length=1,
+        max_length=10_000,
+        help_text="Accept the suggestions of these images.",
+    )
+    min_confidence = JSONNumberField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="Accept every suggestion at least this confident (0-1).",
+    )
+    split = serializers.ChoiceField(
+        choices=Split.choices, required=False, help_text="Only images of this split."
+    )
+
+    def validate(self, data):
+        if "image_ids" not in data and "min_confidence" not in data:
+            raise serializers.ValidationError("Give image_ids, min_confidence, or both.")
+        return data
+
+
+class SuggestionsAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Images now labeled as suggested, by you.")
+    skipped = serializers.IntegerField(
+        help_text="Images asked for (or predicted at or above min_confidence) that were not: "
+        "already labeled by you or settled, on a split labeled blind, not of this project, "
+        "or without a prediction of the active version."
+    )
+    batch = serializers.IntegerField(
+        help_text="POST /api/annotation-batches/{batch}/undo/ takes the action back."
+    )

@@ -42,6 +42,11 @@ urlpatterns = [
         name="labeling-queue",
     ),
     path(
+        "projects/<id:project_id>/suggestions/accept/",
+        views.SuggestionsAcceptView.as_view(),
+        name="suggestions-accept",
+    ),
+    path(
         "images/<id:image_id>/predictions/",
         views.ImagePredictionsView.as_view(),
         name="image-predictions",

@@ -220,3 +220,40 @@ class LabelingQueueView(APIView):
             limit=query.validated_data["limit"],
         )
         return Response(s.LabelingQueueSerializer({"strategy": strategy, "results": queued}).data)
+
+
+class SuggestionsAcceptView(APIView):
+    @extend_schema(
+        operation_id="suggestions_accept",
+        summary="Accept the model's suggestions in bulk (annotators, owners)",
+        description=(
+            "Every image asked for (image_ids, and/or every image predicted at least "
+            "min_confidence, optionally of one split) that is still yours to label, on a "
+            "split where the project shows suggestions, and predicted by the active version, "
+            "gets your annotation of the suggested class, marked from_suggestion. One action: "
+            "undo it with POST /api/annotation-batches/{batch}/undo/."
+        ),
+        request=s.SuggestionsAcceptSerializer,
+        responses={200: s.SuggestionsAcceptedSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
+        body = s.SuggestionsAcceptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        images = Image.objects.all()
+        asked = None
+        if "image_ids" in body.validated_data:
+            ids = set(body.validated_data["image_ids"])
+            images, asked = images.filter(pk__in=ids), len(ids)
+        if "split" in body.validated_data:
+            images = images.filter(split=body.validated_data["split"])
+        result = services.suggestions_accept_bulk(
+            project=project,
+            user=request.user,
+            images=images,
+            min_confidence=body.validated_data.get("min_confidence"),
+            asked=asked,
+        )
+        return Response(
+            {"accepted": result.accepted, "skipped": result.skipped, "batch": result.batch.pk}
+        )

@@ -10,6 +10,8 @@ pages show already joined, so a list page costs a fixed number of queries.
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown
 - labeling_queue: labeling_queue (the next images in a strategy's order, with suggestions
   and reasons), images_to_label_next (just the images), STRATEGIES
+- suggestions: suggestions_for_images, image_suggestion (the active version's prediction
+  where the project shows it), images_with_acceptable_suggestion, suggested_class_ids
 - jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
   job_worker_stopping
 - workers: workers_status, workers_with_versions
@@ -34,6 +36,12 @@ from classifier.selectors.predictions import (
     prediction_job_results,
     predictions_of_image,
 )
+from classifier.selectors.suggestions import (
+    image_suggestion,
+    images_with_acceptable_suggestion,
+    suggested_class_ids,
+    suggestions_for_images,
+)
 from classifier.selectors.versions import (
     metrics_per_class,
     model_version_activation_message,
@@ -52,7 +60,9 @@ __all__ = [
     "WAIT_MAX_SECONDS",
     "QueuedImage",
     "image_predictions_shown",
+    "image_suggestion",
     "images_to_label_next",
+    "images_with_acceptable_suggestion",
     "job_wait",
     "job_worker_stopping",
     "jobs_for_page",
@@ -67,6 +77,8 @@ __all__ = [
     "prediction_job_results",
     "predictions_of_image",
     "project_model_summary",
+    "suggested_class_ids",
+    "suggestions_for_images",
     "training_run_unfinished",
     "workers_status",
     "workers_with_versions",

@@ -12,6 +12,9 @@ workers call are re-exported here, so callers write `from classifier import serv
   `DEFAULT_HYPERPARAMETERS` (from classifier.ml.hyperparameters).
 - `versions`: `model_version_activate` and `model_version_promote`, the one promotion.
 - `labeling_queue`: `labeling_queue_refresh_request` (the orderings are the worker's).
+- `suggestions`: `suggestion_accept` (one image, the labeling page's Enter) and
+  `suggestions_accept_bulk` (the grid and the API), the model's suggestions accepted as the
+  user's annotations.
 - `predictions`: `prediction_job_start`, `project_predictions_refresh`, `AdHocFile`, and
   `_new_images_predict`, the receiver of labeling's images_created signal.
 
@@ -34,6 +37,11 @@ from classifier.services.predictions import (
     prediction_job_start,
     project_predictions_refresh,
 )
+from classifier.services.suggestions import (
+    SuggestionsAccepted,
+    suggestion_accept,
+    suggestions_accept_bulk,
+)
 from classifier.services.training import (
     TrainingSet,
     training_run_cancel,
@@ -51,6 +59,7 @@ __all__ = [
     "BROKER_UNREACHABLE_NOTE",
     "DEFAULT_HYPERPARAMETERS",
     "AdHocFile",
+    "SuggestionsAccepted",
     "TrainingSet",
     "_new_images_predict",
     "jobs_dispatch_unsent",
@@ -61,6 +70,8 @@ __all__ = [
     "model_version_promote",
     "prediction_job_start",
     "project_predictions_refresh",
+    "suggestion_accept",
+    "suggestions_accept_bulk",
     "training_run_cancel",
     "training_run_finish",
     "training_run_start",

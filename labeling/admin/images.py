@@ -25,7 +25,7 @@ from labeling.models import (
 
 class AnnotationInline(admin.TabularInline):
     model = Annotation
-    fields = ["user", "label_class", "created_at", "updated_at"]
+    fields = ["user", "label_class", "from_suggestion", "created_at", "updated_at"]
     readonly_fields = fields
     extra = 0
     can_delete = True  # through annotation_delete, see ImageAdmin.save_formset
@@ -249,8 +249,16 @@ class AnnotationAdmin(admin.ModelAdmin):
     """Annotations are read here and may be deleted (an undo, through the service);
     labels are given on the labeling page or set by review on the image."""
 
-    list_display = ["image_thumbnail", "image", "project", "user", "label_class", "updated_at"]
-    list_filter = ["image__project", "label_class__name", "updated_at"]
+    list_display = [
+        "image_thumbnail",
+        "image",
+        "project",
+        "user",
+        "label_class",
+        "from_suggestion",
+        "updated_at",
+    ]
+    list_filter = ["image__project", "label_class__name", "from_suggestion", "updated_at"]
     search_fields = ["user__username", "image__original_name", "image__sha256"]
     list_select_related = ["image__project", "user", "label_class"]
     date_hierarchy = "updated_at"

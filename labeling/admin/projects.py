@@ -115,6 +115,9 @@ class ProjectCreateForm(ProjectNameForm):
             "test_percent",
             "annotations_per_image",
             "queue_strategy",
+            "suggestions_train",
+            "suggestions_validation",
+            "suggestions_test",
         ]
 
     def clean_classes(self) -> list[str]:
@@ -125,6 +128,10 @@ class ProjectCreateForm(ProjectNameForm):
         if len({name.lower() for name in names}) != len(names):
             raise ValidationError("Class names must be unique.")
         return names
+
+
+# Whether annotators see the model's suggestions, per split (Project.suggestion_splits).
+SUGGESTION_FIELDS = {split: f"suggestions_{split}" for split in Split.values}
 
 
 @admin.register(Project)
@@ -176,14 +183,15 @@ class ProjectAdmin(ProjectModelsAdmin):
 
     def get_fields(self, request, obj=None):
         ratios = ("train_percent", "validation_percent", "test_percent")
+        suggestions = tuple(SUGGESTION_FIELDS.values())
         if obj is None:
             return [
                 "name", "description", "classes", ratios, "annotations_per_image",
-                "queue_strategy",
+                suggestions, "queue_strategy",
             ]  # fmt: skip
         return [
-            "name", "description", ratios, "annotations_per_image", "queue_strategy",
-            "created_by", "created_at",
+            "name", "description", ratios, "annotations_per_image", suggestions,
+            "queue_strategy", "created_by", "created_at",
         ]  # fmt: skip
 
     def get_inlines(self, request, obj):
@@ -197,6 +205,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             Split.VALIDATION: data["validation_percent"],
             Split.TEST: data["test_percent"],
         }
+        suggestions = {split: data[field] for split, field in SUGGESTION_FIELDS.items()}
         if change:
             services.project_update(
                 project=obj,
@@ -206,6 +215,7 @@ class ProjectAdmin(ProjectModelsAdmin):
                 annotations_per_image=data["annotations_per_image"],
             )
             services.project_queue_strategy_set(project=obj, strategy=data["queue_strategy"])
+            services.project_suggestions_set(project=obj, splits=suggestions)
             return
         project = services.project_create(
             name=data["name"],
@@ -215,6 +225,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             split_ratios=split_ratios,
             annotations_per_image=data["annotations_per_image"],
             queue_strategy=data.get("queue_strategy") or None,
+            suggestions=suggestions,
         )
         adopt_saved_row(obj, project)
 

@@ -18,6 +18,7 @@ from labeling.models import (
     Role,
 )
 from labeling.models import Split as SplitChoice
+from labelplatform.api.serializers import JSONBooleanField
 
 SPLIT_CHOICES_WITH_AUTO = [("auto", "Automatic"), *SplitChoice.choices]
 
@@ -56,6 +57,25 @@ class SplitRatiosSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class SuggestionSplitsSerializer(serializers.Serializer):
+    """Per split, whether annotators see the model's suggestions (off for test by default,
+    so that the test split is labeled blind)."""
+
+    train = JSONBooleanField(required=False)
+    validation = JSONBooleanField(required=False)
+    test = JSONBooleanField(required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown split(s): {', '.join(map(str, unknown))}; "
+                    f"use {', '.join(self.fields)}."
+                )
+        return super().to_internal_value(data)
+
+
 class MembershipSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 
@@ -78,6 +98,7 @@ class MembershipSetSerializer(serializers.Serializer):
 class ProjectSerializer(serializers.ModelSerializer):
     classes = LabelClassSerializer(many=True, read_only=True)
     split_ratios = SplitRatiosSerializer(read_only=True)
+    suggestions = SuggestionSplitsSerializer(source="suggestion_splits", read_only=True)
     role = serializers.ChoiceField(
         choices=Role.choices,
         source="user_role",
@@ -97,6 +118,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "split_ratios",
             "annotations_per_image",
             "queue_strategy",
+            "suggestions",
             "role",
             "image_count",
             "labeled_count",
@@ -129,6 +151,11 @@ class ProjectCreateSerializer(serializers.Serializer):
         required=False,
         help_text="The labeling queue's order (the project's default for GET .../queue/).",
     )
+    suggestions = SuggestionSplitsSerializer(required=False)
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    suggestions = SuggestionSplitsSerializer()
 
 
 # `type: ignore[assignment]` on the fields named "label" (the API's key): the DRF stubs type
@@ -141,7 +168,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "image", "user", "label", "created_at", "updated_at"]
+        fields = ["id", "image", "user", "label", "from_suggestion", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -203,6 +230,27 @@ class ImageSerializer(serializers.ModelSerializer):
         return self._url("labeling:image-thumbnail", image)
 
 
+class SuggestionSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="The suggested class's name.")  # type: ignore[assignment]
+    confidence = serializers.FloatField(help_text="The model's probability of it, 0-1.")
+
+
+class ImageDetailSerializer(ImageSerializer):
+    """An image as GET /api/images/{id}/ answers: with the active model version's suggestion,
+    null when there is none or the project labels the image's split blind."""
+
+    suggestion = serializers.SerializerMethodField()
+
+    class Meta(ImageSerializer.Meta):
+        fields = [*ImageSerializer.Meta.fields, "suggestion"]
+        read_only_fields = fields
+
+    @extend_schema_field(SuggestionSerializer(allow_null=True))
+    def get_suggestion(self, image: Image) -> dict | None:
+        suggestion = self.context.get("suggestion")
+        return SuggestionSerializer(suggestion).data if suggestion else None
+
+
 class ImagePageSerializer(ImageSerializer):
     """An image as the site's pages send it to their scripts (the labeling page's queue,
     the upload page's verdicts): the API's image without its annotations and upload
@@ -226,6 +274,13 @@ class ImagePageSerializer(ImageSerializer):
 
     def get_page_url(self, image: Image) -> str:
         return self._url("labeling:image-detail", image)
+
+
+class AnnotationBatchUndoSerializer(serializers.Serializer):
+    undone = serializers.IntegerField(help_text="Images back to how they were before.")
+    kept = serializers.IntegerField(
+        help_text="Images you labeled again since: they keep the newer label."
+    )
 
 
 class ImageSplitSerializer(serializers.Serializer):

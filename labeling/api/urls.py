@@ -31,6 +31,11 @@ urlpatterns = [
     ),
     path("images/<id:image_id>/", views.ImageDetailView.as_view(), name="image-detail"),
     path(
+        "annotation-batches/<id:batch_id>/undo/",
+        views.AnnotationBatchUndoView.as_view(),
+        name="annotation-batch-undo",
+    ),
+    path(
         "images/<id:image_id>/annotations/",
         views.ImageAnnotationsView.as_view(),
         name="image-annotations",

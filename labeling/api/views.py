@@ -17,12 +17,14 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from classifier.selectors import image_suggestion
 from labeling import export, ingest, selectors, services
 from labeling.api import serializers as s
 from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
-from labeling.models import Image, LabelClass, Membership, Project, Role
+from labeling.models import AnnotationBatch, Image, LabelClass, Membership, Project, Role
 from labeling.permissions import user_authenticated
 from labelplatform.api.schema import error_responses
 from labelplatform.api.serializers import ErrorSerializer
@@ -144,13 +146,29 @@ def project_detail_data(request, project: Project) -> dict:
 
 
 class ProjectDetailView(ProjectScopedView):
-    """A project with its classes, split ratios, counts and members."""
+    """A project with its classes, split ratios, counts and members; owners change where
+    annotators see the model's suggestions."""
+
+    required_roles = {"GET": Role.VIEWER, "PATCH": Role.OWNER}
 
     @extend_schema(
         summary="A project with its members",
         responses={200: s.ProjectDetailSerializer, **error_responses(401, 404)},
     )
     def get(self, request, project_id: int):
+        return Response(project_detail_data(request, self.get_project()))
+
+    @extend_schema(
+        summary="Change where annotators see the model's suggestions (owners)",
+        request=s.ProjectUpdateSerializer,
+        responses={200: s.ProjectDetailSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def patch(self, request, project_id: int):
+        serializer = s.ProjectUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.project_suggestions_set(
+            project=self.get_project(), splits=serializer.validated_data["suggestions"]
+        )
         return Response(project_detail_data(request, self.get_project()))
 
 
@@ -350,18 +368,26 @@ class ImageScopedView(generics.GenericAPIView):
 
 
 class ImageDetailView(ImageScopedView):
-    """One image with its annotations; owners move it to another split."""
+    """One image with its annotations and the model's suggestion; owners move it to another
+    split."""
 
     required_roles = {"GET": Role.VIEWER, "PATCH": Role.OWNER}
-    serializer_class = s.ImageSerializer
+    serializer_class = s.ImageDetailSerializer
 
     def image_data(self) -> dict:
-        image = selectors.images_with_annotations(Image.objects.filter(pk=self.get_image().pk))
-        return self.get_serializer(image.get()).data
+        image = (
+            selectors.images_with_annotations(Image.objects.filter(pk=self.get_image().pk))
+            .select_related("project")
+            .get()
+        )
+        context = {**self.get_serializer_context(), "suggestion": image_suggestion(image=image)}
+        return s.ImageDetailSerializer(image, context=context).data
 
     @extend_schema(
-        summary="An image with its annotations",
-        responses={200: s.ImageSerializer, **error_responses(401, 404)},
+        summary="An image with its annotations and the model's suggestion",
+        description="`suggestion` is the active model version's prediction, when the project "
+        "shows suggestions on the image's split (null otherwise, or before a prediction).",
+        responses={200: s.ImageDetailSerializer, **error_responses(401, 404)},
     )
     def get(self, request, image_id: int):
         return Response(self.image_data())
@@ -369,7 +395,7 @@ class ImageDetailView(ImageScopedView):
     @extend_schema(
         summary="Move an image to another split (owners)",
         request=s.ImageSplitSerializer,
-        responses={200: s.ImageSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: s.ImageDetailSerializer, **error_responses(400, 401, 403, 404)},
     )
     def patch(self, request, image_id: int):
         serializer = s.ImageSplitSerializer(data=request.data)
@@ -402,3 +428,21 @@ class ImageAnnotationsView(ImageScopedView):
             image=image.pk, user=request.user, label_class=label_class
         )
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationBatchUndoView(APIView):
+    """Undo one of your bulk actions (suggestions accepted in bulk, a class applied in the
+    grid): each image's annotation by you returns to what it was before."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Undo a bulk action of yours",
+        request=None,
+        responses={200: s.AnnotationBatchUndoSerializer, **error_responses(401, 404)},
+    )
+    def post(self, request, batch_id: int):
+        # Somebody else's action does not exist for you: a 404, as for a project.
+        batch = get_object_or_404(AnnotationBatch, pk=batch_id, user=request.user)
+        undone, kept = services.annotation_batch_undo(batch=batch, user=request.user)
+        return Response({"undone": undone, "kept": kept})

@@ -1,4 +1,5 @@
-"""The labeling page and its JSON endpoints: the next images, annotate, undo, skip.
+"""The labeling page and its JSON endpoints: the next images (with the model's suggestions),
+annotate (or accept the suggestion), undo, skip, and bring the skipped images back.
 
 The endpoints answer JSON like the API (errors as {"detail"} with a 4xx status) and give
 images and classes in the API's shapes (labeling.api.serializers), without its URL
@@ -15,12 +16,13 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from classifier.selectors import labeling_queue
+from classifier import services as classifier_services
+from classifier.selectors import labeling_queue, suggestions_for_images
 from labeling import services
 from labeling.api.serializers import ImagePageSerializer, LabelClassSerializer
 from labeling.models import Image, LabelClass, Project, Role
 from labeling.permissions import project_for_user
-from labeling.selectors import project_split_progress
+from labeling.selectors import images_needing_label_by, project_split_progress
 
 
 def json_endpoint(view):
@@ -70,16 +72,26 @@ def _skipped_ids(request: HttpRequest, project: Project) -> list[int]:
     return request.session.get(_skipped_key(project), [])
 
 
+def _with_suggestions(project: Project, images: list[Image]) -> list[dict]:
+    """The images in the API's shape, each with the model's `suggestion` (or null)."""
+    suggestions = suggestions_for_images(project=project, images=images)
+    data = ImagePageSerializer(images, many=True).data
+    for image in data:
+        image["suggestion"] = suggestions.get(image["id"])
+    return data
+
+
 def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
     """The next images to label in the project's queue order (the classifier's labeling
-    queue), in the API's shape of an image, each with `queue_reason`: why it is next."""
+    queue), in the API's shape of an image with its suggestion, and `queue_reason`: why it
+    is next."""
     queued = labeling_queue(
         project=project,
         user=request.user,
         exclude_ids=exclude | set(_skipped_ids(request, project)),
         limit=LABELING_PREFETCH,
     )
-    shown = ImagePageSerializer([item.image for item in queued], many=True).data
+    shown = _with_suggestions(project, [item.image for item in queued])
     return [
         {**image, "queue_reason": item.reason} for image, item in zip(shown, queued, strict=True)
     ]
@@ -104,6 +116,7 @@ def project_label(request: HttpRequest, pk: int) -> HttpResponse:
             "annotate": reverse("labeling:project-label-annotate", args=[project.pk]),
             "undo": reverse("labeling:project-label-undo", args=[project.pk]),
             "skip": reverse("labeling:project-label-skip", args=[project.pk]),
+            "unskip": reverse("labeling:project-label-unskip", args=[project.pk]),
         },
     }
     return render(
@@ -142,22 +155,29 @@ def _project_image(project: Project, image_id: int) -> Image:
 @require_POST
 @json_endpoint
 def project_label_annotate(request: HttpRequest, pk: int) -> JsonResponse:
-    """{"image": id, "label_class": id} -> 201: the user's label on the image."""
+    """{"image": id, "label_class": id, "from_suggestion"?: bool} -> 201: the user's label on
+    the image; with from_suggestion, the acceptance of the suggestion shown (of that class)."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
     body = _json_body(request)
     image = _project_image(project, _int_field(body, "image"))
-    label_class = LabelClass.objects.filter(
-        project=project, pk=_int_field(body, "label_class")
-    ).first()
-    if label_class is None:
-        raise ValidationError("That class is not one of this project's.")
-    annotation = services.annotation_create(
-        image=image.pk, user=request.user, label_class=label_class
-    )
+    label_class_id = _int_field(body, "label_class")
+    if body.get("from_suggestion") is True:
+        image = get_object_or_404(Image.objects.select_related("project"), pk=image.pk)
+        annotation = classifier_services.suggestion_accept(
+            image=image, user=request.user, label_class_id=label_class_id
+        )
+    else:
+        label_class = LabelClass.objects.filter(project=project, pk=label_class_id).first()
+        if label_class is None:
+            raise ValidationError("That class is not one of this project's.")
+        annotation = services.annotation_create(
+            image=image.pk, user=request.user, label_class=label_class
+        )
     return JsonResponse(
         {
             "image": image.pk,
             "label_class": annotation.label_class_id,
+            "from_suggestion": annotation.from_suggestion,
             "progress": project_split_progress(project=project),
         },
         status=201,
@@ -188,3 +208,22 @@ def project_label_skip(request: HttpRequest, pk: int) -> JsonResponse:
     # A bounded list: the session is stored on every request that changes it.
     request.session[_skipped_key(project)] = skipped[-2000:]
     return JsonResponse({"image": image.pk, "skipped": len(skipped)})
+
+
+@require_POST
+@json_endpoint
+def project_label_unskip(request: HttpRequest, pk: int) -> JsonResponse:
+    """-> 200 {"queue": [...]}: the images this user skipped that still need their label, to
+    label now; the skip list is emptied (images labeled meanwhile just leave it)."""
+    project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
+    skipped = _skipped_ids(request, project)
+    images = list(
+        images_needing_label_by(project=project, user=request.user)
+        .filter(pk__in=skipped)
+        .select_related("label")
+    )
+    # In the order they were skipped, oldest first, as the annotator met them.
+    position = {image_id: index for index, image_id in enumerate(skipped)}
+    images.sort(key=lambda image: position[image.pk])
+    request.session[_skipped_key(project)] = []
+    return JsonResponse({"queue": _with_suggestions(project, images), "skipped": 0})

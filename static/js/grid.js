@@ -61,4 +61,52 @@
   });
 
   refresh();
+
+  // Bulk accept of the model's suggestions: "across the filter" shows how many it would
+  // accept and asks before doing it; "on this page" just does it (both can be undone).
+  const acceptForm = document.getElementById("accept-form");
+  if (acceptForm) {
+    const threshold = document.getElementById("accept-threshold");
+    const filterCount = document.getElementById("accept-filter-count");
+    let counted = null;
+
+    const countFor = (scope) => {
+      const query = new URLSearchParams({
+        scope,
+        min_confidence: threshold.value,
+        image_ids: acceptForm.elements.image_ids.value,
+        filter_query: acceptForm.elements.filter_query.value,
+      });
+      return fetch(`${acceptForm.dataset.countUrl}?${query}`, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then((response) => (response.ok ? response.json() : Promise.reject(new Error(`HTTP ${response.status}`))))
+        .then((body) => body.count);
+    };
+    const recount = () => {
+      counted = countFor("filter").then((count) => {
+        filterCount.textContent = count;
+        return count;
+      }, () => {
+        filterCount.textContent = "?";
+        return null;
+      });
+    };
+
+    threshold.addEventListener("change", recount);
+    acceptForm.addEventListener("submit", (event) => {
+      if (event.submitter && event.submitter.value === "filter" && !acceptForm.dataset.confirmed) {
+        event.preventDefault();
+        const submitter = event.submitter;
+        // Asked from a task of its own: while this submit event is being dispatched, the
+        // browser ignores another submit of the same form.
+        const asked = new Promise((resolve) => setTimeout(resolve, 0));
+        Promise.all([counted || null, asked]).then(([count]) => {
+          const what = count === null ? "every suggestion" : `${count} suggestion${count === 1 ? "" : "s"}`;
+          if (!window.confirm(`Accept ${what} at or above ${threshold.value}% across the current filter, as your labels?`)) return;
+          acceptForm.dataset.confirmed = "yes";
+          acceptForm.requestSubmit(submitter);
+        });
+      }
+    });
+    recount();
+  }
 })();

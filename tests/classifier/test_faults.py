@@ -174,7 +174,13 @@ def test_an_ad_hoc_job_whose_worker_is_killed_is_re_run_and_its_files_deleted(
     wait_until(lambda: job_finished(job), timeout=90, message="the re-run")
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert [result["name"] for result in job.results] == [f"photo-{i}.png" for i in range(300)]
-    assert not any(default_storage.exists(path) for path in stored)
+    # The worker deletes the files just after it marks the job done (not before: killed in
+    # between, the re-run would find no files to predict).
+    wait_until(
+        lambda: not any(default_storage.exists(path) for path in stored),
+        timeout=30,
+        message="the ad-hoc files deleted",
+    )
 
 
 # ------------------------------------------------------------------------------------------

@@ -246,7 +246,8 @@ def test_the_labeling_page_query_count_is_small(
 ):
     client.force_login(annotator)
     # Session, user, project, role, classes, the queue (its stored places, the upload-order
-    # tail, the images with their active predictions), the per-split counter.
+    # tail, the images with their active predictions), the queued images' suggestions, the
+    # per-split counter.
     with django_assert_max_num_queries(9):
         client.get(reverse("labeling:project-label", args=[project.pk]))
 

@@ -460,3 +460,18 @@ def test_memberships_are_filtered_by_role(admin_client, project):
     viewer = MembershipFactory(project=project, role=Role.VIEWER)
     response = admin_client.get("/admin/labeling/membership/?role__exact=viewer")
     assert list(response.context["cl"].result_list) == [viewer]
+
+
+def test_owners_choose_in_the_admin_where_suggestions_show(admin_client, project):
+    page = admin_client.get(f"/admin/labeling/project/{project.pk}/change/")
+    data = form_data(page)
+    # The defaults: shown on train (a ticked box), blind on test (an unticked one).
+    assert "suggestions_train" in data and "suggestions_test" not in data
+    del data["suggestions_train"]
+    data["suggestions_test"] = "on"
+
+    response = admin_client.post(f"/admin/labeling/project/{project.pk}/change/", data)
+
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.suggestion_splits == {"train": False, "validation": True, "test": True}
