@@ -261,7 +261,7 @@ class ImageTally(models.Model):
     database, so the labeling page's progress and the dashboard's table never count a large
     project's images in a request.
 
-    On PostgreSQL, triggers on the images table keep these rows (migration 0005): every
+    On PostgreSQL, triggers on the images table keep these rows (migration 0006): every
     insert, update and delete, whoever makes it (services, bulk updates, cascades), adds its
     change in the same transaction. Elsewhere (SQLite, small projects) the rows stay empty and
     the selectors count the images instead (labeling.selectors.projects). Plain integer
@@ -290,7 +290,7 @@ class ImageTally(models.Model):
 
 class MemberTally(models.Model):
     """Each person's annotations and uploads in a project, kept by the database like
-    ImageTally (PostgreSQL triggers on the annotations and images tables, migration 0006) for
+    ImageTally (PostgreSQL triggers on the annotations and images tables, migration 0007) for
     the dashboard's member list. `last_annotated_at` is the newest annotation ever made or
     changed (an undone label leaves it as it was)."""
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('classifier', '0002_job_heartbeat'),
-        ('labeling', '0004_project_queue_strategy'),
+        ('labeling', '0005_project_queue_strategy'),
     ]
 
     operations = [

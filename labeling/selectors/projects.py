@@ -127,7 +127,7 @@ def label_class_by_name(*, project: Project, name: str) -> LabelClass | None:
 
 def _tally_kept() -> bool:
     """Whether the database keeps labeling_imagetally (PostgreSQL's triggers, migration
-    0005); elsewhere the images are counted."""
+    0006); elsewhere the images are counted."""
     return connection.vendor == "postgresql"
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0003_project_unique_name_per_owner'),
+        ('labeling', '0004_suggestions_and_annotation_batches'),
     ]
 
     operations = [

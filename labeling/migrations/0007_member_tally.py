@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-# As ImageTally's triggers (0005): statement-level, net changes per (project, user) in key
+# As ImageTally's triggers (0006): statement-level, net changes per (project, user) in key
 # order. Annotations find their project through their image (still there when a cascade
 # deletes them: Django deletes the annotations first).
 ANNOTATION_ROWS = (
@@ -88,7 +88,7 @@ def tally_triggers_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("labeling", "0005_image_tally"),
+        ("labeling", "0006_image_tally"),
     ]
 
     operations = [

@@ -56,7 +56,7 @@ def tally_triggers_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("labeling", "0004_project_queue_strategy"),
+        ("labeling", "0005_project_queue_strategy"),
     ]
 
     operations = [
