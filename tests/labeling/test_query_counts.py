@@ -104,9 +104,10 @@ PAGES = {
     "gallery": ("labeling:project-gallery", "owner", 10),
     "grid": ("labeling:project-grid", "ann", 10),
     # The queue: its stored places in rank order, the upload-order tail, the images with
-    # their active predictions (classifier.selectors.labeling_queue).
-    "labeling page": ("labeling:project-label", "cleo", 9),
-    "next images": ("labeling:project-label-queue", "cleo", 8),
+    # their active predictions (classifier.selectors.labeling_queue), and the suggestions
+    # (classifier.selectors.suggestions_for_images).
+    "labeling page": ("labeling:project-label", "cleo", 10),
+    "next images": ("labeling:project-label-queue", "cleo", 9),
     "dashboard": ("labeling:project-dashboard", "owner", 16),
 }
 
