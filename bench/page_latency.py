@@ -14,7 +14,14 @@ people over the last few days. A realistic project at that size:
   labeled by two or three of five annotators who agree, 5% conflicts (two who disagree),
   10% with one annotation so far, the rest with none;
 - a retired and an active model version, each with a prediction of every image (20,000
-  Prediction rows), and their two training runs.
+  Prediction rows), and their two training runs;
+- a cached embedding of every image (64 random values each, not EfficientNet's 1,280: the
+  pages never read them, only the worker's k-center greedy does, and 100,000 real-sized ones
+  would be half a gigabyte), and the labeling queue's orderings computed from all of it as
+  the prediction worker computes them after a prediction job (its time is printed).
+
+Besides the pages, the labeling queue of the API (`/api/projects/{id}/queue/?strategy=NAME`,
+ten images) is measured for every strategy, as an annotator who has labeled some images.
 
 On PostgreSQL, ANALYZE runs after the bulk load (autovacuum would do it within a minute; the
 figures should not depend on when). Each page is requested a few times to warm up, then
@@ -90,6 +97,7 @@ def timestamps_kept(*fields):
 
 def project_populated(count: int):
     """(project, owner, annotators): the project described in the module docstring."""
+    import numpy as np
     from django.contrib.auth import get_user_model
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
@@ -99,6 +107,7 @@ def project_populated(count: int):
     from rest_framework.authtoken.models import Token
 
     from classifier.models import (
+        Embedding,
         JobStatus,
         ModelVersion,
         ModelVersionStatus,
@@ -127,7 +136,12 @@ def project_populated(count: int):
     PILImage.new("RGB", (64, 64), (180, 120, 60)).save(picture, format="JPEG")
     file_name = default_storage.save("bench/shared.jpg", ContentFile(picture.getvalue()))
 
+    try:  # the worker's code; absent before the labeling queue had stored orderings
+        from classifier.worker.labeling_queue import labeling_queue_refresh
+    except ImportError:
+        labeling_queue_refresh = None
     rng = random.Random(0)
+    rng_numpy = np.random.default_rng(0)
     now = timezone.now()
     splits = [Split.TRAIN] * 3 + [Split.VALIDATION, Split.TEST]
     images, votes = [], []
@@ -221,9 +235,31 @@ def project_populated(count: int):
         for top, confidence in [(rng.randint(0, 1), round(rng.uniform(0.5, 1.0), 4))]
     )
     Prediction.objects.bulk_create(predictions, batch_size=2000)
+    Embedding.objects.bulk_create(
+        (
+            Embedding(
+                sha256=image.sha256,
+                backbone="efficientnet_lite0",
+                dim=64,
+                vector=rng_numpy.standard_normal(64).astype("<f4").tobytes(),
+            )
+            for image in images
+        ),
+        batch_size=2000,
+    )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+    if labeling_queue_refresh is not None:
+        started = time.perf_counter()
+        stored = labeling_queue_refresh(project_id=project.pk)
+        print(
+            f"labeling queue orderings computed in {time.perf_counter() - started:.1f} s"
+            f" (places stored: {sum(stored.values())})"
+        )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
     return project, owner, annotators
 
 
@@ -235,6 +271,14 @@ def pages_to_measure(stack, project, owner, annotator, count: int):
     as_owner = stack.browser_session(owner)
     as_annotator = stack.browser_session(annotator)
     api = stack.api(owner)
+    api_annotator = stack.api(annotator)
+    api_queue = f"{stack.url}/api/projects/{project.pk}/queue/"
+    try:
+        from labeling.models import QueueStrategy
+
+        strategies = QueueStrategy.values
+    except ImportError:  # before the labeling queue had strategies
+        strategies = []
     base = f"{stack.url}/projects/{project.pk}"
     api_images = f"{stack.url}/api/projects/{project.pk}/images/"
     last_gallery_page = -(-count // 48)
@@ -257,6 +301,10 @@ def pages_to_measure(stack, project, owner, annotator, count: int):
         ("API images, page 1", get(api, api_images)),
         ("API images, last page", get(api, f"{api_images}?page={last_api_page}")),
         ("API images, status=unlabeled", get(api, f"{api_images}?status=unlabeled")),
+        *[
+            (f"API queue, {strategy}", get(api_annotator, f"{api_queue}?strategy={strategy}"))
+            for strategy in strategies
+        ],
     ]
 
 

@@ -465,3 +465,40 @@ class PictureMeasures(models.Model):
 
     def __str__(self) -> str:
         return f"Measures of {self.sha256[:8]}"
+
+
+class LabelingQueuePlace(models.Model):
+    """One image's place in a project's labeling queue for one strategy, as the prediction
+    worker last computed it (classifier.worker.labeling_queue).
+
+    The queue reads these in rank order, off the (project, strategy, rank) index, and skips
+    the few that were labeled since: it never ranks the project's images in a request. Only
+    the images that needed labels at computing time, and at most
+    CLASSIFIER_LABELING_QUEUE_DEPTH per strategy; past them the queue goes on in upload order.
+    `label` and `confidence` are the prediction the ranking was based on and `score` the
+    strategy's own figure (margin, entropy, ...), so a page can say why the image is next.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    strategy = models.CharField(max_length=32)
+    rank = models.PositiveIntegerField()
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    label = models.ForeignKey(
+        LabelClass, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    confidence = models.FloatField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "strategy", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "strategy", "rank"], name="labelingqueueplace_unique_rank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} #{self.rank}: image {self.image_id}"

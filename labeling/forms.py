@@ -78,6 +78,7 @@ class ProjectSettingsForm(ProjectForm):
         "suggestions_train",
         "suggestions_validation",
         "suggestions_test",
+        "queue_strategy",
         "gold_percent",
         "promotion_recall_margin",
         "unsure_threshold",

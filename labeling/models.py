@@ -32,6 +32,19 @@ class LabelStatus(models.TextChoices):
     CONFLICT = "conflict", "Conflict"
 
 
+class QueueStrategy(models.TextChoices):
+    """The order in which the labeling queue offers a project's images. The prediction
+    worker computes the orderings (classifier.worker.labeling_queue says how)."""
+
+    SEQUENTIAL = "sequential", "Sequential (upload order)"
+    RANDOM = "random", "Random"
+    LEAST_CONFIDENCE = "least_confidence", "Least confidence"
+    MARGIN = "margin", "Smallest margin"
+    ENTROPY = "entropy", "Highest entropy"
+    DIVERSITY = "diversity", "Diversity (k-center greedy)"
+    BALANCED = "balanced", "Class-balanced mix"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -67,6 +80,11 @@ class Project(models.Model):
         help_text="Predictions less confident than this are shown as unsure. Blank: each "
         "version's own default, the lowest confidence at which every class keeps a test "
         "precision of at least 99%.",
+    )
+    # The labeling queue's order for everyone in the project (the API takes another per
+    # request). The default is the winner of bench/active_learning.py.
+    queue_strategy = models.CharField(
+        max_length=32, choices=QueueStrategy.choices, default=QueueStrategy.LEAST_CONFIDENCE
     )
     # Whether annotators see the active model's suggestion while labeling, per split. The
     # test split is labeled blind by default: its labels measure the model, and an annotator
@@ -331,6 +349,59 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "open"
+
+
+class ImageTally(models.Model):
+    """How many of a project's images are in each (split, status, label): counts kept by the
+    database, so the labeling page's progress and the dashboard's table never count a large
+    project's images in a request.
+
+    On PostgreSQL, triggers on the images table keep these rows (migration 0011): every
+    insert, update and delete, whoever makes it (services, bulk updates, cascades), adds its
+    change in the same transaction. Elsewhere (SQLite, small projects) the rows stay empty and
+    the selectors count the images instead (labeling.selectors.projects). Plain integer
+    columns, no foreign keys: a deleted class's images read as labeled without a class, and a
+    deleted project's rows fall to zero and are removed by the same triggers.
+    """
+
+    project_id = models.IntegerField()
+    split = models.CharField(max_length=16)
+    label_status = models.CharField(max_length=16)
+    # The image's label id, 0 for none (a unique key needs a value, not NULL).
+    label_key = models.IntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project_id", "split", "label_status", "label_key"],
+                name="imagetally_unique_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.label_status} in {self.split} of project {self.project_id}"
+
+
+class MemberTally(models.Model):
+    """Each person's annotations and uploads in a project, kept by the database like
+    ImageTally (PostgreSQL triggers on the annotations and images tables, migration 0012) for
+    the dashboard's member list. `last_annotated_at` is the newest annotation ever made or
+    changed (an undone label leaves it as it was)."""
+
+    project_id = models.IntegerField()
+    user_id = models.IntegerField()  # 0: uploads of a deleted user
+    annotations = models.BigIntegerField(default=0)
+    uploads = models.BigIntegerField(default=0)
+    last_annotated_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project_id", "user_id"], name="membertally_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in project {self.project_id}"
 
 
 class AnnotationBatchKind(models.TextChoices):

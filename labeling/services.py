@@ -26,6 +26,7 @@ from labeling.models import (
     LabelStatus,
     Membership,
     Project,
+    QueueStrategy,
     Role,
     Split,
     class_color_validator,
@@ -58,6 +59,7 @@ def project_create(
     description: str = "",
     split_ratios: dict[str, int] | None = None,
     annotations_per_image: int = 1,
+    queue_strategy: str | None = None,
     suggestions: dict[str, bool] | None = None,
 ) -> Project:
     """Create a project with its label classes and make its creator the owner.
@@ -74,6 +76,9 @@ def project_create(
     if annotations_per_image < 1:
         raise ValidationError("Annotations per image must be at least 1.")
     name = _project_name_checked(name=name, owner=created_by)
+    queue_strategy = _queue_strategy_checked(
+        queue_strategy or Project._meta.get_field("queue_strategy").default
+    )
 
     specs = [{"name": c} if isinstance(c, str) else dict(c) for c in classes]
     if len(specs) < 2:
@@ -104,6 +109,7 @@ def project_create(
                 validation_percent=ratios[Split.VALIDATION],
                 test_percent=ratios[Split.TEST],
                 annotations_per_image=annotations_per_image,
+                queue_strategy=queue_strategy,
                 created_by=created_by,
             )
     except IntegrityError:
@@ -195,6 +201,23 @@ def project_update(
         for image in images:
             image_consensus_update(image=image)
     return locked
+
+
+def _queue_strategy_checked(strategy: str) -> str:
+    if strategy not in QueueStrategy.values:
+        raise ValidationError(
+            f"Unknown queue strategy {strategy!r}; use one of {', '.join(QueueStrategy.values)}."
+        )
+    return strategy
+
+
+def project_queue_strategy_set(*, project: Project, strategy: str) -> Project:
+    """Choose the order of the project's labeling queue (one of QueueStrategy). Nothing to
+    recompute: the prediction worker keeps every strategy's ordering. ValidationError for an
+    unknown name."""
+    project.queue_strategy = _queue_strategy_checked(strategy)
+    Project.objects.filter(pk=project.pk).update(queue_strategy=project.queue_strategy)
+    return project
 
 
 COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")

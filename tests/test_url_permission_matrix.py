@@ -502,6 +502,8 @@ API_CASES = [
     Case("api:classifier:data-issue-list", "get", api_project, API_READ),
     Case("api:classifier:split-leaks-fix", "post", api_project,
          (200, 403, 403, 404, 401, 200), format="json", body=lambda w: {}),
+    # The queue is the caller's next images to label: annotators and up.
+    Case("api:classifier:labeling-queue", "get", api_project, (200, 200, 403, 404, 401, 200)),
     # The schema and its browsable page describe the API, not anyone's data: public, as
     # the login page is, so a client can be written before it has an account.
     Case("api:schema", "get", no_args, (200, 200, 200, 200, 200, 200)),

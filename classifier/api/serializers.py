@@ -418,6 +418,46 @@ class SplitLeaksFixedSerializer(serializers.Serializer):
     moved = serializers.IntegerField(help_text="Images whose split changed.")
 
 
+class LabelingQueueQuerySerializer(serializers.Serializer):
+    """The queue's query parameters."""
+
+    strategy = serializers.CharField(
+        required=False,
+        help_text="The order: " + ", ".join(selectors.STRATEGIES) + ". Default: the project's.",
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, default=10, help_text="How many images."
+    )
+
+    def validate_strategy(self, value: str) -> str:
+        if value not in selectors.STRATEGIES:
+            raise serializers.ValidationError(
+                f"Unknown strategy {value!r}; use one of: {', '.join(selectors.STRATEGIES)}."
+            )
+        return value
+
+
+class SuggestionSerializer(serializers.Serializer):
+    label = serializers.CharField(allow_null=True, help_text="The class the model predicts.")
+    confidence = serializers.FloatField(help_text="Its probability, 0-1.")
+
+
+class QueuedImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="image.pk")
+    split = serializers.CharField(source="image.split")
+    suggestion = SuggestionSerializer(
+        allow_null=True, help_text="The active version's prediction; null without one."
+    )
+    reason = serializers.CharField(
+        help_text='Why it is next, e.g. "The model is unsure: 52% coffee".'
+    )
+
+
+class LabelingQueueSerializer(serializers.Serializer):
+    strategy = serializers.ChoiceField(choices=list(selectors.STRATEGIES))
+    results = QueuedImageSerializer(many=True)
+
+
 class SuggestionsAcceptSerializer(serializers.Serializer):
     image_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX),

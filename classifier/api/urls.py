@@ -62,6 +62,11 @@ urlpatterns = [
         name="prediction-job-detail",
     ),
     path(
+        "projects/<id:project_id>/queue/",
+        views.LabelingQueueView.as_view(),
+        name="labeling-queue",
+    ),
+    path(
         "projects/<id:project_id>/suggestions/accept/",
         views.SuggestionsAcceptView.as_view(),
         name="suggestions-accept",

@@ -445,6 +445,33 @@ class SplitLeaksFixView(APIView):
         return Response({"moved": moved})
 
 
+class LabelingQueueView(APIView):
+    @extend_schema(
+        operation_id="labeling_queue",
+        summary="The next images for you to label, in a sampling strategy's order",
+        description=(
+            "Images you have not labeled that still need labels, in the order of `strategy` "
+            f"({', '.join(selectors.STRATEGIES)}; default: the project's queue_strategy), "
+            "each with the active version's suggestion and why it is next. Annotators and "
+            "owners; an unknown strategy is a 400 naming the valid ones."
+        ),
+        parameters=[s.LabelingQueueQuerySerializer],
+        responses={200: s.LabelingQueueSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
+        query = s.LabelingQueueQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        strategy = query.validated_data.get("strategy") or project.queue_strategy
+        queued = selectors.labeling_queue(
+            project=project,
+            user=request.user,
+            strategy=strategy,
+            limit=query.validated_data["limit"],
+        )
+        return Response(s.LabelingQueueSerializer({"strategy": strategy, "results": queued}).data)
+
+
 class SuggestionsAcceptView(APIView):
     @extend_schema(
         operation_id="suggestions_accept",

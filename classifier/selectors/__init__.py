@@ -8,8 +8,9 @@ pages show already joined, so a list page costs a fixed number of queries.
 - versions: model_version_active, model_versions_of, model_version_shown,
   metrics_per_class, model_version_counts, model_version_report, project_model_summary,
   unsure_threshold_of
-- predictions: predictions_of_image, prediction_job_results, image_predictions_shown,
-  images_to_label_next (the labeling queue, most uncertain first)
+- predictions: predictions_of_image, prediction_job_results, image_predictions_shown
+- labeling_queue: labeling_queue (the next images in a strategy's order, with suggestions
+  and reasons), images_to_label_next (just the images), STRATEGIES
 - suggestions: suggestions_for_images, image_suggestion (the active version's prediction
   where the project shows it), images_with_acceptable_suggestion, suggested_class_ids
 - jobs: training_run_unfinished, jobs_for_page, job_wait (and WAIT_MAX_SECONDS),
@@ -36,9 +37,14 @@ from classifier.selectors.jobs import (
     jobs_for_page,
     training_run_unfinished,
 )
+from classifier.selectors.labeling_queue import (
+    STRATEGIES,
+    QueuedImage,
+    images_to_label_next,
+    labeling_queue,
+)
 from classifier.selectors.predictions import (
     image_predictions_shown,
-    images_to_label_next,
     prediction_job_results,
     predictions_of_image,
 )
@@ -64,7 +70,9 @@ from classifier.selectors.workers import workers_status, workers_with_versions
 
 __all__ = [
     "JOBS_FINISHED_SHOWN",
+    "STRATEGIES",
     "WAIT_MAX_SECONDS",
+    "QueuedImage",
     "data_issue_counts",
     "data_issues_of",
     "health_check_latest",
@@ -77,6 +85,7 @@ __all__ = [
     "job_worker_stopping",
     "jobs_for_page",
     "label_error_queue",
+    "labeling_queue",
     "metrics_per_class",
     "model_version_activation_message",
     "model_version_active",

@@ -1,15 +1,10 @@
-"""Predictions as the image page, the API and the labeling page read them: every version's
-prediction of an image, a prediction job's results, and the labeling queue ordered by the
-active version's uncertainty."""
+"""Predictions as the image page and the API read them: every version's prediction of an
+image, a prediction job's results."""
 
-from collections.abc import Collection
-
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     BooleanField,
     Case,
     F,
-    FilteredRelation,
     FloatField,
     Q,
     QuerySet,
@@ -20,9 +15,8 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
 from classifier.models import Prediction, PredictionJob
-from classifier.selectors.versions import model_version_active, unsure_threshold_of
-from labeling.models import Image, LabelClass, LabelStatus, Project
-from labeling.selectors import images_needing_label_by
+from classifier.selectors.versions import unsure_threshold_of
+from labeling.models import Image, LabelClass, LabelStatus
 
 
 def unsure_threshold_expression(prefix: str = "") -> Coalesce:
@@ -126,36 +120,3 @@ def image_predictions_shown(*, image: Image, classes: list[LabelClass]) -> list[
             }
         )
     return shown
-
-
-def images_to_label_next(
-    *,
-    project: Project,
-    user: AbstractBaseUser,
-    exclude_ids: Collection[int] = (),
-    limit: int = 3,
-) -> list[Image]:
-    """The next few images for the user to label on the labeling page, leaving out
-    `exclude_ids` (the ones they skipped this session, or already have on screen).
-
-    labeling's queue (labeling.selectors.images_needing_label_by), ordered for active
-    learning: once the project has an active version, the images it is least sure of first
-    (lowest top probability), then the images it has not predicted yet, oldest first.
-    Without a model, the queue keeps its order (oldest first). The page fetches a few at
-    once so it can preload the next image before it is asked for.
-    """
-    images = images_needing_label_by(project=project, user=user).select_related("label")
-    active = model_version_active(project=project)
-    if active is not None:
-        # A join to the version's predictions (one per image at most), not a subquery per
-        # image: every queued image is ranked, and the database can join them all at once.
-        images = (
-            images.annotate(
-                active_prediction=FilteredRelation(
-                    "predictions", condition=Q(predictions__model_version=active)
-                )
-            )
-            .annotate(predicted_confidence=F("active_prediction__confidence"))
-            .order_by(F("predicted_confidence").asc(nulls_last=True), "created_at", "pk")
-        )
-    return list(images.exclude(pk__in=exclude_ids)[:limit])

@@ -18,6 +18,7 @@ workers call are re-exported here, so callers write `from classifier import serv
   threshold of a project).
 - `health`: `health_check_start`, `health_check_finish` (called by the worker),
   `label_error_keep`, `label_error_relabel`, `split_leaks_fix`: data health.
+- `labeling_queue`: `labeling_queue_refresh_request` (the orderings are the worker's).
 - `suggestions`: `suggestion_accept` (one image, the labeling page's Enter) and
   `suggestions_accept_bulk` (the grid and the API), the model's suggestions accepted as the
   user's annotations.
@@ -46,6 +47,7 @@ from classifier.services.jobs import (
     jobs_reconcile,
     jobs_recover_orphans,
 )
+from classifier.services.labeling_queue import labeling_queue_refresh_request
 from classifier.services.predictions import (
     AdHocFile,
     AdHocFilesNotStored,
@@ -102,6 +104,7 @@ __all__ = [
     "jobs_recover_orphans",
     "label_error_keep",
     "label_error_relabel",
+    "labeling_queue_refresh_request",
     "model_export_finish",
     "model_export_start",
     "model_version_activate",

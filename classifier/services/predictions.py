@@ -31,6 +31,7 @@ from classifier.models import (
     PredictionJobKind,
 )
 from classifier.services.jobs import job_dispatch_on_commit
+from classifier.services.labeling_queue import labeling_queue_refresh_request
 from labeling.models import Image, Project
 from labelplatform.media_storage import StorageFailure, storage_failure
 
@@ -208,9 +209,14 @@ def prediction_job_start(
 
 
 def _new_images_predict(sender, *, project: Project, image_ids: Sequence[int], **kwargs) -> None:
-    """Receiver of labeling.signals.images_created: the active version predicts new images."""
+    """Receiver of labeling.signals.images_created: the active version predicts new images
+    (the prediction job then reorders the labeling queue); without one, the queue's orderings
+    are recomputed to take the new images in."""
+    if not image_ids:
+        return
     model_version = _active_version(project)
-    if model_version is None or not image_ids:
+    if model_version is None:
+        labeling_queue_refresh_request(project_id=project.pk)
         return
     try:
         prediction_job_start(

@@ -10,6 +10,7 @@ checks the web's side, another beat's.
 - `training`, `predictions`, `exports`, `health`: the `*_execute` pipelines the tasks run.
 - `jobs`: claiming a job's row and writing its progress (the heartbeat).
 - `embeddings`: reading stored photos and the embedding cache.
+- `labeling_queue`: the labeling queue's orderings, recomputed after prediction jobs.
 - `loaded_models`: the one model cache (backbones and heads).
 - `lifecycle`: when the model is loaded, orphans settled, unsent jobs sent; `install`.
 

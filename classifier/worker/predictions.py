@@ -21,6 +21,7 @@ from classifier.models import (
 from classifier.services.jobs import job_fail, job_finished_signal_send
 from classifier.worker.embeddings import embeddings_for, stored_file_read, stored_files_read
 from classifier.worker.jobs import JobAbandoned, JobProgress, job_claim, job_let_go
+from classifier.worker.labeling_queue import labeling_queue_refresh_after_job
 from classifier.worker.loaded_models import loaded_backbone, loaded_head
 from labeling.models import Image, LabelClass
 
@@ -55,6 +56,12 @@ def prediction_job_execute(*, job_id: int, worker: str = "") -> None:
         )
         if succeeded:
             job_finished_signal_send(job)
+        # The new predictions reorder the labeling queue (after the job is marked done, so
+        # a failure here never fails a prediction; the queue then keeps its old order).
+        try:
+            labeling_queue_refresh_after_job(job)
+        except Exception:
+            logger.exception("Could not refresh the labeling queue of project %s", job.project_id)
     except JobAbandoned:
         logger.info("Prediction job %s was cancelled; stopping.", job_id)
     except Exception as exc:

@@ -14,6 +14,7 @@ from celery import shared_task
 from classifier.services import jobs_reconcile as _jobs_reconcile
 from classifier.worker.exports import model_export_execute as _model_export_execute
 from classifier.worker.health import health_check_execute as _health_check_execute
+from classifier.worker.labeling_queue import labeling_queue_refresh as _labeling_queue_refresh
 from classifier.worker.predictions import prediction_job_execute as _prediction_job_execute
 from classifier.worker.training import training_run_execute as _training_run_execute
 
@@ -32,6 +33,13 @@ def training_model_export_execute(self, export_id: int) -> None:
 @shared_task(bind=True, name="classifier.tasks.prediction_job_execute")
 def prediction_job_execute(self, job_id: int) -> None:
     _prediction_job_execute(job_id=job_id, worker=self.request.hostname or "")
+
+
+@shared_task(name="classifier.tasks.prediction_labeling_queue_refresh")
+def prediction_labeling_queue_refresh(project_id: int) -> None:
+    """Sent after an upload into a project without a model (classifier.services.
+    labeling_queue_refresh_request); prediction jobs refresh the queue themselves."""
+    _labeling_queue_refresh(project_id=project_id)
 
 
 @shared_task(name="classifier.tasks.jobs_reconcile")

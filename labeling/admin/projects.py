@@ -19,6 +19,7 @@ from labeling.models import (
     LabelStatus,
     Membership,
     Project,
+    QueueStrategy,
     Role,
     Split,
 )
@@ -92,6 +93,13 @@ class ProjectNameForm(forms.ModelForm):
 
 
 class ProjectCreateForm(ProjectNameForm):
+    # Optional, so a form without it (older clients, scripts) gets the default order.
+    queue_strategy = forms.ChoiceField(
+        choices=QueueStrategy.choices,
+        required=False,
+        initial=Project._meta.get_field("queue_strategy").default,
+        help_text="The order of the labeling queue.",
+    )
     classes = forms.CharField(
         help_text="Class names separated by commas, two to nine (e.g. coffee, other); "
         "their keys on the labeling page are 1-9 in this order."
@@ -106,6 +114,7 @@ class ProjectCreateForm(ProjectNameForm):
             "validation_percent",
             "test_percent",
             "annotations_per_image",
+            "queue_strategy",
             "suggestions_train",
             "suggestions_validation",
             "suggestions_test",
@@ -142,7 +151,7 @@ class ProjectAdmin(ProjectModelsAdmin):
         "created_at",
         "active_model",
     ]
-    list_filter = ["annotations_per_image", "created_at"]
+    list_filter = ["annotations_per_image", "queue_strategy", "created_at"]
     search_fields = ["name", "description"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_by", "created_at"]
@@ -176,7 +185,10 @@ class ProjectAdmin(ProjectModelsAdmin):
         ratios = ("train_percent", "validation_percent", "test_percent")
         suggestions = tuple(SUGGESTION_FIELDS.values())
         if obj is None:
-            return ["name", "description", "classes", ratios, "annotations_per_image", suggestions]
+            return [
+                "name", "description", "classes", ratios, "annotations_per_image",
+                suggestions, "queue_strategy",
+            ]  # fmt: skip
         return [
             "name",
             "description",
@@ -185,6 +197,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             "gold_percent",
             *self.classifier_fields,
             suggestions,
+            "queue_strategy",
             "created_by",
             "created_at",
         ]
@@ -211,6 +224,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             )
             services.project_gold_percent_set(project=obj, gold_percent=data["gold_percent"])
             self.classifier_settings_save(obj, data)
+            services.project_queue_strategy_set(project=obj, strategy=data["queue_strategy"])
             services.project_suggestions_set(project=obj, splits=suggestions)
             return
         project = services.project_create(
@@ -220,6 +234,7 @@ class ProjectAdmin(ProjectModelsAdmin):
             classes=data["classes"],
             split_ratios=split_ratios,
             annotations_per_image=data["annotations_per_image"],
+            queue_strategy=data.get("queue_strategy") or None,
             suggestions=suggestions,
         )
         adopt_saved_row(obj, project)

@@ -15,6 +15,7 @@ from labeling.models import (
     LabelStatus,
     Membership,
     Project,
+    QueueStrategy,
     Role,
 )
 from labeling.models import Split as SplitChoice
@@ -117,6 +118,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "classes",
             "split_ratios",
             "annotations_per_image",
+            "queue_strategy",
             "suggestions",
             "role",
             "image_count",
@@ -145,6 +147,11 @@ class ProjectCreateSerializer(serializers.Serializer):
     )
     split_ratios = SplitRatiosSerializer(required=False)
     annotations_per_image = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    queue_strategy = serializers.ChoiceField(
+        choices=QueueStrategy.choices,
+        required=False,
+        help_text="The labeling queue's order (the project's default for GET .../queue/).",
+    )
     suggestions = SuggestionSplitsSerializer(required=False)
 
 

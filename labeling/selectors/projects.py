@@ -3,6 +3,7 @@
 from collections import Counter
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import (
     Count,
     IntegerField,
@@ -11,6 +12,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
@@ -18,9 +20,11 @@ from django.db.models.functions import Coalesce
 from labeling.models import (
     Annotation,
     Image,
+    ImageTally,
     LabelClass,
     LabelStatus,
     Membership,
+    MemberTally,
     Project,
     Role,
     Split,
@@ -79,7 +83,18 @@ def project_member_contributions(*, project: Project) -> list[Membership]:
     and the uploads by a subquery per member on the (project, uploaded_by) index. Joining
     every member to every annotation and grouping afterwards, with the uploads subquery in
     the grouped row, took over a minute at 10,000 images on SQLite, which ran the subquery
-    for every joined row (bench/page_latency.py)."""
+    for every joined row (bench/page_latency.py). On PostgreSQL the figures are the kept
+    counts instead (MemberTally), so the cost does not grow with the project."""
+    if _tally_kept():
+        # The kept counts (MemberTally, PostgreSQL's triggers): two small queries.
+        kept = {row.user_id: row for row in MemberTally.objects.filter(project_id=project.pk)}
+        members = list(Membership.objects.filter(project=project).select_related("user"))
+        for member in members:
+            row = kept.get(member.user_id)
+            member.annotation_count = row.annotations if row else 0
+            member.upload_count = row.uploads if row else 0
+            member.last_annotated_at = row.last_annotated_at if row else None
+        return sorted(members, key=lambda m: (-m.annotation_count, m.user.get_username()))
     per_user = {
         row["user"]: row
         for row in Annotation.objects.filter(image__project=project)
@@ -110,26 +125,65 @@ def label_class_by_name(*, project: Project, name: str) -> LabelClass | None:
     return LabelClass.objects.filter(project=project, name=name).first()
 
 
+def _tally_kept() -> bool:
+    """Whether the database keeps labeling_imagetally (PostgreSQL's triggers, migration
+    0006); elsewhere the images are counted."""
+    return connection.vendor == "postgresql"
+
+
 def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
-    """{split: {"labeled": n, "total": n}} for the labeling page's counter."""
-    rows = (
-        Image.objects.filter(project=project)
-        .values("split")
-        .annotate(
-            total=Count("pk"), labeled=Count("pk", filter=Q(label_status=LabelStatus.LABELED))
-        )
-    )
+    """{split: {"labeled": n, "total": n}} for the labeling page's counter. One query, off
+    the kept counts on PostgreSQL (ImageTally) whatever the project's size."""
     progress = {split: {"labeled": 0, "total": 0} for split in Split.values}
+    if _tally_kept():
+        rows = (
+            ImageTally.objects.filter(project_id=project.pk)
+            .values("split")
+            .annotate(
+                total=Sum("count"),
+                labeled=Sum("count", filter=Q(label_status=LabelStatus.LABELED)),
+            )
+            .order_by()
+        )
+    else:
+        rows = (
+            Image.objects.filter(project=project)
+            .values("split")
+            .annotate(
+                total=Count("pk"), labeled=Count("pk", filter=Q(label_status=LabelStatus.LABELED))
+            )
+        )
     for row in rows:
-        progress[row["split"]] = {"labeled": row["labeled"], "total": row["total"]}
+        if row["split"] in progress:
+            progress[row["split"]] = {"labeled": row["labeled"] or 0, "total": row["total"] or 0}
     return progress
 
 
-def project_counts(*, project: Project) -> list[dict]:
+def project_counts(*, project: Project, classes: list[LabelClass] | None = None) -> list[dict]:
     """Image counts per split x class x status: [{"split", "label", "status", "count"}].
 
     "label" is the class name for labeled images and None for unlabeled and conflict ones.
+    Off the kept counts on PostgreSQL (one query, and one for the class names unless
+    `classes` are given).
     """
+    if _tally_kept():
+        if classes is None:
+            classes = list(LabelClass.objects.filter(project=project))
+        names = {label_class.pk: label_class.name for label_class in classes}
+        merged: dict[tuple, int] = {}
+        for split, status, label_key, count in ImageTally.objects.filter(
+            project_id=project.pk
+        ).values_list("split", "label_status", "label_key", "count"):
+            # A deleted class's images count as labeled without a class, as in the table.
+            key = (split, names.get(label_key), status)
+            merged[key] = merged.get(key, 0) + count
+        return [
+            {"split": split, "label": label, "status": status, "count": count}
+            for (split, label, status), count in sorted(
+                merged.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2])
+            )
+            if count
+        ]
     rows = (
         Image.objects.filter(project=project)
         .values("split", "label__name", "label_status")
@@ -169,7 +223,7 @@ def project_count_table(*, project: Project, classes: list[LabelClass]) -> dict:
     column_of = {label_class.name: index for index, label_class in enumerate(classes)}
     rows = {split.value: empty_row(split.value, split.label) for split in Split}
     totals = empty_row("", "All splits")
-    for count in project_counts(project=project):
+    for count in project_counts(project=project, classes=classes):
         for row in (rows[count["split"]], totals):
             row["total"] += count["count"]
             if count["status"] == LabelStatus.LABELED and count["label"] in column_of:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from classifier import services as classifier_services
-from classifier.selectors import images_to_label_next, suggestions_for_images
+from classifier.selectors import labeling_queue, suggestions_for_images
 from labeling import services
 from labeling.api.serializers import ImagePageSerializer, LabelClassSerializer
 from labeling.models import Image, LabelClass, Project, Role
@@ -88,14 +88,17 @@ def _with_suggestions(project: Project, images: list[Image]) -> list[dict]:
 
 
 def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
-    """The next images to label, most uncertain first once a model exists (the classifier's
-    order of labeling's queue), in the API's shape of an image with its suggestion, with gold
-    images mixed in at the project's rate. A gold image looks like any other: its known label
-    is not sent (nor a suggestion that would differ in kind)."""
+    """The next images to label in the project's queue order (the classifier's labeling
+    queue), in the API's shape of an image with its suggestion and `queue_reason` (why it is
+    next), with gold images mixed in at the project's rate. A gold image looks like any
+    other: its known label is not sent, and its reason is the one of the queued image it
+    stands in front of."""
     exclude_ids = exclude | set(_skipped_ids(request, project))
-    images = images_to_label_next(
+    queued = labeling_queue(
         project=project, user=request.user, exclude_ids=exclude_ids, limit=LABELING_PREFETCH
     )
+    images = [item.image for item in queued]
+    reasons = [item.reason for item in queued]
     if project.gold_percent and images:
         gold = gold_images_unlabeled_by(
             project=project, user=request.user, exclude_ids=exclude_ids
@@ -104,9 +107,10 @@ def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -
             queue=images, gold=list(gold), percent=project.gold_percent, rng=random.Random()
         )[:LABELING_PREFETCH]
     data = _with_suggestions(project, images)
-    for image, shown in zip(images, data, strict=True):
+    for position, (image, shown) in enumerate(zip(images, data, strict=True)):
         if image.gold:
             shown["label"] = None
+        shown["queue_reason"] = reasons[min(position, len(reasons) - 1)]
     return data
 
 

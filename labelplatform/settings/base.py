@@ -297,6 +297,12 @@ CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", def
 # A re-prediction of a whole project is split into jobs of this many images, so several
 # prediction workers share it and each job's progress means something.
 CLASSIFIER_PREDICTION_JOB_SIZE = env.int("CLASSIFIER_PREDICTION_JOB_SIZE", default=500)
+# The labeling queue's orderings (classifier.worker.labeling_queue): how many places of each
+# strategy the prediction worker stores (past them the queue goes on in upload order; every
+# prediction job ranks afresh), and how many of the most uncertain images the diversity
+# strategy picks from (k-center greedy costs candidates x depth distance computations).
+CLASSIFIER_LABELING_QUEUE_DEPTH = env.int("CLASSIFIER_LABELING_QUEUE_DEPTH", default=1000)
+CLASSIFIER_LABELING_QUEUE_CANDIDATES = env.int("CLASSIFIER_LABELING_QUEUE_CANDIDATES", default=3000)
 # A running job's worker touches its row every few seconds; a row silent for longer than this
 # has lost its worker (killed, machine gone) and is failed or re-queued.
 CLASSIFIER_JOB_HEARTBEAT_TIMEOUT = env.int("CLASSIFIER_JOB_HEARTBEAT_TIMEOUT", default=120)

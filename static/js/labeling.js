@@ -121,6 +121,7 @@
 
   function show(image, startedAt) {
     current = image;
+    el("queue-reason").textContent = image && image.queue_reason ? `Why this one: ${image.queue_reason}` : "";
     zoomReset();
     showSuggestion(image);
     showReview();

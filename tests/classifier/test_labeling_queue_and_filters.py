@@ -13,6 +13,7 @@ from classifier.image_filters import (
 )
 from classifier.models import ModelVersionStatus, Prediction
 from classifier.selectors import images_to_label_next
+from classifier.worker.labeling_queue import labeling_queue_refresh
 from labeling import selectors as labeling_selectors
 from labeling.models import LabelStatus, Split
 from labeling.services import annotation_create
@@ -30,9 +31,12 @@ def active(project):
 
 
 def predict(image, version, *, confidence: float, label=None) -> Prediction:
-    return Prediction.objects.create(
+    """A prediction as a prediction job writes it, with the queue reordered after it."""
+    prediction = Prediction.objects.create(
         image=image, model_version=version, label=label, confidence=confidence, probabilities={}
     )
+    labeling_queue_refresh(project_id=image.project_id)
+    return prediction
 
 
 def test_the_labeling_queue_offers_the_least_certain_image_first(project, active, annotator):

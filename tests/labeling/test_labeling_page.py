@@ -245,9 +245,9 @@ def test_the_labeling_page_query_count_is_small(
     client, project, annotator, images, django_assert_max_num_queries
 ):
     client.force_login(annotator)
-    # Session, user, project, role, classes, the active model version (uncertainty order),
-    # the queue, the gold images to mix in, the queued images' suggestions, the per-split
-    # counter.
+    # Session, user, project, role, classes, the queue (its stored places, the upload-order
+    # tail, the images with their active predictions), the gold images to mix in, the queued
+    # images' suggestions, the per-split counter.
     with django_assert_max_num_queries(10):
         client.get(reverse("labeling:project-label", args=[project.pk]))
 
@@ -259,3 +259,14 @@ def test_an_annotation_round_trip_takes_a_handful_of_queries(
     body = {"image": images[0].pk, "label_class": project.classes.first().pk}
     with django_assert_max_num_queries(16):
         post_json(client, "labeling:project-label-annotate", project, body)
+
+
+def test_each_queued_image_says_why_it_is_next(client, project, annotator, images):
+    client.force_login(annotator)
+
+    state = client.get(reverse("labeling:project-label", args=[project.pk])).context["state"]
+    queue = client.get(reverse("labeling:project-label-queue", args=[project.pk])).json()["queue"]
+
+    # No model yet: the project's strategy (least confidence) falls back to upload order.
+    assert state["queue"][0]["queue_reason"] == "No prediction yet: next in upload order"
+    assert queue[0]["queue_reason"] == "No prediction yet: next in upload order"

@@ -103,9 +103,12 @@ def populated(project, members, size: int) -> list[Image]:
 PAGES = {
     "gallery": ("labeling:project-gallery", "owner", 10),
     "grid": ("labeling:project-grid", "ann", 10),
-    # Both read the gold images to mix into the queue (labeling.selectors.queue_with_gold).
-    "labeling page": ("labeling:project-label", "cleo", 10),
-    "next images": ("labeling:project-label-queue", "cleo", 9),
+    # The queue: its stored places in rank order, the upload-order tail, the images with
+    # their active predictions (classifier.selectors.labeling_queue), the gold images to mix
+    # in (labeling.selectors.queue_with_gold), and the suggestions
+    # (classifier.selectors.suggestions_for_images).
+    "labeling page": ("labeling:project-label", "cleo", 11),
+    "next images": ("labeling:project-label-queue", "cleo", 10),
     # 2 of them the data-health card's (classifier's).
     "dashboard": ("labeling:project-dashboard", "owner", 18),
     "data health": ("classifier:project-health", "owner", 9),
