@@ -90,8 +90,9 @@ def main() -> None:
         help="print and plot the results kept by the last run, running nothing",
     )
     arguments = parser.parse_args()
+    curves: dict[str, list[list[tuple[int, float]]]] = defaultdict(list)
+    bulk: dict[str, list[list[dict]]] = defaultdict(list)
     if arguments.report_only:
-        curves, bulk = defaultdict(list), defaultdict(list)
         for path in sorted(RESULTS_DIR.glob("results-seed*.json")):
             kept = json.loads(path.read_text())
             for strategy, runs in kept["curves"].items():
@@ -124,8 +125,6 @@ def main() -> None:
             f"{len(world.pool)} pool photos, {len(world.test)} test photos; set up in"
             f" {time.perf_counter() - started:.0f} s"
         )
-        curves: dict[str, list[list[tuple[int, float]]]] = defaultdict(list)
-        bulk: dict[str, list[list[dict]]] = defaultdict(list)
         # Seed by seed, every strategy in turn: a run stopped early still compares them all.
         for seed in range(arguments.first_seed, arguments.first_seed + arguments.seeds):
             for strategy in strategies:
@@ -169,7 +168,10 @@ class World:
         from labeling.models import Role, Split
         from labeling.services import annotation_create, images_split_set, membership_set
 
-        files = sorted(path for path in (data_dir or harness.DEFAULT_DATA).glob("*/*.jpg"))
+        photos_dir = data_dir or harness.DEFAULT_DATA
+        if photos_dir is None:
+            raise SystemExit("No coffee-or-not photos: set COFFEE_OR_NOT_DIR or pass --data.")
+        files = sorted(path for path in Path(photos_dir).glob("*/*.jpg"))
         photos = harness.photos(len(files), data_dir)
         users = get_user_model().objects
         owner = users.create_user("olivia", password="x" * 12)

@@ -40,6 +40,7 @@ import itertools
 import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import harness
@@ -136,10 +137,11 @@ def project_populated(count: int):
     PILImage.new("RGB", (64, 64), (180, 120, 60)).save(picture, format="JPEG")
     file_name = default_storage.save("bench/shared.jpg", ContentFile(picture.getvalue()))
 
+    refresh: Callable[..., dict[str, int]] | None
     try:  # the worker's code; absent before the labeling queue had stored orderings
-        from classifier.worker.labeling_queue import labeling_queue_refresh
+        from classifier.worker.labeling_queue import labeling_queue_refresh as refresh
     except ImportError:
-        labeling_queue_refresh = None
+        refresh = None
     rng = random.Random(0)
     rng_numpy = np.random.default_rng(0)
     now = timezone.now()
@@ -250,9 +252,9 @@ def project_populated(count: int):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    if labeling_queue_refresh is not None:
+    if refresh is not None:
         started = time.perf_counter()
-        stored = labeling_queue_refresh(project_id=project.pk)
+        stored = refresh(project_id=project.pk)
         print(
             f"labeling queue orderings computed in {time.perf_counter() - started:.1f} s"
             f" (places stored: {sum(stored.values())})"

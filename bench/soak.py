@@ -63,6 +63,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import harness
 
@@ -284,10 +285,11 @@ class Platform:
 
         for name in WORKERS:
             process = self.processes[name]
-            harness.wait_for(
-                lambda process=process: process.check_alive() or " ready." in process.log(),
-                timeout=300, what=f"the {name} worker", interval=0.2,
-            )  # fmt: skip
+
+            def ready(process: Any = process) -> bool:
+                return bool(process.check_alive() or " ready." in process.log())
+
+            harness.wait_for(ready, timeout=300, what=f"the {name} worker", interval=0.2)
 
         def answers() -> bool:
             self.processes["web"].check_alive()

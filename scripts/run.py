@@ -197,7 +197,8 @@ def lan_addresses_of_this_machine() -> list[str]:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
     except OSError:
         return []
-    return sorted({info[4][0] for info in infos if not info[4][0].startswith("127.")})
+    addresses = {str(info[4][0]) for info in infos}
+    return sorted(address for address in addresses if not address.startswith("127."))
 
 
 def network_settings_apply(host: str, env: dict[str, str]) -> list[str] | None:

@@ -214,7 +214,8 @@ def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
     if worker:
         orphaned |= Q(status=JobStatus.RUNNING, worker=worker)
     counts = {"training_runs_failed": 0, "prediction_jobs_requeued": 0, "prediction_jobs_failed": 0}
-    for model in (TrainingRun, PredictionJob):
+    # (Health checks and exports count with the prediction jobs.)
+    for model in JOB_MODELS:
         for job in model.objects.filter(orphaned):
             outcome = job_worker_lost(job)
             if outcome == "failed":
@@ -222,16 +223,12 @@ def jobs_recover_orphans(*, worker: str = "") -> dict[str, int]:
                 counts[key] += 1
             elif outcome == "requeued":
                 counts["prediction_jobs_requeued"] += 1
-    for other in (ModelExport, HealthCheck):
-        counts["prediction_jobs_requeued"] += other.objects.filter(orphaned).update(
-            status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
-        )
     if counts["prediction_jobs_requeued"]:
         jobs_dispatch_unsent()
     return counts
 
 
-def job_worker_lost(job: TrainingRun | PredictionJob) -> str:
+def job_worker_lost(job: AnyJobRow) -> str:
     """Settle a running job whose worker died under it. Returns "failed", "requeued", or ""
     when the row had moved on meanwhile.
 
@@ -240,14 +237,25 @@ def job_worker_lost(job: TrainingRun | PredictionJob) -> str:
     predictions twice is harmless) unless it has been run CLASSIFIER_JOB_MAX_RUNS times: a
     job that kills its worker every time is failed, with the image it was on named
     (the runs after the first go one image at a time, recording each before it starts).
-    The caller sends requeued jobs (jobs_dispatch_unsent).
+    Health checks and exports are queued again under the same cap (their error then says
+    only that the worker kept dying). The caller sends requeued jobs (jobs_dispatch_unsent).
     """
     if isinstance(job, TrainingRun):
         return "failed" if job_fail(job, job_worker_lost_message(job)) else ""
     if job.runs >= settings.CLASSIFIER_JOB_MAX_RUNS:
-        return "failed" if job_fail(job, job_poisoned_message(job)) else ""
-    requeued = PredictionJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-        status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
+        error = (
+            job_poisoned_message(job)
+            if isinstance(job, PredictionJob)
+            else f"Its worker died in each of its {job.runs} runs; not tried again. "
+            + job_worker_lost_message(job)
+        )
+        return "failed" if job_fail(job, error) else ""
+    requeued = (
+        type(job)
+        .objects.filter(pk=job.pk, status=JobStatus.RUNNING)
+        .update(
+            status=JobStatus.QUEUED, enqueued_at=None, heartbeat_at=None, updated_at=timezone.now()
+        )
     )
     return "requeued" if requeued else ""
 

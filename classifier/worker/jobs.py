@@ -99,8 +99,8 @@ def job_claim(model: type[AnyJob], job_id: int, *, worker: str) -> AnyJob | None
             if job.worker != worker and not job_is_stale(job):
                 logger.info("%s %s is running on %s.", model.__name__, job_id, job.worker)
                 return None
-            # Its worker died: a training run is failed, a prediction job run again unless
-            # it has reached its run cap (then failed, naming the image it was on).
+            # Its worker died: a training run is failed, other jobs run again unless they
+            # have reached their run cap (a prediction job's error names the image it was on).
             if model is TrainingRun or job.runs >= settings.CLASSIFIER_JOB_MAX_RUNS:
                 job_worker_lost(job)
                 return None
