@@ -248,7 +248,7 @@ def test_the_labeling_page_query_count_is_small(
     # Session, user, project, role, classes, the queue (its stored places, the upload-order
     # tail, the images with their active predictions), the gold images to mix in, the queued
     # images' suggestions, the per-split counter.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         client.get(reverse("labeling:project-label", args=[project.pk]))
 
 

@@ -190,6 +190,13 @@ def settings_post(project, **changes) -> dict:
     }
     for index, spec in enumerate(classes):
         data.update({f"classes-{index}-{name}": value for name, value in spec.items()})
+    # "More settings" as the page sends them unchanged (an unticked box sends nothing).
+    for name in ProjectSettingsForm.OTHER_SETTINGS:
+        value = getattr(project, name)
+        if value is True:
+            data[name] = "on"
+        elif value not in (False, None):
+            data[name] = value
     data.update(changes)
     return data
 
