@@ -15,6 +15,7 @@ from classifier.models import (
     PredictionJob,
     TrainingRun,
 )
+from labeling.api.serializers import SuggestionSerializer
 from labeling.models import Split
 from labelplatform.api.serializers import JSONNumberField
 from labelplatform.url_converters import DATABASE_ID_MAX
@@ -435,11 +436,6 @@ class LabelingQueueQuerySerializer(serializers.Serializer):
                 f"Unknown strategy {value!r}; use one of: {', '.join(selectors.STRATEGIES)}."
             )
         return value
-
-
-class SuggestionSerializer(serializers.Serializer):
-    label = serializers.CharField(allow_null=True, help_text="The class the model predicts.")
-    confidence = serializers.FloatField(help_text="Its probability, 0-1.")
 
 
 class QueuedImageSerializer(serializers.Serializer):

@@ -232,7 +232,9 @@ class ImageSerializer(serializers.ModelSerializer):
 
 
 class SuggestionSerializer(serializers.Serializer):
-    label = serializers.CharField(help_text="The suggested class's name.")  # type: ignore[assignment]
+    label = serializers.CharField(  # type: ignore[assignment]
+        allow_null=True, help_text="The suggested class's name (null: a class deleted since)."
+    )
     confidence = serializers.FloatField(help_text="The model's probability of it, 0-1.")
 
 
