@@ -11,6 +11,7 @@ from django.dispatch import Signal
 from labeling.signals import signal_send_on_commit
 
 __all__ = [
+    "health_check_finished",
     "model_version_activated",
     "prediction_job_finished",
     "signal_send_on_commit",
@@ -24,3 +25,6 @@ prediction_job_finished = Signal()
 # sender=ModelVersion, `model_version_id`: the version became its project's active one (a
 # promotion after training, an owner's activation or a rollback).
 model_version_activated = Signal()
+# sender=HealthCheck, `check_id`: the data-health check succeeded (its findings are written)
+# or failed.
+health_check_finished = Signal()

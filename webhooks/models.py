@@ -16,6 +16,7 @@ class Event(models.TextChoices):
     TRAINING_RUN_FINISHED = "training_run.finished", "Training run finished"
     MODEL_VERSION_ACTIVATED = "model_version.activated", "Model version activated"
     PREDICTION_JOB_FINISHED = "prediction_job.finished", "Prediction job finished"
+    HEALTH_CHECK_FINISHED = "health_check.finished", "Data-health check finished"
     # Batched: at most one call per WEBHOOKS_BATCH_SECONDS, listing every image labeled since.
     IMAGE_LABELED = "image.labeled", "Images labeled"
 

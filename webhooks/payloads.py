@@ -8,11 +8,12 @@ import json
 from rest_framework.utils.encoders import JSONEncoder
 
 from classifier.api.serializers import (
+    HealthCheckSerializer,
     ModelVersionSerializer,
     PredictionJobSerializer,
     TrainingRunSerializer,
 )
-from classifier.models import ModelVersion, PredictionJob, TrainingRun
+from classifier.models import HealthCheck, ModelVersion, PredictionJob, TrainingRun
 from labeling import selectors as labeling_selectors
 from labeling.api.serializers import ImageSerializer
 from labeling.models import Image
@@ -37,6 +38,9 @@ def delivery_payload(delivery: WebhookDelivery) -> dict:
     elif delivery.event == Event.MODEL_VERSION_ACTIVATED:
         version = ModelVersion.objects.get(pk=ids[0])
         payload["model_version"] = ModelVersionSerializer(version).data
+    elif delivery.event == Event.HEALTH_CHECK_FINISHED:
+        check = HealthCheck.objects.get(pk=ids[0])
+        payload["health_check"] = HealthCheckSerializer(check).data
     elif delivery.event == Event.IMAGE_LABELED:
         images = labeling_selectors.images_with_annotations(
             Image.objects.filter(pk__in=ids, project_id=webhook.project_id).order_by("pk")

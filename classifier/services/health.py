@@ -29,6 +29,7 @@ from classifier.models import (
 from classifier.services.jobs import (
     job_dispatch_on_commit,
     job_fail,
+    job_finished_signal_send,
     job_is_stale,
     job_worker_lost_message,
 )
@@ -107,6 +108,7 @@ def health_check_finish(*, check: HealthCheck, findings: HealthFindings) -> bool
             heartbeat_at=now,
             updated_at=now,
         )
+        job_finished_signal_send(check)
     return True
 
 

@@ -36,6 +36,7 @@ from classifier.models import (
     TrainingRun,
 )
 from classifier.signals import (
+    health_check_finished,
     prediction_job_finished,
     signal_send_on_commit,
     training_run_finished,
@@ -179,6 +180,8 @@ def job_finished_signal_send(job: AnyJobRow) -> None:
         signal_send_on_commit(training_run_finished, TrainingRun, run_id=job.pk)
     elif isinstance(job, PredictionJob):
         signal_send_on_commit(prediction_job_finished, PredictionJob, job_id=job.pk)
+    elif isinstance(job, HealthCheck):
+        signal_send_on_commit(health_check_finished, HealthCheck, check_id=job.pk)
 
 
 def job_is_stale(job: Job) -> bool:

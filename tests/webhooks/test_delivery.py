@@ -20,6 +20,7 @@ ALL_EVENTS = [
     "training_run.finished",
     "model_version.activated",
     "prediction_job.finished",
+    "health_check.finished",
     "image.labeled",
 ]
 
@@ -68,9 +69,10 @@ def test_every_event_reaches_a_real_receiver_signed_with_the_object_as_the_api_s
     [finished] = receiver.wait_for("training_run.finished")
     [activated] = receiver.wait_for("model_version.activated")
     predicted = receiver.wait_for("prediction_job.finished")[0]
+    [checked] = receiver.wait_for("health_check.finished")  # asked for by the training run
     [images] = receiver.wait_for("image.labeled")
 
-    for call in (finished, activated, predicted, images):
+    for call in (finished, activated, predicted, checked, images):
         assert call.path == "/hook"
         assert call.headers["Content-Type"] == "application/json"
         assert signed_correctly(call, "s3cret")
@@ -88,6 +90,9 @@ def test_every_event_reaches_a_real_receiver_signed_with_the_object_as_the_api_s
     job_id = predicted.json["ids"][0]
     assert predicted.json["prediction_job"]["status"] == "succeeded"
     assert predicted.json["prediction_job"]["id"] == job_id
+    [check_id] = checked.json["ids"]
+    assert checked.json["health_check"] == client.get(f"/api/health-checks/{check_id}/").json()
+    assert checked.json["health_check"]["status"] == "succeeded"
     assert images.json["ids"] == [unlabeled.pk]
     [image] = images.json["images"]
     assert image["id"] == unlabeled.pk
