@@ -15,8 +15,10 @@ import contextlib
 import errno
 import logging
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -103,8 +105,29 @@ class UploadSpoolFullMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method != "POST" or request.content_type != "multipart/form-data":
             return None
+        api = request.path_info.startswith("/api/")
+        if api and not _reads_multipart(view_func):
+            return None  # the API answers 415 itself: this endpoint reads JSON
         # Parses the body (cached): files go through the handler above.
-        request.POST  # noqa: B018
+        try:
+            request.POST  # noqa: B018
+        except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent) as e:
+            if not api:
+                # A page says it in its own words: Django hands the view an empty body now,
+                # so the error goes with the request (labeling.views.upload).
+                request.upload_parse_error = e
+                return None
+            # The API's error shape, as DRF words a parse error of its own.
+            return JsonResponse({"detail": f"Multipart form parse error - {e}"}, status=400)
         if getattr(request, "upload_spool_full", False):
             return upload_spool_full_response(request)
         return None
+
+
+def _reads_multipart(view_func) -> bool:
+    """Whether a DRF view parses multipart bodies (its parser classes say so)."""
+    view_class = getattr(view_func, "cls", None)
+    parsers = getattr(view_class, "parser_classes", None)
+    if parsers is None:
+        return True  # not a DRF view: Django parses the body
+    return any(parser.media_type.startswith("multipart/") for parser in parsers)

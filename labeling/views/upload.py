@@ -27,6 +27,10 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
     wants_json = request.accepts("application/json") and not request.accepts("text/html")
     try:
+        # Parsed before the view by labelplatform.upload_spool, which keeps its error.
+        parse_error = getattr(request, "upload_parse_error", None)
+        if parse_error is not None:
+            raise parse_error
         files = request.FILES.getlist("files")
     except MultiPartParserError as error:
         # A malformed body, or a file name of about 900 characters or more: Django refuses
