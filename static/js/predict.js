@@ -93,8 +93,16 @@
       const jobUrl = form.dataset.jobUrl.replace(/\/0\/$/, `/${job.id}/`);
       while (!FINISHED.has(job.status)) {
         if (job.note) batchCards.forEach((card) => { card.querySelector(".prediction-status").lastChild.textContent = ` ${job.note}`; });
-        job = await fetch(`${jobUrl}?wait=${WAIT_SECONDS}`, { credentials: "same-origin", headers: { Accept: "application/json" } })
-          .then(answer, () => { throw new Error("The server could not be reached; check your connection and try again."); });
+        const response = await fetch(`${jobUrl}?wait=${WAIT_SECONDS}`, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .catch(() => { throw new Error("The server could not be reached; check your connection and try again."); });
+        if (response.status === 429) {
+          // The server lends few threads to waiting (another batch of this page waits):
+          // ask again when it says.
+          const seconds = Number(response.headers.get("Retry-After")) || 3;
+          await new Promise((resolve) => { setTimeout(resolve, seconds * 1000); });
+          continue;
+        }
+        job = await answer(response);
       }
       if (job.status !== "succeeded") {
         throw new Error(job.error || `The prediction was ${job.status}.`);

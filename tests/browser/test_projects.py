@@ -206,7 +206,7 @@ def test_grid_select_with_click_and_shift_click_then_apply_a_class(
     screenshot(page, "grid")
 
     page.get_by_role("button", name="other").click()
-    expect(page.locator(".alert")).to_contain_text("Labeled 5 images as other.")
+    expect(page.locator(".alert-success")).to_contain_text("Labeled 5 images as other.")
     mine = Annotation.objects.filter(user=annotator, image_id__in=chosen)
     assert sorted(mine.values_list("image_id", flat=True)) == sorted(chosen)
     assert set(mine.values_list("label_class__name", flat=True)) == {"other"}
@@ -222,5 +222,5 @@ def test_grid_select_the_whole_page_and_apply_with_a_key(page_for, labeled_proje
     page.click("#select-all")
     expect(page.locator("#selected-count")).to_have_text(str(36 - 14))
     page.keyboard.press("1")
-    expect(page.locator(".alert")).to_contain_text(f"Labeled {36 - 14} images as coffee.")
+    expect(page.locator(".alert-success")).to_contain_text(f"Labeled {36 - 14} images as coffee.")
     wait_until(lambda: Annotation.objects.filter(user=annotator).count() == 36)
