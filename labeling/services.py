@@ -5,6 +5,7 @@ Image ingest lives in labeling.ingest, exports in labeling.export.
 
 import logging
 import re
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -289,8 +290,9 @@ def label_classes_update(*, project: Project, classes: Sequence[Mapping[str, Any
     # so that swapping two names (or keys) never collides half way.
     final_keys = {spec["key"] for spec in specs}
     spare_keys = iter(k for k in "abcdefghijklmnopqrtuvwxy0!@#$%^&*" if k not in final_keys)
+    parking = uuid.uuid4().hex  # no name anyone typed (PostgreSQL refuses NUL in text)
     for pk in kept_ids:
-        LabelClass.objects.filter(pk=pk).update(name=f"\x00{pk}", key=next(spare_keys))
+        LabelClass.objects.filter(pk=pk).update(name=f"{parking}-{pk}", key=next(spare_keys))
     for order, spec in enumerate(specs):
         fields = {"name": spec["name"], "key": spec["key"], "color": spec["color"], "order": order}
         if spec.get("id"):

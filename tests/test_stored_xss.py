@@ -43,6 +43,7 @@ from tests.hostile import (
     Hostile,
 )
 from tests.support.upload_corpus import png, text_named_jpg
+from webhooks.models import Webhook, WebhookDelivery
 
 
 @pytest.fixture
@@ -196,6 +197,16 @@ ADMIN_OBJECTS = {
     PredictionJob: lambda h: h.prediction_job,
     Prediction: lambda h: Prediction.objects.get(image=h.image),
     Embedding: lambda h: h.embedding,
+    # A receiver's error text is whatever the remote answered.
+    Webhook: lambda h: Webhook.objects.create(
+        project=h.project, url="https://example.com/hook", secret="s", events=["image.labeled"]
+    ),
+    WebhookDelivery: lambda h: WebhookDelivery.objects.create(
+        webhook=Webhook.objects.create(project=h.project, url="https://example.com/hook"),
+        event="image.labeled",
+        payload={"project": {"name": PROJECT_NAME}},
+        error=ERROR,
+    ),
     # The login lockout's records (django-axes): a login form's username and user agent are
     # free text anybody can send.
     AccessAttempt: lambda h: AccessAttempt.objects.create(

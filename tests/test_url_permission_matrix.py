@@ -382,6 +382,8 @@ PAGE_CASES = [
     Case("labeling:project-settings", "post", of_project, OWNER_BUTTON, body=lambda w: {
         "name": "Renamed", "train_percent": 60, "validation_percent": 20, "test_percent": 20,
         "annotations_per_image": 1, "classes-TOTAL_FORMS": 2, "classes-INITIAL_FORMS": 2,
+        "queue_strategy": w.project.queue_strategy, "gold_percent": 10,
+        "promotion_recall_margin": 0.02,
         **{f"classes-{i}-{name}": value for i, c in enumerate(w.project.classes.all())
            for name, value in (("id", c.pk), ("name", c.name), ("key", c.key),
                                ("color", "#112233"))}}),

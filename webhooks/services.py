@@ -171,7 +171,11 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
         return None
     webhook = delivery.webhook
     timestamp = int(timezone.now().timestamp())
-    body = json.dumps({**delivery.payload, "timestamp": timestamp}, separators=(",", ":")).encode()
+    # Keys sorted: PostgreSQL's jsonb does not keep their order, and a retry must send the
+    # same bytes as the first attempt.
+    body = json.dumps(
+        {**delivery.payload, "timestamp": timestamp}, separators=(",", ":"), sort_keys=True
+    ).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "labelplatform-webhooks/1",
