@@ -574,16 +574,25 @@ def ad_hoc_predict(stack: Stack, api, project, photo: Photo) -> dict:
 
 def prediction_jobs_wait(*, project, timeout: float = 1800) -> None:
     """Until no prediction job of the project is queued or running."""
-    from classifier.models import UNFINISHED_STATUSES, PredictionJob
+    from classifier.models import PredictionJob
+
+    _jobs_wait(PredictionJob, project=project, timeout=timeout, what="prediction jobs")
+
+
+def health_checks_wait(*, project, timeout: float = 1800) -> None:
+    """Until no health check of the project (the one after each training) is queued or running."""
+    from classifier.models import HealthCheck
+
+    _jobs_wait(HealthCheck, project=project, timeout=timeout, what="health checks")
+
+
+def _jobs_wait(model, *, project, timeout: float, what: str) -> None:
+    from classifier.models import UNFINISHED_STATUSES
 
     wait_for(
-        lambda: (
-            not PredictionJob.objects.filter(
-                project=project, status__in=UNFINISHED_STATUSES
-            ).exists()
-        ),
+        lambda: not model.objects.filter(project=project, status__in=UNFINISHED_STATUSES).exists(),
         timeout=timeout,
-        what="the project's prediction jobs",
+        what=f"the project's {what}",
         interval=0.1,
     )
 
