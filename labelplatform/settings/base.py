@@ -291,9 +291,11 @@ CLASSIFIER_WEIGHTS_DIR = env("CLASSIFIER_WEIGHTS_DIR", default=str(VAR_DIR / "we
 # classifier.ml.Network out), registered by a worker before it loads one. The test settings
 # add the tests' tiny random network; in the environment: NAME=module.loader,NAME2=...
 CLASSIFIER_EXTRA_BACKBONES = env.dict("CLASSIFIER_EXTRA_BACKBONES", default={})
-# 16 keeps a worker's peak near 850 MB (32: about 970 MB, close to the 1 GB goal) for about the
-# same images per second (bench/memory.py, bench/reprediction_throughput.py).
-CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=16)
+# With the default EfficientNet-Lite2 (260x260 input) a cap of 16 took a worker to 1,060-1,075
+# MB in bench/memory.py, over the 1 GB goal; 8 keeps it about 115 MB lower (1,000 -> 887 MB
+# after 200 photos in one process) for the same images per second (about 32 a second for
+# both, load 6, 2026-12-03). With Lite0, 16 was fine (peak near 850 MB).
+CLASSIFIER_INFERENCE_BATCH_SIZE = env.int("CLASSIFIER_INFERENCE_BATCH_SIZE", default=8)
 # A re-prediction of a whole project is split into jobs of this many images, so several
 # prediction workers share it and each job's progress means something.
 CLASSIFIER_PREDICTION_JOB_SIZE = env.int("CLASSIFIER_PREDICTION_JOB_SIZE", default=500)
