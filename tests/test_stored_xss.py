@@ -21,7 +21,21 @@ from django.urls import reverse
 from django.utils.html import escape
 from rest_framework.authtoken.models import TokenProxy
 
-from classifier.models import Embedding, ModelVersion, Prediction, PredictionJob, TrainingRun
+from classifier.models import (
+    DataIssue,
+    DataIssueKind,
+    Embedding,
+    ExportFormat,
+    HealthCheck,
+    JobStatus,
+    LabelCheckDecision,
+    LabelCheckReview,
+    ModelExport,
+    ModelVersion,
+    Prediction,
+    PredictionJob,
+    TrainingRun,
+)
 from labeling import services
 from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role
 from tests.factories import ImageFactory
@@ -197,6 +211,15 @@ ADMIN_OBJECTS = {
     PredictionJob: lambda h: h.prediction_job,
     Prediction: lambda h: Prediction.objects.get(image=h.image),
     Embedding: lambda h: h.embedding,
+    # The data-health rows show the check's error and a finding's detail (class names).
+    HealthCheck: lambda h: hostile_health_check(h),
+    DataIssue: lambda h: hostile_health_check(h).issues.get(),
+    LabelCheckReview: lambda h: LabelCheckReview.objects.create(
+        image=h.image, label=h.class_a, decision=LabelCheckDecision.KEPT, reviewed_by=h.owner
+    ),
+    ModelExport: lambda h: ModelExport.objects.create(
+        model_version=h.version, format=ExportFormat.KERAS, status=JobStatus.FAILED, error=ERROR
+    ),
     # A receiver's error text is whatever the remote answered.
     Webhook: lambda h: Webhook.objects.create(
         project=h.project, url="https://example.com/hook", secret="s", events=["image.labeled"]
@@ -224,6 +247,18 @@ ADMIN_OBJECTS = {
         username=ANNOTATOR_NAME, ip_address="203.0.113.9", user_agent=f"agent {SCRIPT}"
     ),
 }
+
+
+def hostile_health_check(hostile: Hostile) -> HealthCheck:
+    check = HealthCheck.objects.create(
+        project=hostile.project, status=JobStatus.FAILED, error=ERROR, counts={"label_error": 1}
+    )
+    DataIssue.objects.create(
+        project=hostile.project, health_check=check, kind=DataIssueKind.LABEL_ERROR, score=0.9,
+        image=hostile.image, image_ids=[hostile.image.pk],
+        detail={"given_label": CLASS_A, "suggested_label": CLASS_B},
+    )  # fmt: skip
+    return check
 
 
 def admin_object(hostile: Hostile, model):

@@ -43,6 +43,8 @@ from classifier.models import (
     Embedding,
     HealthCheck,
     JobStatus,
+    LabelCheckDecision,
+    LabelCheckReview,
     ModelExport,
     ModelVersion,
     ModelVersionStatus,
@@ -178,6 +180,13 @@ class World:
             project=self.project, health_check=self.health_check, kind=DataIssueKind.LABEL_ERROR,
             score=0.9, image_ids=[image.pk], image=image,
             detail={"given_label_id": image.label_id, "suggested_label_id": self.coffee.pk},
+        )  # fmt: skip
+
+    @cached_property
+    def label_check_review(self) -> LabelCheckReview:
+        return LabelCheckReview.objects.create(
+            image=self.label_error.image, label=self.label_error.image.label,
+            decision=LabelCheckDecision.KEPT, reviewed_by=self.owner,
         )  # fmt: skip
 
     @cached_property
@@ -578,6 +587,10 @@ ADMIN_OBJECTS: dict[type, Callable[[World], object]] = {
     PredictionJob: lambda w: w.prediction_job,
     Prediction: lambda w: w.prediction,
     Embedding: lambda w: w.embedding,
+    HealthCheck: lambda w: w.health_check,
+    DataIssue: lambda w: w.label_error,
+    LabelCheckReview: lambda w: w.label_check_review,
+    ModelExport: lambda w: w.model_export,
     Webhook: lambda w: w.webhook,
     WebhookDelivery: lambda w: w.webhook_delivery,
     AccessAttempt: lambda w: w.access_attempt,  # django-axes: the login lockout's records
@@ -607,6 +620,10 @@ ADMIN_REFUSES_STAFF = {
     ("classifier.predictionjob", "add"): 403,
     ("classifier.prediction", "add"): 403,
     ("classifier.embedding", "add"): 403,
+    ("classifier.healthcheck", "add"): 403,  # checks come from training runs and the page
+    ("classifier.dataissue", "add"): 403,
+    ("classifier.labelcheckreview", "add"): 403,  # answered on the health page
+    ("classifier.modelexport", "add"): 403,
     ("webhooks.webhookdelivery", "add"): 403,  # deliveries come from events only
     # django-axes writes its records from failed and successful logins only.
     ("axes.accessattempt", "add"): 403,

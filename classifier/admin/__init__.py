@@ -9,4 +9,9 @@ training_run_cancel) from a button or an action, as on the site. The HTML they s
 templates/admin/classifier/, its style in static/css/app.css.
 """
 
-from classifier.admin import jobs, model_versions, predictions  # noqa: F401  (register)
+from classifier.admin import (  # noqa: F401  (register)
+    data_health,
+    jobs,
+    model_versions,
+    predictions,
+)
