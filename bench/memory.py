@@ -35,6 +35,10 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3, help="walks over every URL (3)")
     parser.add_argument("--data", type=Path, default=harness.DEFAULT_DATA)
     parser.add_argument("--keep", action="store_true", help="keep the logs and data folder")
+    parser.add_argument(
+        "--growth", type=int, default=0, metavar="N",
+        help="also list the N URLs whose request grew the web worker's RSS most, per pass",
+    )  # fmt: skip
     arguments = parser.parse_args()
 
     with harness.Stack(
@@ -52,9 +56,13 @@ def main() -> None:
         rows = []
         statuses: Counter = Counter()
         failures = set()
+        growth: Counter = Counter()  # (pass, url) -> MB the request added to the worker's RSS
         for number in range(1, arguments.passes + 1):
             for url in urls:
+                before = harness.process_memory(web_pid).rss_mb if arguments.growth else 0
                 status = browser.get(stack.url + url, allow_redirects=False).status_code
+                if arguments.growth:
+                    growth[(number, url)] = harness.process_memory(web_pid).rss_mb - before
                 statuses[status] += 1
                 if status >= 500:
                     failures.add(f"{url} {status}")
@@ -83,6 +91,12 @@ def main() -> None:
     )
     for failure in sorted(failures):
         print(f"  server error: {failure}")
+    for number in range(1, arguments.passes + 1 if arguments.growth else 1):
+        grown = sorted(((mb, url) for (n, url), mb in growth.items() if n == number), reverse=True)
+        total = sum(mb for mb, _ in grown)
+        print(f"pass {number}: the web worker grew {total:.1f} MB; most by")
+        for mb, url in grown[: arguments.growth]:
+            print(f"  {mb:+6.1f} MB  {url}")
     print(
         harness.table(
             ["process", "RSS MB", "peak MB", "goal MB", "met?", "TensorFlow mapped"], rows
