@@ -15,10 +15,11 @@ from classifier.admin.for_labeling import retrain
 from classifier.models import ModelVersion, ModelVersionStatus
 from classifier.templatetags.classifier_tags import NO_VALUE, percent
 from labeling.models import Project
+from labelplatform.admin_delete_summary import CountedDeleteSummary
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyAdmin):
+class ModelVersionAdmin(CountedDeleteSummary, ReadOnlyAdmin):
     list_display = [
         "__str__",
         "project",

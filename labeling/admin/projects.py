@@ -23,6 +23,7 @@ from labeling.models import (
     Role,
     Split,
 )
+from labelplatform.admin_delete_summary import CountedDeleteSummary
 
 
 def count_of(model, **filters) -> Coalesce:
@@ -130,23 +131,12 @@ class ProjectCreateForm(ProjectNameForm):
         return names
 
 
-def _relations_counted(model) -> list:
-    """The rows that point at `model` and go with it (CASCADE foreign keys)."""
-    from django.db.models import CASCADE
-
-    return [
-        relation
-        for relation in model._meta.related_objects
-        if relation.one_to_many and relation.on_delete is CASCADE
-    ]
-
-
 # Whether annotators see the model's suggestions, per split (Project.suggestion_splits).
 SUGGESTION_FIELDS = {split: f"suggestions_{split}" for split in Split.values}
 
 
 @admin.register(Project)
-class ProjectAdmin(ProjectModelsAdmin):
+class ProjectAdmin(CountedDeleteSummary, ProjectModelsAdmin):
     """Projects with their classes and members; from the classifier (ProjectModelsAdmin):
     the active model column, the Retrain actions and the change page's Retrain button."""
 
@@ -193,34 +183,6 @@ class ProjectAdmin(ProjectModelsAdmin):
     def delete_queryset(self, request, queryset: QuerySet[Project]) -> None:
         for project in queryset:
             services.project_delete(project=project)
-
-    def get_deleted_objects(self, objs, request):
-        """The confirmation page's summary as counts per kind of row, two levels deep
-        (the project's rows, and those of its images), one indexed count each. Django's own
-        lists every row it would delete: tens of megabytes and seconds of queries for a
-        project of 100,000 images, and the web worker kept the memory."""
-        projects = list(objs)
-        model_count: dict[str, int] = {}
-        for relation in _relations_counted(Project):
-            count = relation.related_model._default_manager.filter(
-                **{f"{relation.field.name}__in": projects}
-            ).count()
-            if count:
-                model_count[str(relation.related_model._meta.verbose_name_plural)] = count
-        project_level = set(model_count)
-        for relation in _relations_counted(Image):
-            if str(relation.related_model._meta.verbose_name_plural) in project_level:
-                continue  # points at the project too (data issues), counted there
-            count = relation.related_model._default_manager.filter(
-                **{f"{relation.field.name}__project__in": projects}
-            ).count()
-            if count:
-                name = str(relation.related_model._meta.verbose_name_plural)
-                model_count[name] = model_count.get(name, 0) + count
-        summary = ", ".join(f"{count} {name}" for name, count in model_count.items())
-        to_delete = [f"{project} ({summary or 'nothing in it'})" for project in projects]
-        perms_needed = set() if self.has_delete_permission(request) else {"project"}
-        return to_delete, {"projects": len(projects), **model_count}, perms_needed, []
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
