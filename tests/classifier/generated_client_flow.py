@@ -43,6 +43,7 @@ from label_platform_client.models import (
     CredentialsRequest,
     Error,
     ImageUploadRequest,
+    IngestReport,
     JobStatusEnum,
     ModelVersion,
     ModelVersionOfRun,
@@ -118,14 +119,12 @@ def main(base_url: str, username: str, password: str, folder: Path) -> None:
                 File(payload=io.BytesIO(path.read_bytes()), file_name=path.name)
                 for path in sorted((folder / split / class_name).glob("*.png"))
             ]
-            report = answer(
-                projects_images_create.sync(
-                    project.id,
-                    client=client,
-                    body=ImageUploadRequest(files=files, split=SplitOrAutoEnum(split)),
-                ),
-                "upload",
+            report = projects_images_create.sync(
+                project.id,
+                client=client,
+                body=ImageUploadRequest(files=files, split=SplitOrAutoEnum(split)),
             )
+            assert isinstance(report, IngestReport), report
             assert len(report.created) == len(files), report
             for created in report.created:
                 annotation = images_annotations_create.sync(
@@ -152,14 +151,13 @@ def main(base_url: str, username: str, password: str, folder: Path) -> None:
     assert started_status in {JobStatusEnum.QUEUED, JobStatusEnum.RUNNING}, started_status
     run = run_finished(client, started.id)
     assert run.status == JobStatusEnum.SUCCEEDED, run.error
-    backbone: str = run.hyperparameters.backbone
-    assert backbone, run.hyperparameters
+    assert run.hyperparameters.max_epochs == 15, run.hyperparameters
     made = run.model_version
     assert made is not None
 
     versions: list[ModelVersion] = answer(model_versions_list.sync(project.id, client=client), "")
     [version] = versions
-    train_counts: dict[str, int] = version.counts.train.additional_properties
+    train_counts: dict[str, int] = version.counts["train"].additional_properties
     assert sum(train_counts.values()) == count, version.counts
 
     by_id = answer(
@@ -188,7 +186,7 @@ def main(base_url: str, username: str, password: str, folder: Path) -> None:
     [result] = predicted.results
     assert result.name == some_file.name and result.label in classes, result
 
-    exported_zip = answer(project_export_zip.sync(project.id, client=client), "zip")
+    exported_zip: File = answer(project_export_zip.sync(project.id, client=client), "zip")
     with zipfile.ZipFile(exported_zip.payload) as archive:
         names = set(archive.namelist())
     expected = {str(path.relative_to(folder)) for path in folder.glob("*/*/*.png")}
