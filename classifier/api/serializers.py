@@ -9,8 +9,8 @@ from classifier.models import (
     DataIssue,
     DataIssueKind,
     ExportFormat,
-    JobStatus,
     HealthCheck,
+    JobStatus,
     ModelExport,
     ModelVersion,
     PredictionJob,
@@ -128,9 +128,7 @@ class DataIssueDetailSerializer(serializers.Serializer):
 
     given_label = serializers.CharField(required=False, help_text="label_error")
     given_label_id = serializers.IntegerField(required=False, help_text="label_error")
-    given_probability = serializers.FloatField(
-        required=False, help_text="label_error: out of fold"
-    )
+    given_probability = serializers.FloatField(required=False, help_text="label_error: out of fold")
     suggested_label = serializers.CharField(required=False, help_text="label_error")
     suggested_label_id = serializers.IntegerField(required=False, help_text="label_error")
     suggested_probability = serializers.FloatField(
@@ -473,6 +471,7 @@ class DataIssueSerializer(serializers.ModelSerializer):
         "the group's images.",
     )
     detail = DataIssueDetailField(read_only=True)
+
     class Meta:
         model = DataIssue
         fields = ["id", "kind", "score", "image_ids", "detail"]

@@ -329,7 +329,9 @@ class PredictionFilesCreateView(APIView):
         project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
         body = s.PredictFilesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return _files_predict(project=project, user=request.user, uploads=body.validated_data["files"])
+        return _files_predict(
+            project=project, user=request.user, uploads=body.validated_data["files"]
+        )
 
 
 def _files_predict(*, project, user, uploads) -> Response:

@@ -162,7 +162,9 @@ def main(base_url: str, username: str, password: str, folder: Path) -> None:
 
     by_id = answer(
         prediction_job_create.sync(
-            project.id, client=client, body=PredictImagesRequest(image_ids=[train_images.results[0].id])
+            project.id,
+            client=client,
+            body=PredictImagesRequest(image_ids=[train_images.results[0].id]),
         ),
         "predict images",
     )
