@@ -488,7 +488,7 @@ class ExportedClassSerializer(serializers.Serializer):
 
 class ExportedAnnotationSerializer(serializers.Serializer):
     user = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     from_suggestion = serializers.BooleanField()
     updated_at = serializers.DateTimeField()
 
@@ -498,7 +498,9 @@ class ExportedImageSerializer(serializers.Serializer):
     original_name = serializers.CharField()
     sha256 = serializers.CharField()
     split = serializers.ChoiceField(choices=SplitChoice.choices)
-    label = serializers.CharField(allow_null=True, help_text="The consensus label, if any.")
+    label = serializers.CharField(  # type: ignore[assignment]
+        allow_null=True, help_text="The consensus label, if any."
+    )
     label_status = serializers.ChoiceField(choices=LabelStatus.choices)
     label_reviewed = serializers.BooleanField()
     width = serializers.IntegerField()
