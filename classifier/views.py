@@ -173,7 +173,9 @@ def project_predict(request: HttpRequest, pk: int) -> HttpResponse:
             "class_colors": {c.name: c.color for c in project.classes.all()},
             "active_version": selectors.model_version_active(project=project),
             "max_megabytes": settings.IMAGE_MAX_BYTES // (1024 * 1024),
-            "create_url": reverse("api:classifier:prediction-job-create", args=[project.pk]),
+            "create_url": reverse(
+                "api:classifier:prediction-job-create-from-files", args=[project.pk]
+            ),
             "job_url": reverse("api:classifier:prediction-job-detail", args=[0]),
         },
     )

@@ -83,7 +83,10 @@ def project_export(*, project: Project, format: str) -> ExportStream:
 
 
 def dataset_zip_export(*, project: Project) -> ExportStream:
-    """The labeled images as `<split>/<class>/<file>`, read from storage one at a time."""
+    """The labeled images as `<split>/<class>/<file>`, read from storage one at a time. Every
+    split x class folder is there, empty or not, so that each split of the ImageFolder lists
+    the same classes (keras' image_dataset_from_directory takes its classes from the folders,
+    and fails on a split that is missing)."""
     return ExportStream(
         chunks=_zip_chunks(project),
         filename=f"{_project_slug(project)}-dataset.zip",
@@ -162,6 +165,9 @@ def _zip_chunks(project: Project) -> Iterator[bytes]:
     )
     # Images are compressed already: storing them is as small and much faster.
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED)
+    for split in Split.values:
+        for folder in class_folders.values():
+            archive.mkdir(f"{split}/{folder}/")
     for image in images.iterator(chunk_size=ROWS_PER_QUERY):
         try:
             stream = image.file.storage.open(image.file.name, "rb")

@@ -317,6 +317,11 @@ def png_upload(name: str = "new.png", seed: int = 987654) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, png_bytes(seed=seed), content_type="image/png")
 
 
+def files_to_predict(world: World) -> dict:
+    world.version  # noqa: B018  (predictions need an active version)
+    return {"files": [png_upload()]}
+
+
 JSON = {"Accept": "application/json"}
 
 # Pages. A project's pages:    owner annot viewer outsider anonymous staff
@@ -453,6 +458,10 @@ API_CASES = [
     Case("api:labeling:project-stats", "get", api_project, API_READ),
     Case("api:labeling:project-export", "get", api_project, (200, 403, 403, 404, 401, 200),
          query="format=csv"),
+    Case("api:labeling:project-export-zip", "get", api_project, (200, 403, 403, 404, 401, 200)),
+    Case("api:labeling:project-export-csv", "get", api_project, (200, 403, 403, 404, 401, 200)),
+    Case("api:labeling:project-export-json", "get", api_project,
+         (200, 403, 403, 404, 401, 200)),
     Case("api:labeling:project-agreement", "get", api_project, API_OWNER),
     Case("api:labeling:project-invitations", "get", api_project, API_OWNER),
     Case("api:labeling:project-invitations", "post", api_project, (201, 403, 403, 404, 401, 201),
@@ -493,6 +502,9 @@ API_CASES = [
          (200, 403, 403, 404, 401, 200), format="json", body=lambda w: {"pinned": True}),
     Case("api:classifier:prediction-job-create", "post", api_project,
          (202, 202, 403, 404, 401, 202), format="json", body=images_to_predict),
+    Case("api:classifier:prediction-job-create-from-files", "post", api_project,
+         (202, 202, 403, 404, 401, 202), format="multipart",
+         body=files_to_predict),
     Case("api:classifier:prediction-job-detail", "get", lambda w: {"job_id": w.prediction_job.pk},
          API_READ),
     # Webhooks: owners only (a URL our servers call, its secret, what it was sent).

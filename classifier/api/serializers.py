@@ -10,6 +10,7 @@ from classifier.models import (
     DataIssueKind,
     ExportFormat,
     HealthCheck,
+    JobStatus,
     ModelExport,
     ModelVersion,
     PredictionJob,
@@ -90,6 +91,80 @@ class PromotionSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
 
 
+# JSON columns are written as they are stored (a float field would turn an image count into
+# 12.0); these say their shapes in the schema, so that clients get types, not bare objects.
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}},
+    }
+)
+class TrainingSetCountsField(serializers.JSONField):
+    """{split: {class name: labeled images}}"""
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "number"}})
+class TimingsField(serializers.JSONField):
+    """{step: a number}"""
+
+
+class RunHyperparametersSerializer(serializers.Serializer):
+    """The overrides a run was started with (absent: the default), and its backbone. For the
+    schema only (TrainingRunSerializer writes the stored object as it is)."""
+
+    learning_rate = serializers.FloatField(required=False)
+    batch_size = serializers.IntegerField(required=False)
+    max_epochs = serializers.IntegerField(required=False)
+    patience = serializers.IntegerField(required=False)
+    seed = serializers.IntegerField(required=False)
+    fine_tune_blocks = serializers.IntegerField(required=False)
+    head = serializers.CharField(required=False)
+    backbone = serializers.CharField(required=False)
+
+
+class DataIssueDetailSerializer(serializers.Serializer):
+    """What a data issue found, by kind (absent keys belong to other kinds). For the schema
+    only (DataIssueSerializer writes the stored object as it is)."""
+
+    given_label = serializers.CharField(required=False, help_text="label_error")
+    given_label_id = serializers.IntegerField(required=False, help_text="label_error")
+    given_probability = serializers.FloatField(required=False, help_text="label_error: out of fold")
+    suggested_label = serializers.CharField(required=False, help_text="label_error")
+    suggested_label_id = serializers.IntegerField(required=False, help_text="label_error")
+    suggested_probability = serializers.FloatField(
+        required=False, help_text="label_error: out of fold"
+    )
+    pairs = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3),
+        required=False,
+        help_text="near_duplicate, split_leak: [image id, image id, cosine similarity]",
+    )
+    splits = serializers.DictField(
+        child=serializers.ChoiceField(choices=Split.choices),
+        required=False,
+        help_text="near_duplicate, split_leak: {image id: split}",
+    )
+    problems = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="low_quality: blank, nearly uniform, very blurry, tiny",
+    )
+    luminance_std = serializers.FloatField(required=False, help_text="low_quality")
+    laplacian_variance = serializers.FloatField(required=False, help_text="low_quality")
+    width = serializers.IntegerField(required=False, help_text="low_quality")
+    height = serializers.IntegerField(required=False, help_text="low_quality")
+
+
+@extend_schema_field(RunHyperparametersSerializer)
+class RunHyperparametersField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(DataIssueDetailSerializer)
+class DataIssueDetailField(serializers.JSONField):
+    pass
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     """A version with the metrics the Models page and API clients compare."""
 
@@ -97,6 +172,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     calibration = serializers.SerializerMethodField()
     promotion = serializers.SerializerMethodField()
     created = serializers.DateTimeField(source="created_at")
+    counts = TrainingSetCountsField(
+        read_only=True, help_text="{split: {class name: labeled images}} of its training set."
+    )
 
     class Meta:
         model = ModelVersion
@@ -146,6 +224,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     created = serializers.DateTimeField(source="created_at")
     started = serializers.DateTimeField(source="started_at", allow_null=True)
     finished = serializers.DateTimeField(source="finished_at", allow_null=True)
+    hyperparameters = RunHyperparametersField(read_only=True)
 
     class Meta:
         model = TrainingRun
@@ -182,6 +261,9 @@ class PredictionJobSerializer(serializers.ModelSerializer):
     created = serializers.DateTimeField(source="created_at")
     started = serializers.DateTimeField(source="started_at", allow_null=True)
     finished = serializers.DateTimeField(source="finished_at", allow_null=True)
+    timings = TimingsField(
+        read_only=True, help_text="Milliseconds per step (load_model_ms, read_ms, ...)."
+    )
 
     class Meta:
         model = PredictionJob
@@ -200,7 +282,7 @@ class PredictionJobSerializer(serializers.ModelSerializer):
 
 class JobCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
     note = serializers.CharField(allow_null=True)
 
 
@@ -364,7 +446,9 @@ class HealthCheckSerializer(serializers.ModelSerializer):
         help_text="Findings per kind once it has succeeded: label_error, near_duplicate, "
         "split_leak, low_quality.",
     )
-    timings = serializers.DictField(help_text="Seconds per step, and the images checked.")
+    timings = TimingsField(
+        read_only=True, help_text="Seconds per step (*_s), and the images checked."
+    )
     created = serializers.DateTimeField(source="created_at")
     started = serializers.DateTimeField(source="started_at", allow_null=True)
     finished = serializers.DateTimeField(source="finished_at", allow_null=True)
@@ -386,12 +470,7 @@ class DataIssueSerializer(serializers.ModelSerializer):
         help_text="label_error and low_quality: the one image; near_duplicate and split_leak: "
         "the group's images.",
     )
-    detail = serializers.DictField(
-        help_text="label_error: given_label, given_probability, suggested_label (and their "
-        "ids), suggested_probability (out of fold). near_duplicate / split_leak: pairs "
-        "[[id, id, cosine similarity]] and splits {id: split}. low_quality: problems "
-        "(blank, nearly uniform, very blurry, tiny) and the measures."
-    )
+    detail = DataIssueDetailField(read_only=True)
 
     class Meta:
         model = DataIssue

@@ -57,6 +57,11 @@ urlpatterns = [
         name="prediction-job-create",
     ),
     path(
+        "projects/<id:project_id>/predictions/files/",
+        views.PredictionFilesCreateView.as_view(),
+        name="prediction-job-create-from-files",
+    ),
+    path(
         "prediction-jobs/<id:job_id>/",
         views.PredictionJobDetailView.as_view(),
         name="prediction-job-detail",

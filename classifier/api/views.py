@@ -271,20 +271,20 @@ class ModelVersionActivateView(APIView):
 
 
 class PredictionCreateView(APIView):
+    # Multipart `files` here is what clients did before the ad-hoc files had an operation of
+    # their own (PredictionFilesCreateView); it still works, but the schema documents one
+    # content type per operation, as generated clients need.
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         operation_id="prediction_job_create",
-        summary="Predict stored images or ad-hoc files with the active version",
+        summary="Predict stored images with the active version",
         description=(
-            'JSON {"image_ids": [...]} predicts stored images of the project (results also '
-            "become their predictions); multipart `files` predicts ad-hoc images that are not "
-            "stored as training data. Annotators and owners."
+            'JSON {"image_ids": [...]} predicts stored images of the project; the results also '
+            "become their predictions. Ad-hoc files: prediction_job_create_from_files. "
+            "Annotators and owners."
         ),
-        request={
-            "application/json": s.PredictImagesSerializer,
-            "multipart/form-data": s.PredictFilesSerializer,
-        },
+        request={"application/json": s.PredictImagesSerializer},
         responses={
             202: s.JobCreatedSerializer,
             **error_responses(400, 401, 403, 404),
@@ -296,38 +296,70 @@ class PredictionCreateView(APIView):
         project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
         uploads = request.FILES.getlist("files")
         if uploads:
-            try:
-                job = services.prediction_job_start(
-                    project=project,
-                    requested_by=request.user,
-                    files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
-                )
-            except services.AdHocFilesNotStored as error:
-                # Like an upload's storage failure: 507 when full, 503 otherwise.
-                full = error.failure.full
-                return Response(
-                    {
-                        "detail": (
-                            "The server's storage is "
-                            + ("full" if full else "unavailable")
-                            + ": the files were not stored and no prediction was queued. Try "
-                            "again later."
-                        )
-                    },
-                    status=status.HTTP_507_INSUFFICIENT_STORAGE
-                    if full
-                    else status.HTTP_503_SERVICE_UNAVAILABLE,
-                    headers={"Retry-After": "60"},
-                )
-        else:
-            body = s.PredictImagesSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            job = services.prediction_job_start(
-                project=project,
-                requested_by=request.user,
-                image_ids=body.validated_data["image_ids"],
-            )
+            return _files_predict(project=project, user=request.user, uploads=uploads)
+        body = s.PredictImagesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = services.prediction_job_start(
+            project=project,
+            requested_by=request.user,
+            image_ids=body.validated_data["image_ids"],
+        )
         return _job_created(job)
+
+
+class PredictionFilesCreateView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="prediction_job_create_from_files",
+        summary="Predict ad-hoc image files with the active version",
+        description=(
+            "Multipart `files`: images predicted as they are, never stored as training data "
+            "(the Try-the-model page sends its photos here). Annotators and owners."
+        ),
+        request={"multipart/form-data": s.PredictFilesSerializer},
+        responses={
+            202: s.JobCreatedSerializer,
+            **error_responses(400, 401, 403, 404),
+            507: OpenApiResponse(ErrorSerializer, description="Storage full: nothing queued"),
+            503: OpenApiResponse(ErrorSerializer, description="Storage unavailable"),
+        },
+    )
+    def post(self, request, project_id: int):
+        project, _ = project_for_user(user=request.user, pk=project_id, needed=Role.ANNOTATOR)
+        body = s.PredictFilesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return _files_predict(
+            project=project, user=request.user, uploads=body.validated_data["files"]
+        )
+
+
+def _files_predict(*, project, user, uploads) -> Response:
+    """Queue the prediction of ad-hoc files: 202 with the job, or 507/503 when the storage
+    could not keep them (like an upload's storage failure)."""
+    try:
+        job = services.prediction_job_start(
+            project=project,
+            requested_by=user,
+            files=[services.AdHocFile(name=upload.name, file=upload) for upload in uploads],
+        )
+    except services.AdHocFilesNotStored as error:
+        full = error.failure.full
+        return Response(
+            {
+                "detail": (
+                    "The server's storage is "
+                    + ("full" if full else "unavailable")
+                    + ": the files were not stored and no prediction was queued. Try "
+                    "again later."
+                )
+            },
+            status=status.HTTP_507_INSUFFICIENT_STORAGE
+            if full
+            else status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "60"},
+        )
+    return _job_created(job)
 
 
 class PredictionJobDetailView(APIView):

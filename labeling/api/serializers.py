@@ -4,7 +4,7 @@ rules about the domain stay in labeling.services (their ValidationError becomes 
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from labeling.models import (
@@ -342,6 +342,9 @@ class AgreementSerializer(serializers.Serializer):
     pairs = AnnotatorPairSerializer(many=True)
 
 
+# Not "Share": a component named like one of its fields makes openapi-python-client's
+# generated from_dict reuse one local name for both (mypy rejects the generated module).
+@extend_schema_serializer(component_name="ShareOfImages")
 class ShareSerializer(serializers.Serializer):
     share = serializers.FloatField(allow_null=True, help_text="0-1; null when images is 0")
     images = serializers.IntegerField()
@@ -468,6 +471,56 @@ class ExportParamsSerializer(serializers.Serializer):
         ],
         default="zip",
     )
+
+
+class ExportedProjectSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    split_ratios = SplitRatiosSerializer()
+    annotations_per_image = serializers.IntegerField()
+
+
+class ExportedClassSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    key = serializers.CharField()
+    color = serializers.CharField()
+
+
+class ExportedAnnotationSerializer(serializers.Serializer):
+    user = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    from_suggestion = serializers.BooleanField()
+    updated_at = serializers.DateTimeField()
+
+
+class ExportedImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    original_name = serializers.CharField()
+    sha256 = serializers.CharField()
+    split = serializers.ChoiceField(choices=SplitChoice.choices)
+    label = serializers.CharField(  # type: ignore[assignment]
+        allow_null=True, help_text="The consensus label, if any."
+    )
+    label_status = serializers.ChoiceField(choices=LabelStatus.choices)
+    label_reviewed = serializers.BooleanField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    format = serializers.CharField()
+    zip_path = serializers.CharField(
+        allow_null=True, help_text="Where the dataset zip holds it (labeled images only)."
+    )
+    created_at = serializers.DateTimeField()
+    annotations = ExportedAnnotationSerializer(many=True)
+
+
+class LabelsExportSerializer(serializers.Serializer):
+    """The JSON export (labeling.export.labels_json_export): for the schema only, the export
+    streams it."""
+
+    project = ExportedProjectSerializer()
+    classes = ExportedClassSerializer(many=True)
+    exported_at = serializers.DateTimeField()
+    images = ExportedImageSerializer(many=True)
 
 
 INVITATION_STATES = [(state, state) for state in ("open", "accepted", "revoked", "expired")]

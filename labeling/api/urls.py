@@ -30,6 +30,21 @@ urlpatterns = [
         name="project-export",
     ),
     path(
+        "projects/<id:project_id>/export/zip/",
+        views.ProjectExportZipView.as_view(),
+        name="project-export-zip",
+    ),
+    path(
+        "projects/<id:project_id>/export/csv/",
+        views.ProjectExportCsvView.as_view(),
+        name="project-export-csv",
+    ),
+    path(
+        "projects/<id:project_id>/export/json/",
+        views.ProjectExportJsonView.as_view(),
+        name="project-export-json",
+    ),
+    path(
         "projects/<id:project_id>/agreement/",
         views.ProjectAgreementView.as_view(),
         name="project-agreement",

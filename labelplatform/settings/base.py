@@ -427,6 +427,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "labelplatform.api.schema.optional_query_parameters_allow_empty_value",
         "labelplatform.api.schema.request_bodies_may_be_unsupported",
+        "labelplatform.api.schema.response_fields_are_always_present",
+        "labelplatform.api.schema.nullable_references_allow_null",
+        "labelplatform.api.schema.query_enums_are_shared",
     ],
     # One named enum per choice set, so clients get stable type names.
     "ENUM_NAME_OVERRIDES": {

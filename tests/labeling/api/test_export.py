@@ -1,4 +1,5 @@
-"""The export endpoint streams what labeling.export builds; its content is tested there."""
+"""The export endpoints (a path per format, and the older ?format=) stream what
+labeling.export builds; its content is tested there."""
 
 import csv
 import io
@@ -34,7 +35,7 @@ def body_of(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
-@pytest.mark.parametrize("query", ["", "?format=zip"])
+@pytest.mark.parametrize("query", ["zip/", "", "?format=zip"])
 def test_the_zip_holds_the_labeled_images_in_imagefolder_layout(
     api_as, project, owner, dataset, query
 ):
@@ -44,15 +45,33 @@ def test_the_zip_holds_the_labeled_images_in_imagefolder_layout(
     assert response["Content-Type"] == "application/zip"
     assert response["Content-Disposition"] == 'attachment; filename="coffee-dataset.zip"'
     archive = zipfile.ZipFile(io.BytesIO(body_of(response)))
-    assert sorted(archive.namelist()) == [
+    assert sorted(name for name in archive.namelist() if not name.endswith("/")) == [
         f"test/other/{tree.pk}-tree.png",
         f"train/coffee/{mug.pk}-mug.png",
     ]
     assert archive.read(f"train/coffee/{mug.pk}-mug.png") == mug.file.open("rb").read()
 
 
-def test_the_csv_has_a_row_per_image(api_as, project, owner, dataset):
-    response = export(api_as(owner), project, "?format=csv")
+def test_the_zip_has_a_folder_for_every_split_and_class_even_when_empty(
+    api_as, project, owner, dataset
+):
+    # keras' image_dataset_from_directory takes a split's classes from its folders.
+    archive = zipfile.ZipFile(io.BytesIO(body_of(export(api_as(owner), project, "zip/"))))
+    folders = {name for name in archive.namelist() if name.endswith("/")}
+    assert folders == {f"{split}/{name}/" for split in Split.values for name in ("coffee", "other")}
+
+
+def test_the_zip_is_octet_stream_for_a_client_that_asks_for_it(api_as, project, owner, dataset):
+    response = api_as(owner).get(
+        f"/api/projects/{project.pk}/export/zip/", HTTP_ACCEPT="application/octet-stream"
+    )
+    assert response["Content-Type"] == "application/octet-stream"
+    assert zipfile.ZipFile(io.BytesIO(body_of(response))).namelist()
+
+
+@pytest.mark.parametrize("query", ["csv/", "?format=csv"])
+def test_the_csv_has_a_row_per_image(api_as, project, owner, dataset, query):
+    response = export(api_as(owner), project, query)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"] == 'attachment; filename="coffee-labels.csv"'
@@ -64,8 +83,9 @@ def test_the_csv_has_a_row_per_image(api_as, project, owner, dataset):
     ]
 
 
-def test_the_json_has_the_project_and_every_image(api_as, project, owner, dataset):
-    response = export(api_as(owner), project, "?format=json")
+@pytest.mark.parametrize("query", ["json/", "?format=json"])
+def test_the_json_has_the_project_and_every_image(api_as, project, owner, dataset, query):
+    response = export(api_as(owner), project, query)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     document = json.loads(body_of(response))
@@ -81,8 +101,9 @@ def test_an_unknown_format_is_a_400(api_as, project, owner):
     assert "format" in response.json()["detail"]
 
 
-def test_an_annotator_may_not_export(api_as, project, annotator):
-    assert_json_error(export(api_as(annotator), project, "?format=csv"), 403)
+@pytest.mark.parametrize("query", ["zip/", "csv/", "json/", "?format=csv"])
+def test_an_annotator_may_not_export(api_as, project, annotator, query):
+    assert_json_error(export(api_as(annotator), project, query), 403)
 
 
 @pytest.mark.parametrize("format", ["csv", "zip"])
