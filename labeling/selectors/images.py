@@ -59,9 +59,9 @@ def images_to_label_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[
 def images_skipped_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
     """The images the user skipped (and has not brought back) that still need their label,
     in the order they skipped them: what "show skipped" brings back."""
-    skipped_at = ImageSkip.objects.filter(
-        image=OuterRef("pk"), user=user, restored_at=None
-    ).values("skipped_at")[:1]
+    skipped_at = ImageSkip.objects.filter(image=OuterRef("pk"), user=user, restored_at=None).values(
+        "skipped_at"
+    )[:1]
     return (
         images_needing_label_by(project=project, user=user)
         .filter(_open_skip_of(user))
