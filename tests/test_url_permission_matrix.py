@@ -337,6 +337,10 @@ PAGE_CASES = [
         "classes-0-name": "a", "classes-0-key": "1", "classes-0-color": "#112233",
         "classes-1-name": "b", "classes-1-key": "2", "classes-1-color": "#445566"}),
     Case("labeling:project-dashboard", "get", of_project, READ),
+    # Everyone's own profile and API token.
+    Case("labeling:profile", "get", no_args, ANY_USER),
+    Case("labeling:profile-token-replace", "post", no_args, ANY_USER),
+    Case("labeling:profile-token-revoke", "post", no_args, (302, 302, 302, 302, LOGIN, 302)),
     Case("labeling:project-gallery", "get", of_project, READ),
     Case("classifier:project-models", "get", of_project, READ),
     Case("classifier:project-jobs", "get", of_project, READ),
