@@ -433,3 +433,30 @@ class AnnotationBatch(models.Model):
     @property
     def size(self) -> int:
         return len(self.changes)
+
+
+class ImageSkip(models.Model):
+    """A user's skip of an image: the image stays out of their labeling queue (the page's and
+    the API's) until they bring it back, across logins and clients.
+
+    A skip brought back ("show skipped") keeps its row with `restored_at` set, so the
+    annotator figures can count the skips a person made; an undone skip (a mistake taken back
+    at once) leaves no row. Skipping the image again reopens the row."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="skips")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    skipped_at = models.DateTimeField(default=timezone.now)
+    restored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["skipped_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "image"], name="imageskip_one_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} skipped image {self.image_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.restored_at is None

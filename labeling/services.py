@@ -7,7 +7,7 @@ import logging
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -23,6 +23,7 @@ from labeling.models import (
     AnnotationBatch,
     AnnotationBatchKind,
     Image,
+    ImageSkip,
     LabelClass,
     LabelStatus,
     Membership,
@@ -643,6 +644,37 @@ def annotation_delete(*, image: Image | int, user: User) -> None:
     image = _locked_image(image if isinstance(image, int) else image.pk)
     Annotation.objects.filter(image=image, user=user).delete()
     image_consensus_update(image=image)
+
+
+def image_skip(*, image: Image, user: User) -> ImageSkip:
+    """Leave the image out of the user's labeling queue, on every client, until they bring it
+    back (image_skip_undo, image_skips_restore). Skipping an image skipped before reopens
+    that skip; skipping it twice is one skip."""
+    skip, created = ImageSkip.objects.get_or_create(image=image, user=user)
+    if not created and skip.restored_at is not None:
+        skip.skipped_at, skip.restored_at = timezone.now(), None
+        skip.save(update_fields=["skipped_at", "restored_at"])
+    return skip
+
+
+def image_skip_undo(*, image: Image | int, user: User) -> bool:
+    """Take back the user's open skip of the image as if it never happened (the page's undo
+    of a skip made by mistake): it is not counted in their figures. False when there was
+    none."""
+    deleted, _ = ImageSkip.objects.filter(image=image, user=user, restored_at=None).delete()
+    return bool(deleted)
+
+
+def image_skips_restore(
+    *, project: Project, user: User, image_ids: Collection[int] | None = None
+) -> int:
+    """Bring the user's open skips in the project back into their queue (all of them, or
+    those of `image_ids`). The rows stay, marked restored, so the annotator figures still
+    count the skips. Returns how many were open."""
+    skips = ImageSkip.objects.filter(image__project=project, user=user, restored_at=None)
+    if image_ids is not None:
+        skips = skips.filter(image_id__in=image_ids)
+    return skips.update(restored_at=timezone.now())
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from labeling.views import (
     invitations,
     labeling_page,
     media,
+    profile,
     projects,
     quality,
     upload,
@@ -16,6 +17,9 @@ from labeling.views import (
 app_name = "labeling"
 urlpatterns = [
     path("", projects.home, name="home"),
+    path("profile/", profile.profile, name="profile"),
+    path("profile/token/", profile.profile_token_replace, name="profile-token-replace"),
+    path("profile/token/revoke/", profile.profile_token_revoke, name="profile-token-revoke"),
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<id:pk>/", projects.project_dashboard, name="project-dashboard"),
     path("projects/<id:pk>/settings/", projects.project_settings, name="project-settings"),

@@ -64,7 +64,7 @@ from labeling.models import (
     Role,
     Split,
 )
-from labeling.services import annotations_create_bulk
+from labeling.services import annotations_create_bulk, image_skip
 from tests.classifier.factories import (
     ModelVersionFactory,
     PredictionFactory,
@@ -207,6 +207,15 @@ class World:
         )
 
     @cached_property
+    def everyones_image(self) -> Image:
+        """An image every caller labeled and skipped, so their undo of either finds one."""
+        image = ImageFactory(project=self.project, uploaded_by=self.owner)
+        for user in [*filter(None, self.users.values()), self.staff]:
+            Annotation.objects.create(image=image, user=user, label_class=self.coffee)
+            image_skip(image=image, user=user)
+        return image
+
+    @cached_property
     def embedding(self) -> Embedding:
         return Embedding.objects.create(
             sha256=self.image.sha256, backbone="tiny", dim=2, vector=b"\0" * 8
@@ -342,6 +351,10 @@ PAGE_CASES = [
         "classes-0-name": "a", "classes-0-key": "1", "classes-0-color": "#112233",
         "classes-1-name": "b", "classes-1-key": "2", "classes-1-color": "#445566"}),
     Case("labeling:project-dashboard", "get", of_project, READ),
+    # Everyone's own profile and API token.
+    Case("labeling:profile", "get", no_args, ANY_USER),
+    Case("labeling:profile-token-replace", "post", no_args, ANY_USER),
+    Case("labeling:profile-token-revoke", "post", no_args, (302, 302, 302, 302, LOGIN, 302)),
     Case("labeling:project-gallery", "get", of_project, READ),
     Case("classifier:project-models", "get", of_project, READ),
     Case("classifier:project-jobs", "get", of_project, READ),
@@ -475,6 +488,16 @@ API_CASES = [
          format="json", body=lambda w: {"split": "test"}),
     Case("api:labeling:image-annotations", "post", api_image, (201, 201, 403, 404, 401, 201),
          format="json", body=lambda w: {"label": "coffee"}),
+    # Undo of one's own label, and skips: annotators and up, each their own.
+    Case("api:labeling:image-annotations", "delete",
+         lambda w: {"image_id": w.everyones_image.pk}, (204, 204, 403, 404, 401, 204)),
+    Case("api:labeling:project-skips", "get", api_project, (200, 200, 403, 404, 401, 200)),
+    Case("api:labeling:project-skips", "post", api_project, (201, 201, 403, 404, 401, 201),
+         format="json", body=lambda w: {"image_id": w.image.pk}),
+    Case("api:labeling:project-skips", "delete", api_project, (200, 200, 403, 404, 401, 200)),
+    Case("api:labeling:project-skip-detail", "delete",
+         lambda w: {"project_id": w.project.pk, "image_id": w.everyones_image.pk},
+         (204, 204, 403, 404, 401, 204)),
     Case("api:classifier:image-predictions", "get", api_image, API_READ),
     Case("api:classifier:suggestions-accept", "post", api_project, (200, 200, 403, 404, 401, 200),
          format="json", body=lambda w: {"image_ids": [w.image.pk]}),

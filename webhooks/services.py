@@ -4,7 +4,8 @@ attempting a delivery (the Celery task's one call), sending one again.
 Deliveries are rows first; their message (the delivery id) goes to the "webhooks" queue
 after commit, by task name, so neither the web nor the TensorFlow workers wait on a
 receiver. A delivery whose message was lost (the broker was down) is sent again by
-`webhook_deliveries_dispatch_overdue`, which Celery beat runs every minute.
+`webhook_deliveries_dispatch_overdue`, which Celery beat runs every minute; the same sweep
+takes back a delivery left "sending" by a webhooks worker that died during the attempt.
 """
 
 from __future__ import annotations
@@ -232,12 +233,59 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     return again
 
 
+def sending_stalled_after() -> timedelta:
+    """How long an attempt may stay "sending" before it is taken as abandoned: its two
+    timeouts (connecting, then waiting for the answer: WEBHOOKS_TIMEOUT each) and a minute's
+    margin. A live worker has recorded the outcome long before."""
+    return timedelta(seconds=2 * settings.WEBHOOKS_TIMEOUT) + OVERDUE_AFTER
+
+
+def webhook_deliveries_recover_stalled() -> list[int]:
+    """Deliveries left "sending" past sending_stalled_after(): their worker died during the
+    attempt (killed, its machine lost), so nobody will record its outcome, and the task's
+    redelivered message would find the delivery already claimed. Each such attempt counts as
+    failed: the delivery is retried at once, or has failed when that was its last attempt
+    (WEBHOOKS_MAX_ATTEMPTS), so no delivery stays "sending" for longer than that bound.
+
+    Returns the ids to retry (their messages are the caller's to send). The receiver may
+    have got the abandoned attempt's call: a retry can repeat it, as any retry after a
+    timeout can (X-Webhook-Delivery lets it tell)."""
+    now = timezone.now()
+    retry: list[int] = []
+    with transaction.atomic():
+        stalled = WebhookDelivery.objects.select_for_update().filter(
+            status=DeliveryStatus.SENDING, last_attempt_at__lt=now - sending_stalled_after()
+        )
+        for delivery in stalled:
+            delivery.response_code, delivery.duration_ms = None, None
+            delivery.error = (
+                f"Attempt {delivery.attempts} never finished: the webhooks worker stopped "
+                "during it."
+            )
+            if delivery.attempts < settings.WEBHOOKS_MAX_ATTEMPTS:
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now
+                retry.append(delivery.pk)
+            else:
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+            delivery.save(
+                update_fields=["status", "response_code", "duration_ms", "error", "next_attempt_at"]
+            )
+            logger.warning(
+                "Webhook delivery %s was left sending by a stopped worker: %s",
+                delivery.pk,
+                delivery.status,
+            )
+    return retry
+
+
 def webhook_deliveries_dispatch_overdue() -> int:
     """Send again the messages of deliveries that should have been attempted over a minute
-    ago (their message was never sent, or was lost with a broker restart). Run by Celery
-    beat; the claim in webhook_delivery_attempt makes a duplicate harmless."""
+    ago (their message was never sent, or was lost with a broker restart), and retry those a
+    dead worker left "sending" (webhook_deliveries_recover_stalled). Run by Celery beat; the
+    claim in webhook_delivery_attempt makes a duplicate harmless. Returns the messages sent."""
+    recovered = webhook_deliveries_recover_stalled()
     overdue = WebhookDelivery.objects.filter(
         Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
         & Q(next_attempt_at__lt=timezone.now() - OVERDUE_AFTER)
     ).values_list("pk", flat=True)
-    return sum(_dispatch(pk, countdown=0) for pk in overdue)
+    return sum(_dispatch(pk, countdown=0) for pk in [*recovered, *overdue])

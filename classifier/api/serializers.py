@@ -1,5 +1,7 @@
 """Shapes of the classifier API's requests and responses (they also document the schema)."""
 
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -518,7 +520,12 @@ class LabelingQueueQuerySerializer(serializers.Serializer):
 
 
 class QueuedImageSerializer(serializers.Serializer):
+    """A queued image, with what a client needs to label it: its file's URL (members only;
+    the same token opens it) and name."""
+
     id = serializers.IntegerField(source="image.pk")
+    original_name = serializers.CharField(source="image.original_name")
+    url = serializers.SerializerMethodField(help_text="The image file (members only).")
     split = serializers.CharField(source="image.split")
     suggestion = SuggestionSerializer(
         allow_null=True, help_text="The active version's prediction; null without one."
@@ -526,6 +533,12 @@ class QueuedImageSerializer(serializers.Serializer):
     reason = serializers.CharField(
         help_text='Why it is next, e.g. "The model is unsure: 52% coffee".'
     )
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, queued) -> str:
+        path = reverse("labeling:image-file", args=[queued.image.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class LabelingQueueSerializer(serializers.Serializer):

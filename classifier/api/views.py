@@ -484,8 +484,9 @@ class LabelingQueueView(APIView):
         description=(
             "Images you have not labeled that still need labels, in the order of `strategy` "
             f"({', '.join(selectors.STRATEGIES)}; default: the project's queue_strategy), "
-            "each with the active version's suggestion and why it is next. Annotators and "
-            "owners; an unknown strategy is a 400 naming the valid ones."
+            "each with the active version's suggestion and why it is next. Images you skipped "
+            "(POST /api/projects/{id}/skips/) are left out. Annotators and owners; an unknown "
+            "strategy is a 400 naming the valid ones."
         ),
         parameters=[s.LabelingQueueQuerySerializer],
         responses={200: s.LabelingQueueSerializer, **error_responses(400, 401, 403, 404)},
@@ -501,7 +502,8 @@ class LabelingQueueView(APIView):
             strategy=strategy,
             limit=query.validated_data["limit"],
         )
-        return Response(s.LabelingQueueSerializer({"strategy": strategy, "results": queued}).data)
+        data = {"strategy": strategy, "results": queued}
+        return Response(s.LabelingQueueSerializer(data, context={"request": request}).data)
 
 
 class SuggestionsAcceptView(APIView):

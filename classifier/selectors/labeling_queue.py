@@ -3,9 +3,10 @@ strategy, each with the active version's suggestion and why it is next.
 
 The orderings are computed by the prediction worker (classifier.worker.labeling_queue) and
 stored as LabelingQueuePlace rows; a read walks them in rank order and keeps the images this
-person may still label (labeling's rule: labeling.selectors.images_needing_label_by). Past the
-stored places, and for the sequential strategy, the queue goes on in upload order. So a
-request reads a handful of rows off indexes however large the project is.
+person may still label and has not skipped (labeling's rule:
+labeling.selectors.images_to_label_by). Past the stored places, and for the sequential
+strategy, the queue goes on in upload order. So a request reads a handful of rows off indexes
+however large the project is.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db.models import F, FilteredRelation, Q, Subquery
 
 from classifier.models import LabelingQueuePlace, ModelVersion, ModelVersionStatus
 from labeling.models import Image, Project, QueueStrategy
-from labeling.selectors import images_needing_label_by
+from labeling.selectors import images_to_label_by
 
 STRATEGIES: tuple[str, ...] = tuple(QueueStrategy.values)
 
@@ -47,7 +48,8 @@ def labeling_queue(
     limit: int = 5,
 ) -> list[QueuedImage]:
     """The next `limit` images for the user to label, in the order of `strategy` (default:
-    the project's queue_strategy), leaving out `exclude_ids` (skipped, or already on screen).
+    the project's queue_strategy), leaving out the images the user skipped
+    (labeling.models.ImageSkip) and `exclude_ids` (already on screen).
 
     ValueError for an unknown strategy. Three or four queries whatever the project's size: the
     stored places in rank order, which of them the user may label, the upload-order tail when
@@ -56,7 +58,7 @@ def labeling_queue(
     strategy = strategy or project.queue_strategy
     if strategy not in STRATEGIES:
         raise ValueError(f"Unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}.")
-    needing = images_needing_label_by(project=project, user=user)
+    needing = images_to_label_by(project=project, user=user)
     excluded = set(exclude_ids)
     chosen: list[int] = []
     places: dict[int, dict] = {}

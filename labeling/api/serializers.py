@@ -286,6 +286,33 @@ class AnnotationBatchUndoSerializer(serializers.Serializer):
     )
 
 
+class SkipCreateSerializer(serializers.Serializer):
+    image_id = serializers.IntegerField(
+        min_value=1, help_text="An image of the project to leave out of your queue."
+    )
+
+
+class SkipSerializer(serializers.Serializer):
+    """A skip; the context's `needing` is the set of its images' ids that still need the
+    caller's label."""
+
+    image_id = serializers.IntegerField()
+    original_name = serializers.CharField(source="image.original_name")
+    skipped_at = serializers.DateTimeField()
+    needs_your_label = serializers.SerializerMethodField(
+        help_text="False once the image no longer needs your label (labeled since, by you "
+        "or by enough others): bringing it back would not put it in your queue."
+    )
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_needs_your_label(self, skip) -> bool:
+        return skip.image_id in self.context["needing"]
+
+
+class SkipsRestoredSerializer(serializers.Serializer):
+    restored = serializers.IntegerField(help_text="Skips brought back into your queue.")
+
+
 class ImageSplitSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=SplitChoice.choices)
 
@@ -363,6 +390,13 @@ class AnnotatorFiguresSerializer(serializers.Serializer):
     )
     median_seconds_per_label = serializers.FloatField(
         allow_null=True, help_text="Between consecutive labels, breaks over 10 min left out."
+    )
+    skips = serializers.IntegerField(
+        help_text="Images they skipped, including those brought back since (an undone skip "
+        "is not counted)."
+    )
+    skipped_now = serializers.IntegerField(
+        help_text="Images they skipped and have not brought back yet."
     )
 
 

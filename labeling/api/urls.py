@@ -55,6 +55,16 @@ urlpatterns = [
         name="project-annotators",
     ),
     path(
+        "projects/<id:project_id>/skips/",
+        views.ProjectSkipsView.as_view(),
+        name="project-skips",
+    ),
+    path(
+        "projects/<id:project_id>/skips/<id:image_id>/",
+        views.ProjectSkipDetailView.as_view(),
+        name="project-skip-detail",
+    ),
+    path(
         "projects/<id:project_id>/invitations/",
         views.ProjectInvitationsView.as_view(),
         name="project-invitations",

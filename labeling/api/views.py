@@ -5,7 +5,7 @@ About 400 lines: every endpoint of the labeling API, each a thin view with its O
 description; splitting by resource would scatter one app's contract over several files."""
 
 from django.contrib.auth.signals import user_logged_in
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -26,6 +26,7 @@ from labeling.api import serializers as s
 from labeling.api.pagination import ImagePagination
 from labeling.api.permissions import HasProjectRole
 from labeling.models import (
+    Annotation,
     AnnotationBatch,
     Image,
     Invitation,
@@ -472,9 +473,10 @@ class ImageDetailView(ImageScopedView):
 
 
 class ImageAnnotationsView(ImageScopedView):
-    """Record your label for the image (replacing yours, if any); consensus follows."""
+    """Record your label for the image (replacing yours, if any), or take it back; consensus
+    follows."""
 
-    required_roles = {"POST": Role.ANNOTATOR}
+    required_roles = {"POST": Role.ANNOTATOR, "DELETE": Role.ANNOTATOR}
     serializer_class = s.AnnotationSerializer
 
     @extend_schema(
@@ -493,6 +495,107 @@ class ImageAnnotationsView(ImageScopedView):
             image=image.pk, user=request.user, label_class=label_class
         )
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="image_annotation_destroy",
+        summary="Undo your label on an image (annotators, owners)",
+        description="As the labeling page's undo (Z): your annotation is deleted, the "
+        "image's consensus is recomputed and the image returns to your queue. Other people's "
+        "labels stay. 404 when you have not labeled it.",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request, image_id: int):
+        image, user = self.get_image(), user_authenticated(request.user)
+        if not Annotation.objects.filter(image=image, user=user).exists():
+            raise Http404("You have not labeled this image.")
+        services.annotation_delete(image=image.pk, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def skip_images_needing_label(project: Project, user, image_ids: list[int]) -> set[int]:
+    """Those of the skipped images that still need the user's label."""
+    return set(
+        selectors.images_needing_label_by(project=project, user=user)
+        .filter(pk__in=image_ids)
+        .values_list("pk", flat=True)
+    )
+
+
+class ProjectSkipsView(ProjectScopedView):
+    """Your skips in the project: images left out of your labeling queue (the page's and
+    GET /api/projects/{id}/queue/) until you bring them back."""
+
+    required_roles = {"GET": Role.ANNOTATOR, "POST": Role.ANNOTATOR, "DELETE": Role.ANNOTATOR}
+    pagination_class = None
+    serializer_class = s.SkipCreateSerializer  # what OPTIONS describes: the POST body
+
+    @extend_schema(
+        operation_id="project_skips_list",
+        summary="Your skipped images, oldest first (annotators, owners)",
+        responses={200: s.SkipSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request, project_id: int):
+        project, user = self.get_project(), user_authenticated(request.user)
+        skips = list(selectors.image_skips_open(project=project, user=user))
+        needing = skip_images_needing_label(project, user, [skip.image_id for skip in skips])
+        return Response(s.SkipSerializer(skips, many=True, context={"needing": needing}).data)
+
+    @extend_schema(
+        operation_id="project_skips_create",
+        summary="Skip an image: it leaves your queue until you bring it back (annotators, owners)",
+        description="Skipping an image you skipped already is one skip (201 again). Other "
+        "people's queues are not affected.",
+        request=s.SkipCreateSerializer,
+        responses={201: s.SkipSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request, project_id: int):
+        body = s.SkipCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        project, user = self.get_project(), user_authenticated(request.user)
+        image = Image.objects.filter(project=project, pk=body.validated_data["image_id"]).first()
+        if image is None:
+            raise serializers.ValidationError(
+                {"image_id": ["No image of this project has that id."]}
+            )
+        skip = services.image_skip(image=image, user=user)
+        needing = skip_images_needing_label(project, user, [image.pk])
+        return Response(
+            s.SkipSerializer(skip, context={"needing": needing}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        operation_id="project_skips_restore",
+        summary='Bring all your skipped images back into your queue (the page\'s "Show skipped")',
+        description="The skips still count in your figures (GET .../annotators/).",
+        request=None,
+        responses={200: s.SkipsRestoredSerializer, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request, project_id: int):
+        restored = services.image_skips_restore(
+            project=self.get_project(), user=user_authenticated(request.user)
+        )
+        return Response({"restored": restored})
+
+
+class ProjectSkipDetailView(ProjectScopedView):
+    """One of your skips: take it back."""
+
+    required_roles = {"DELETE": Role.ANNOTATOR}
+
+    @extend_schema(
+        operation_id="project_skip_destroy",
+        summary="Undo a skip: the image returns to your queue (annotators, owners)",
+        description="As the labeling page's undo (Z) of a skip: the skip is forgotten and "
+        "not counted in your figures. 404 when you have no open skip of that image.",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request, project_id: int, image_id: int):
+        project, user = self.get_project(), user_authenticated(request.user)
+        image = get_object_or_404(Image.objects.only("pk"), project=project, pk=image_id)
+        if not services.image_skip_undo(image=image, user=user):
+            raise Http404("You have not skipped this image.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProjectAgreementView(ProjectScopedView):
@@ -551,6 +654,8 @@ def annotator_figures_data(rows) -> list[dict]:
                 "images": row.accepted_suggestions.images,
             },
             "median_seconds_per_label": row.median_seconds_per_label,
+            "skips": row.skips,
+            "skipped_now": row.skipped_now,
         }
         for row in rows
     ]
@@ -565,7 +670,7 @@ class ProjectAnnotatorsView(ProjectScopedView):
     @extend_schema(
         operation_id="project_annotators_list",
         summary="Annotators' figures: labels, agreement with the final label, gold accuracy, "
-        "time per label (owners: all; others: their own)",
+        "time per label, skips (owners: all; others: their own)",
         parameters=[s.QualityParamsSerializer],
         responses={
             200: s.AnnotatorFiguresSerializer(many=True),

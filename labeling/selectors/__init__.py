@@ -5,7 +5,8 @@ the names from here.
   project_member_contributions, label_class_by_name, label_class_usage, project_split_progress,
   project_counts, project_count_table, project_stats
 - activity: project_recent_activity (the dashboard's recent labeling and uploads)
-- images: images_needing_label_by (the labeling queue), images_visible_to,
+- images: images_needing_label_by (the labeling queue), images_to_label_by (less the
+  user's skips), images_skipped_by, image_skips_open, images_visible_to,
   images_filtered, images_with_annotation_count, images_with_annotations, ImagePaginator,
   project_conflicts, image_annotations
 - quality: project_agreement, project_annotator_figures (agreement and annotator quality)
@@ -16,8 +17,11 @@ from labeling.selectors.images import (
     ImagePaginator,
     gold_images_unlabeled_by,
     image_annotations,
+    image_skips_open,
     images_filtered,
     images_needing_label_by,
+    images_skipped_by,
+    images_to_label_by,
     images_visible_to,
     images_with_annotation_count,
     images_with_annotations,
@@ -42,8 +46,11 @@ __all__ = [
     "ImagePaginator",
     "gold_images_unlabeled_by",
     "image_annotations",
+    "image_skips_open",
     "images_filtered",
     "images_needing_label_by",
+    "images_skipped_by",
+    "images_to_label_by",
     "images_visible_to",
     "images_with_annotation_count",
     "images_with_annotations",

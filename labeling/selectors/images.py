@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from labeling.models import (
     Annotation,
     Image,
+    ImageSkip,
     LabelStatus,
     Project,
 )
@@ -44,13 +45,50 @@ def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> Quer
     )
 
 
+def _open_skip_of(user: AbstractBaseUser) -> Exists:
+    """Whether the outer image is one the user skipped and has not brought back."""
+    return Exists(ImageSkip.objects.filter(image=OuterRef("pk"), user=user, restored_at=None))
+
+
+def images_to_label_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
+    """images_needing_label_by without the images the user skipped: what their queue offers,
+    on the labeling page and through the API alike."""
+    return images_needing_label_by(project=project, user=user).exclude(_open_skip_of(user))
+
+
+def images_skipped_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
+    """The images the user skipped (and has not brought back) that still need their label,
+    in the order they skipped them: what "show skipped" brings back."""
+    skipped_at = ImageSkip.objects.filter(image=OuterRef("pk"), user=user, restored_at=None).values(
+        "skipped_at"
+    )[:1]
+    return (
+        images_needing_label_by(project=project, user=user)
+        .filter(_open_skip_of(user))
+        .annotate(skipped_at=Subquery(skipped_at))
+        .order_by("skipped_at", "pk")
+    )
+
+
+def image_skips_open(*, project: Project, user: AbstractBaseUser) -> QuerySet[ImageSkip]:
+    """The user's skips in the project that they have not brought back, oldest first, with
+    their images (labeled since or not)."""
+    return (
+        ImageSkip.objects.filter(image__project=project, user=user, restored_at=None)
+        .select_related("image")
+        .order_by("skipped_at", "pk")
+    )
+
+
 def gold_images_unlabeled_by(
     *, project: Project, user: AbstractBaseUser, exclude_ids: Collection[int] = ()
 ) -> QuerySet[Image]:
-    """The project's gold images this user has not labeled yet, in random order."""
+    """The project's gold images this user has not labeled (nor skipped) yet, in random
+    order."""
     return (
         Image.objects.filter(project=project, gold=True)
         .exclude(Exists(Annotation.objects.filter(image=OuterRef("pk"), user=user)))
+        .exclude(_open_skip_of(user))
         .exclude(pk__in=exclude_ids)
         .order_by("?")
     )

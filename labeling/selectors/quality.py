@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from labeling.agreement import Agreement, agreement
-from labeling.models import Annotation, LabelStatus, Project
+from labeling.models import Annotation, ImageSkip, LabelStatus, Project
 
 # A pair of annotators gets a Cohen's kappa once they share this many images: below it one
 # disagreement swings the figure too much to mean anything.
@@ -47,6 +47,9 @@ class AnnotatorFigures:
     median_seconds_per_label: float | None = None
     # Labels that accepted the model's suggestion (Annotation.from_suggestion), of all labels.
     accepted_suggestions: Share = Share(0, 0)
+    # Images they skipped (ImageSkip rows: brought back or not), and those still skipped.
+    skips: int = 0
+    skipped_now: int = 0
     _times: list[datetime] = field(default_factory=list, repr=False)
 
 
@@ -84,8 +87,9 @@ def project_annotator_figures(
     """Per annotator (only `user`, when given), by username: labels given, agreement with
     the image's final label (the consensus or an owner's review; images still without one
     left out), accuracy on gold images, the share of labels that accepted the model's
-    suggestion, and the median seconds between consecutive labels (breaks over
-    LABEL_TIME_BREAK_SECONDS left out)."""
+    suggestion, the median seconds between consecutive labels (breaks over
+    LABEL_TIME_BREAK_SECONDS left out), and their skips. Someone who only skipped is listed
+    too, with no labels."""
     annotations = _annotations(project, split)
     if user is not None:
         annotations = annotations.filter(user=user)
@@ -125,4 +129,27 @@ def project_annotator_figures(
             if (seconds := (later - earlier).total_seconds()) <= LABEL_TIME_BREAK_SECONDS
         ]
         row.median_seconds_per_label = statistics.median(gaps) if gaps else None
+    _skips_add(figures, project=project, split=split, user=user)
     return sorted(figures.values(), key=lambda row: row.username.lower())
+
+
+def _skips_add(
+    figures: dict[int, AnnotatorFigures], *, project: Project, split: str | None, user: User | None
+) -> None:
+    """Each annotator's skips in the project (or split), counted in one grouped query."""
+    skips = ImageSkip.objects.filter(image__project=project)
+    if split:
+        skips = skips.filter(image__split=split)
+    if user is not None:
+        skips = skips.filter(user=user)
+    counted = (
+        skips.order_by()
+        .values("user_id", "user__username")
+        .annotate(total=Count("pk"), still_open=Count("pk", filter=Q(restored_at=None)))
+    )
+    for counts in counted:
+        row = figures.setdefault(
+            counts["user_id"],
+            AnnotatorFigures(user_id=counts["user_id"], username=counts["user__username"]),
+        )
+        row.skips, row.skipped_now = counts["total"], counts["still_open"]

@@ -4,7 +4,8 @@
 - upload: the upload page and its batches;
 - labeling_page: the labeling page and its JSON endpoints (images in the API's shape);
 - images: the grid, the gallery and the image page;
-- media: image files and thumbnails, for members only.
+- media: image files and thumbnails, for members only;
+- profile: the signed-in user's page: their API token.
 
 Views stay thin: they check the user's role (labeling.permissions), validate with forms,
 write through labeling.services and read through labeling.selectors; the pages that show

@@ -25,7 +25,7 @@ from labeling.models import Image, LabelClass, Project, Role
 from labeling.permissions import project_for_user
 from labeling.selectors import (
     gold_images_unlabeled_by,
-    images_needing_label_by,
+    images_skipped_by,
     project_split_progress,
     queue_with_gold,
 )
@@ -69,13 +69,10 @@ def _int_field(body: dict, name: str) -> int:
     return int(value)
 
 
-def _skipped_key(project: Project) -> str:
-    return f"labeling-skipped-{project.pk}"
-
-
-def _skipped_ids(request: HttpRequest, project: Project) -> list[int]:
-    """The images this user skipped in this project during this login session."""
-    return request.session.get(_skipped_key(project), [])
+def _skipped_count(request: HttpRequest, project: Project) -> int:
+    """How many images this user skipped in this project that "show skipped" would bring
+    back (skips outlive the login: labeling.models.ImageSkip)."""
+    return images_skipped_by(project=project, user=request.user).count()
 
 
 def _with_suggestions(project: Project, images: list[Image]) -> list[dict]:
@@ -92,16 +89,15 @@ def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -
     queue), in the API's shape of an image with its suggestion and `queue_reason` (why it is
     next), with gold images mixed in at the project's rate. A gold image looks like any
     other: its known label is not sent, and its reason is the one of the queued image it
-    stands in front of."""
-    exclude_ids = exclude | set(_skipped_ids(request, project))
+    stands in front of. The user's skipped images stay out (both selectors leave them out)."""
     queued = labeling_queue(
-        project=project, user=request.user, exclude_ids=exclude_ids, limit=LABELING_PREFETCH
+        project=project, user=request.user, exclude_ids=exclude, limit=LABELING_PREFETCH
     )
     images = [item.image for item in queued]
     reasons = [item.reason for item in queued]
     if project.gold_percent and images:
         gold = gold_images_unlabeled_by(
-            project=project, user=request.user, exclude_ids=exclude_ids
+            project=project, user=request.user, exclude_ids=exclude
         ).select_related("label")[:LABELING_PREFETCH]
         images = queue_with_gold(
             queue=images, gold=list(gold), percent=project.gold_percent, rng=random.Random()
@@ -127,7 +123,7 @@ def project_label(request: HttpRequest, pk: int) -> HttpResponse:
         "classes": LabelClassSerializer(classes, many=True).data,
         "queue": _labeling_queue(request, project, exclude=set()),
         "progress": project_split_progress(project=project),
-        "skipped": len(_skipped_ids(request, project)),
+        "skipped": _skipped_count(request, project),
         "urls": {
             "queue": reverse("labeling:project-label-queue", args=[project.pk]),
             "annotate": reverse("labeling:project-label-annotate", args=[project.pk]),
@@ -214,33 +210,25 @@ def project_label_undo(request: HttpRequest, pk: int) -> JsonResponse:
 @require_POST
 @json_endpoint
 def project_label_skip(request: HttpRequest, pk: int) -> JsonResponse:
-    """{"image": id, "skip": true|false} -> 200: leave the image out of this user's queue for
-    the rest of the session (or put it back, when a skip is undone)."""
+    """{"image": id, "skip": true|false} -> 200: leave the image out of this user's queue
+    until they bring it back (or, with false, take the skip back when it is undone)."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
     body = _json_body(request)
     image = _project_image(project, _int_field(body, "image"))
-    skipped = [image_id for image_id in _skipped_ids(request, project) if image_id != image.pk]
     if body.get("skip", True):
-        skipped.append(image.pk)
-    # A bounded list: the session is stored on every request that changes it.
-    request.session[_skipped_key(project)] = skipped[-2000:]
-    return JsonResponse({"image": image.pk, "skipped": len(skipped)})
+        services.image_skip(image=image, user=request.user)
+    else:
+        services.image_skip_undo(image=image, user=request.user)
+    return JsonResponse({"image": image.pk, "skipped": _skipped_count(request, project)})
 
 
 @require_POST
 @json_endpoint
 def project_label_unskip(request: HttpRequest, pk: int) -> JsonResponse:
-    """-> 200 {"queue": [...]}: the images this user skipped that still need their label, to
-    label now; the skip list is emptied (images labeled meanwhile just leave it)."""
+    """-> 200 {"queue": [...]}: the images this user skipped that still need their label, in
+    the order they were skipped, to label now; every skip of theirs in the project is brought
+    back (images labeled meanwhile just leave the list)."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
-    skipped = _skipped_ids(request, project)
-    images = list(
-        images_needing_label_by(project=project, user=request.user)
-        .filter(pk__in=skipped)
-        .select_related("label")
-    )
-    # In the order they were skipped, oldest first, as the annotator met them.
-    position = {image_id: index for index, image_id in enumerate(skipped)}
-    images.sort(key=lambda image: position[image.pk])
-    request.session[_skipped_key(project)] = []
+    images = list(images_skipped_by(project=project, user=request.user).select_related("label"))
+    services.image_skips_restore(project=project, user=request.user)
     return JsonResponse({"queue": _with_suggestions(project, images), "skipped": 0})

@@ -35,7 +35,11 @@ def labeled_by_two():
 
 
 def test_owners_see_agreement_and_every_annotator(page_for, labeled_by_two):
-    project, owner, _ = labeled_by_two
+    project, owner, ann = labeled_by_two
+    bob = project.members.get(username="bob")
+    services.image_skip(image=ImageFactory(project=project), user=ann)
+    services.image_skip(image=ImageFactory(project=project), user=bob)
+    services.image_skips_restore(project=project, user=bob)
     page = page_for(owner)
     page.goto(f"/projects/{project.pk}/")
     page.get_by_role("link", name="Quality").click()
@@ -49,6 +53,9 @@ def test_owners_see_agreement_and_every_annotator(page_for, labeled_by_two):
     ann_row = page.locator(".annotator[data-username=ann]")
     expect(ann_row.locator("[data-figure=labels]")).to_have_text("7")
     expect(ann_row.locator("[data-figure=gold_accuracy]")).to_have_text("0.0% of 1")
+    expect(ann_row.locator("[data-figure=skips]")).to_have_text("1 (1 still skipped)")
+    bob_row = page.locator(".annotator[data-username=bob]")
+    expect(bob_row.locator("[data-figure=skips]")).to_have_text("1")
     expect(page.locator("#gold-count")).to_contain_text("1 gold image")
 
 

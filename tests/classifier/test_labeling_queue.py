@@ -264,6 +264,8 @@ def test_the_api_answers_the_strategy_and_each_image_with_its_suggestion_and_rea
         "results": [
             {
                 "id": unsure.pk,
+                "original_name": unsure.original_name,
+                "url": f"http://testserver/media/images/{unsure.pk}/",
                 "split": unsure.split,
                 "suggestion": {"label": "coffee", "confidence": 0.52},
                 "reason": "The model is unsure: 52% coffee",

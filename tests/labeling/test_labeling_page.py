@@ -108,7 +108,7 @@ def test_undo_leaves_other_annotators_labels(client, project, owner, annotator, 
     assert Annotation.objects.get().user == owner
 
 
-def test_a_skipped_image_stays_out_of_the_queue_for_the_session(client, project, annotator, images):
+def test_a_skipped_image_stays_out_of_the_queue(client, project, annotator, images):
     client.force_login(annotator)
     post_json(client, "labeling:project-label-skip", project, {"image": images[0].pk})
     queue_url = reverse("labeling:project-label-queue", args=[project.pk])
@@ -117,12 +117,23 @@ def test_a_skipped_image_stays_out_of_the_queue_for_the_session(client, project,
     assert images[0].pk not in [image["id"] for image in page_state["queue"]]
 
 
-def test_a_skip_is_forgotten_in_a_new_session(client, project, annotator, images):
+def test_a_skip_outlives_the_login_session(client, project, annotator, images):
     client.force_login(annotator)
     post_json(client, "labeling:project-label-skip", project, {"image": images[0].pk})
+    client.logout()
     fresh = Client()
     fresh.force_login(annotator)
     queue = queue_ids(fresh.get(reverse("labeling:project-label-queue", args=[project.pk])))
+    assert images[0].pk not in queue
+    page = fresh.get(reverse("labeling:project-label", args=[project.pk]))
+    assert page.context["state"]["skipped"] == 1
+
+
+def test_a_skip_is_the_skippers_own(client, project, owner, annotator, images):
+    client.force_login(annotator)
+    post_json(client, "labeling:project-label-skip", project, {"image": images[0].pk})
+    client.force_login(owner)
+    queue = queue_ids(client.get(reverse("labeling:project-label-queue", args=[project.pk])))
     assert queue[0] == images[0].pk
 
 
@@ -247,8 +258,8 @@ def test_the_labeling_page_query_count_is_small(
     client.force_login(annotator)
     # Session, user, project, role, classes, the queue (its stored places, the upload-order
     # tail, the images with their active predictions), the gold images to mix in, the queued
-    # images' suggestions, the per-split counter.
-    with django_assert_max_num_queries(11):
+    # images' suggestions, the per-split counter, the user's skipped images.
+    with django_assert_max_num_queries(12):
         client.get(reverse("labeling:project-label", args=[project.pk]))
 
 

@@ -106,8 +106,9 @@ PAGES = {
     # The queue: its stored places in rank order, the upload-order tail, the images with
     # their active predictions (classifier.selectors.labeling_queue), the gold images to mix
     # in (labeling.selectors.queue_with_gold), and the suggestions
-    # (classifier.selectors.suggestions_for_images).
-    "labeling page": ("labeling:project-label", "cleo", 11),
+    # (classifier.selectors.suggestions_for_images); the page also counts the user's skipped
+    # images (labeling.selectors.images_skipped_by).
+    "labeling page": ("labeling:project-label", "cleo", 12),
     "next images": ("labeling:project-label-queue", "cleo", 10),
     # 2 of them the data-health card's (classifier's).
     "dashboard": ("labeling:project-dashboard", "owner", 18),

@@ -36,12 +36,14 @@ class Call:
 @dataclass
 class Receiver:
     """An HTTP server on 127.0.0.1 that records every POST and answers the statuses queued
-    in `answers` (then 200), with a Location header for 3xx."""
+    in `answers` (then 200), with a Location header for 3xx. While `answering` is cleared, a
+    call is recorded but not answered (up to 60 s): a slow receiver."""
 
     port: int = 0
     calls: list[Call] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answering: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -61,6 +63,7 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
+    state.answering.set()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -68,6 +71,7 @@ def receiver() -> Iterator[Receiver]:
             with state.lock:
                 state.calls.append(Call(self.path, dict(self.headers.items()), body))
                 status = state.answers.pop(0) if state.answers else 200
+            state.answering.wait(timeout=60)
             self.send_response(status)
             if 300 <= status < 400:
                 self.send_header("Location", state.url("/redirected"))
@@ -83,6 +87,7 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
+    state.answering.set()
     server.shutdown()
     server.server_close()
 
