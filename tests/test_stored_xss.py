@@ -10,6 +10,7 @@ side, no dialog ever opening, is tests/browser/test_hostile_names.py.
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -18,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from rest_framework.authtoken.models import TokenProxy
 
@@ -37,7 +39,16 @@ from classifier.models import (
     TrainingRun,
 )
 from labeling import services
-from labeling.models import Annotation, Image, LabelClass, Membership, Project, Role
+from labeling.models import (
+    Annotation,
+    Image,
+    ImageSkip,
+    Invitation,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+)
 from tests.factories import ImageFactory
 from tests.hostile import (
     ANNOTATOR_NAME,
@@ -206,6 +217,14 @@ ADMIN_OBJECTS = {
     Membership: lambda h: h.project.memberships.get(user=h.annotator),
     Image: lambda h: h.image,
     Annotation: lambda h: h.image.annotations.get(user=h.annotator),
+    Invitation: lambda h: Invitation.objects.create(
+        project=h.project,
+        email="x@example.com",
+        token_sha256="0" * 64,
+        invited_by=h.owner,
+        expires_at=timezone.now() + timedelta(days=1),
+    ),
+    ImageSkip: lambda h: ImageSkip.objects.create(image=h.image, user=h.annotator),
     ModelVersion: lambda h: h.version,
     TrainingRun: lambda h: h.run,
     PredictionJob: lambda h: h.prediction_job,

@@ -57,6 +57,7 @@ from labeling.models import (
     Annotation,
     AnnotationBatch,
     Image,
+    ImageSkip,
     Invitation,
     LabelClass,
     Membership,
@@ -188,6 +189,10 @@ class World:
             image=self.label_error.image, label=self.label_error.image.label,
             decision=LabelCheckDecision.KEPT, reviewed_by=self.owner,
         )  # fmt: skip
+
+    @cached_property
+    def image_skip(self) -> ImageSkip:
+        return image_skip(image=self.image, user=self.users["annotator"])
 
     @cached_property
     def prediction(self) -> Prediction:
@@ -617,6 +622,8 @@ ADMIN_OBJECTS: dict[type, Callable[[World], object]] = {
     Membership: lambda w: w.project.memberships.get(user=w.users["viewer"]),
     Image: lambda w: w.image,
     Annotation: lambda w: w.annotation,
+    Invitation: lambda w: w.invitation[0],
+    ImageSkip: lambda w: w.image_skip,
     ModelVersion: lambda w: w.version,
     TrainingRun: lambda w: w.finished_run,
     PredictionJob: lambda w: w.prediction_job,
@@ -646,6 +653,8 @@ ADMIN_VIEWS = [
 ADMIN_REFUSES_STAFF = {
     ("labeling.image", "add"): 403,  # images come in through ingest only
     ("labeling.annotation", "add"): 403,  # labels are given on the labeling page
+    ("labeling.invitation", "add"): 403,  # owners invite on the project's page
+    ("labeling.imageskip", "add"): 403,  # skips come from the labeling page and the API
     ("labeling.labelclass", "delete"): 403,  # would leave images labeled with no class
     ("classifier.modelversion", "add"): 403,
     # The world's version is its project's active one: sent back to its page with a message

@@ -13,7 +13,7 @@ apps). The HTML is in templates/admin/labeling/, its style in
 static/css/app.css.
 
 Modules: projects (projects, their classes and members), images (images and annotations),
-base (what both share).
+team (invitations and skips), base (what they share).
 """
 
-from labeling.admin import images, projects  # noqa: F401  (they register the admins)
+from labeling.admin import images, projects, team  # noqa: F401  (they register the admins)
