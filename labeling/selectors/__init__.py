@@ -2,8 +2,8 @@
 the names from here.
 
 - projects: projects_visible_to, projects_with_counts_visible_to, project_members,
-  project_member_contributions, label_class_by_name, label_class_usage, project_split_progress,
-  project_counts, project_count_table, project_stats
+  project_member_contributions, label_class_by_name, label_class_usage, project_image_count,
+  project_split_progress, project_counts, project_count_table, project_stats
 - activity: project_recent_activity (the dashboard's recent labeling and uploads)
 - images: images_needing_label_by (the labeling queue), images_visible_to,
   images_filtered, images_with_annotation_count, images_with_annotations, ImagePaginator,
@@ -29,6 +29,7 @@ from labeling.selectors.projects import (
     label_class_usage,
     project_count_table,
     project_counts,
+    project_image_count,
     project_member_contributions,
     project_members,
     project_split_progress,
@@ -54,6 +55,7 @@ __all__ = [
     "project_conflicts",
     "project_count_table",
     "project_counts",
+    "project_image_count",
     "project_member_contributions",
     "project_members",
     "project_recent_activity",
