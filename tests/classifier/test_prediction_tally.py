@@ -7,11 +7,19 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from classifier.models import ModelVersionStatus, Prediction, PredictionTally
+from classifier import services
+from classifier.models import (
+    JobStatus,
+    ModelVersionStatus,
+    Prediction,
+    PredictionTally,
+)
 from classifier.selectors import model_version_prediction_count, project_model_summary
+from classifier.worker import prediction_job_execute, training_run_execute
 from labeling.models import Image
 from tests.classifier.factories import ModelVersionFactory, PredictionFactory
 from tests.factories import ImageFactory, ProjectFactory
+from tests.support.labeled_images import FAST_TRAINING
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +71,24 @@ def test_the_workers_upserts_count_only_the_new_predictions(project):
     predictions_upsert(version, images, 0.7)  # three predicted again, two new
 
     assert kept() == recounted() == {version.pk: 5}
+
+
+@on_postgresql
+def test_the_prediction_workers_jobs_count_each_image_once(labeled_project, owner):
+    """The real pipeline (tiny backbone): two jobs over the same images, then one more."""
+    project = labeled_project()
+    run, _ = services.training_run_start(
+        project=project, requested_by=owner, hyperparameters=FAST_TRAINING
+    )
+    training_run_execute(run_id=run.pk, worker="test@here")
+    run.refresh_from_db()
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    image_ids = list(project.images.order_by("pk").values_list("pk", flat=True)[:4])
+    for ids in (image_ids[:3], image_ids[:3], image_ids):
+        job = services.prediction_job_start(project=project, requested_by=owner, image_ids=ids)
+        prediction_job_execute(job_id=job.pk, worker="test@here")
+
+    assert kept() == recounted() == {job.model_version_id: 4}
 
 
 @on_postgresql
