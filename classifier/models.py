@@ -233,6 +233,26 @@ class Prediction(models.Model):
         return f"{self.label} ({self.confidence:.2f}) for image {self.image_id}"
 
 
+class PredictionTally(models.Model):
+    """How many predictions each model version has: a count kept by the database, so the
+    dashboard's "predicted n / N" never counts a large project's predictions in a request.
+
+    On PostgreSQL, triggers on the predictions table keep these rows (migration 0008), as
+    labeling's ImageTally is kept: every insert, update and delete, whoever makes it (the
+    prediction worker's upserts, which count only the rows they insert; cascades from a
+    deleted image, version or project), adds its net change in the same transaction.
+    Elsewhere (SQLite, small projects) the rows stay empty and the selector counts the
+    predictions (classifier.selectors.versions). A plain integer, no foreign key: a deleted
+    version's row falls to zero and stays, a few bytes.
+    """
+
+    model_version_id = models.IntegerField(unique=True)
+    count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.count} predictions of version {self.model_version_id}"
+
+
 class PredictionJobKind(models.TextChoices):
     NEW_IMAGES = "new_images", "New images"
     REPREDICT = "repredict", "Re-prediction after activation"

@@ -6,7 +6,8 @@ with a short timeout); none loads TensorFlow. Querysets come with the related ro
 pages show already joined, so a list page costs a fixed number of queries.
 
 - versions: model_version_active, model_versions_of, model_version_shown,
-  metrics_per_class, model_version_counts, model_version_report, project_model_summary,
+  metrics_per_class, model_version_counts, model_version_prediction_count,
+  model_version_report, project_model_summary,
   unsure_threshold_of
 - predictions: predictions_of_image, prediction_job_results, image_predictions_shown
 - labeling_queue: labeling_queue (the next images in a strategy's order, with suggestions
@@ -60,6 +61,7 @@ from classifier.selectors.versions import (
     model_version_active,
     model_version_calibration_report,
     model_version_counts,
+    model_version_prediction_count,
     model_version_report,
     model_version_shown,
     model_versions_of,
@@ -91,6 +93,7 @@ __all__ = [
     "model_version_active",
     "model_version_calibration_report",
     "model_version_counts",
+    "model_version_prediction_count",
     "model_version_report",
     "model_version_shown",
     "model_versions_of",

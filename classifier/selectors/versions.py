@@ -1,5 +1,6 @@
 """Model versions as the Models page, the dashboard's card and the API read them."""
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from classifier.models import (
@@ -10,9 +11,11 @@ from classifier.models import (
     Prediction,
     PredictionJob,
     PredictionJobKind,
+    PredictionTally,
     TrainingRun,
 )
-from labeling.models import Image, LabelClass, Project, Split
+from labeling.models import LabelClass, Project, Split
+from labeling.selectors import project_image_count
 
 
 def model_version_active(*, project: Project | int) -> ModelVersion | None:
@@ -243,10 +246,24 @@ def project_model_summary(*, project: Project) -> dict:
         "predicted_count": None,
     }
     if active is not None:
-        # Both counted off indexes, without joining the images to their predictions (a
-        # prediction is one image's for one version, so the version's rows are its images).
+        # Kept counts on PostgreSQL, so the card costs the same at any size (a prediction is
+        # one image's for one version, so the version's predictions are its images).
         summary.update(
-            image_count=Image.objects.filter(project=project).count(),
-            predicted_count=Prediction.objects.filter(model_version=active).count(),
+            image_count=project_image_count(project=project),
+            predicted_count=model_version_prediction_count(model_version=active),
         )
     return summary
+
+
+def model_version_prediction_count(*, model_version: ModelVersion) -> int:
+    """How many predictions the version has (one per image it predicted). One query: on
+    PostgreSQL the kept count (PredictionTally, its triggers), whatever the project's size;
+    elsewhere the predictions are counted."""
+    if connection.vendor == "postgresql":
+        kept = (
+            PredictionTally.objects.filter(model_version_id=model_version.pk)
+            .values_list("count", flat=True)
+            .first()
+        )
+        return int(kept or 0)
+    return Prediction.objects.filter(model_version=model_version).count()

@@ -2,8 +2,8 @@
 the names from here.
 
 - projects: projects_visible_to, projects_with_counts_visible_to, project_members,
-  project_member_contributions, label_class_by_name, label_class_usage, project_split_progress,
-  project_counts, project_count_table, project_stats
+  project_member_contributions, label_class_by_name, label_class_usage, project_image_count,
+  project_split_progress, project_counts, project_count_table, project_stats
 - activity: project_recent_activity (the dashboard's recent labeling and uploads)
 - images: images_needing_label_by (the labeling queue), images_to_label_by (less the
   user's skips), images_skipped_by, image_skips_open, images_visible_to,
@@ -33,6 +33,7 @@ from labeling.selectors.projects import (
     label_class_usage,
     project_count_table,
     project_counts,
+    project_image_count,
     project_member_contributions,
     project_members,
     project_split_progress,
@@ -61,6 +62,7 @@ __all__ = [
     "project_conflicts",
     "project_count_table",
     "project_counts",
+    "project_image_count",
     "project_member_contributions",
     "project_members",
     "project_recent_activity",

@@ -131,6 +131,15 @@ def _tally_kept() -> bool:
     return connection.vendor == "postgresql"
 
 
+def project_image_count(*, project: Project) -> int:
+    """How many images the project has. One query, off the kept counts on PostgreSQL
+    (ImageTally) whatever the project's size; elsewhere the images are counted."""
+    if _tally_kept():
+        kept = ImageTally.objects.filter(project_id=project.pk).aggregate(total=Sum("count"))
+        return int(kept["total"] or 0)
+    return Image.objects.filter(project=project).count()
+
+
 def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
     """{split: {"labeled": n, "total": n}} for the labeling page's counter. One query, off
     the kept counts on PostgreSQL (ImageTally) whatever the project's size."""
