@@ -98,6 +98,7 @@ class Record:
     unexpected: list = field(default_factory=list)  # (kind, status, when, text)
     fault_windows: list = field(default_factory=list)  # [start, end or None, name]
     faults: Counter = field(default_factory=Counter)
+    fault_errors: list = field(default_factory=list)  # (fault, error) not injected/repaired
     labels: dict = field(default_factory=dict)  # (image id, username) -> label acknowledged
     uploaded: list = field(default_factory=list)  # image ids in 2xx answers
     bad_files_refused: int = 0
@@ -320,9 +321,13 @@ class Platform:
         process.popen.wait(10)
 
     def disk_fill(self) -> Path:
+        """Fill the media tmpfs to the last byte with one file (the caller deletes it).
+        Unbuffered, and the "disk full" error caught around the file's close as well: a
+        buffered file raised it again when closing, which ended the fault thread and left
+        the disk full for the rest of the run."""
         filler = Path(os.environ["MEDIA_ROOT"]) / "soak-filler.bin"
-        with filler.open("wb") as out, contextlib.suppress(OSError):
-            chunk = b"\0" * (1 << 20)
+        chunk = b"\0" * (1 << 20)
+        with contextlib.suppress(OSError), filler.open("wb", buffering=0) as out:
             while True:
                 out.write(chunk)
         return filler
@@ -516,8 +521,16 @@ def fault_loop(platform: Platform, record: Record, stop, rng, interval: float) -
                 platform.postgres.start()
             elif kind == "media disk full":
                 filler = platform.disk_fill()
-                stop.wait(rng.uniform(5, 12))
-                filler.unlink()
+                try:
+                    stop.wait(rng.uniform(5, 12))
+                finally:
+                    filler.unlink(missing_ok=True)
+        except Exception as error:
+            # A fault that could not be injected (or repaired) fails the run, loudly, and the
+            # schedule goes on: the thread used to end here and the run went on without faults.
+            with record.lock:
+                record.fault_errors.append((kind, repr(error)))
+            print(f"  fault {kind} failed: {error!r}", flush=True)
         finally:
             window[1] = time.monotonic()
 
@@ -662,6 +675,8 @@ def checks(record: Record, project_id: int, annotator_names: set[str]) -> dict[s
         failures["images without a prediction from the active version"] = without
     if record.unexpected:
         failures["5xx not explained by a fault"] = len(record.unexpected)
+    if record.fault_errors:
+        failures["faults that could not be injected or repaired"] = len(record.fault_errors)
     return {
         "failures": failures,
         "orphan artifacts swept at the end": orphans_swept,
@@ -765,6 +780,7 @@ def main() -> int:
             args=(platform, record, stop, random.Random(args.seed), fault_interval),
         )
         for thread in [*threads, faults]:
+            thread.daemon = True  # Ctrl-C: the platform is stopped below, the threads with it
             thread.start()
         deadline = work_started + seconds
         while time.monotonic() < deadline:
