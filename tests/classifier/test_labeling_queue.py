@@ -338,6 +338,27 @@ def test_an_unknown_strategy_is_a_400_naming_the_valid_ones(project, api):
         assert name in message
 
 
+def test_the_api_takes_the_warm_start_strategy(project, api):
+    image = ImageFactory(project=project)
+    labeling_queue_refresh(project_id=project.pk)  # no model yet: the random order
+
+    response = api.get(f"/api/projects/{project.pk}/queue/?strategy=warm_start")
+
+    assert response.status_code == 200
+    assert response.json()["strategy"] == "warm_start"
+    assert [row["id"] for row in response.json()["results"]] == [image.pk]
+    assert response.json()["results"][0]["reason"] == (
+        "Picked at random while the model has seen few labels"
+    )
+
+
+def test_the_schema_lists_every_strategy_in_both_enums(api):
+    components = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+
+    assert components["StrategyEnum"]["enum"] == list(STRATEGIES)
+    assert components["QueueStrategyEnum"]["enum"] == list(STRATEGIES)
+
+
 def test_the_queue_needs_annotator_rights(project, viewer):
     client = APIClient()
     client.force_authenticate(viewer)
