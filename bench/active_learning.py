@@ -59,6 +59,7 @@ VALIDATION_FRACTION = 0.2
 # the run checks them against it).
 STRATEGIES = (
     "sequential", "random", "least_confidence", "margin", "entropy", "diversity", "balanced",
+    "warm_start",
 )  # fmt: skip
 
 

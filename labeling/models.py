@@ -43,6 +43,7 @@ class QueueStrategy(models.TextChoices):
     ENTROPY = "entropy", "Highest entropy"
     DIVERSITY = "diversity", "Diversity (k-center greedy)"
     BALANCED = "balanced", "Class-balanced mix"
+    WARM_START = "warm_start", "Warm start (random, then least confidence)"
 
 
 class Project(models.Model):

@@ -145,6 +145,9 @@ def _reason(strategy: str, place: dict | None, suggestion: dict | None) -> str:
         return "Next in upload order (after the images the model ranked)"
     if strategy == QueueStrategy.RANDOM:
         return "Picked at random"
+    if strategy == QueueStrategy.WARM_START and place["confidence"] is None:
+        # Its random picks are stored without the model's columns, as random's are.
+        return "Picked at random while the model has seen few labels"
     guess = _percent_of(place["label__name"], place["confidence"])
     reasons: dict[str, str] = {
         QueueStrategy.LEAST_CONFIDENCE: f"The model is unsure: {guess}",
@@ -152,6 +155,7 @@ def _reason(strategy: str, place: dict | None, suggestion: dict | None) -> str:
         QueueStrategy.ENTROPY: f"The model is unsure: {guess}",
         QueueStrategy.DIVERSITY: f"Unlike the images labeled so far (the model says {guess})",
         QueueStrategy.BALANCED: f"Keeps the classes balanced: the model says {guess}",
+        QueueStrategy.WARM_START: f"The model is unsure: {guess}",
     }
     return reasons[strategy]
 

@@ -17,7 +17,11 @@ How each strategy ranks, over the active version's predictions (classifier.ml.sa
   many of) the labeled images as the first centers: each next image is the one least like
   anything labeled or queued before it;
 - balanced: round-robin over the predicted classes, fewest labels first, least confident
-  first within a class.
+  first within a class;
+- warm_start: the random order until the active version was trained on enough train labels
+  (classifier.ml.sampling.warm_start_is_over), least confidence from then on. It asks what
+  the version was trained on, not what is labeled now: a version trained on ten labels stays a
+  poor judge however many labels were added since.
 
 Images the active version has not predicted yet are left to the upload-order tail.
 """
@@ -108,12 +112,16 @@ def labeling_queue_refresh(*, project_id: int) -> dict[str, int]:
                 )
             )
 
-    store(
-        QueueStrategy.RANDOM.value, pool_ids, sampling.random_order(len(pool_ids), seed=project.pk)
-    )
+    random_order = sampling.random_order(len(pool_ids), seed=project.pk)
+    store(QueueStrategy.RANDOM.value, pool_ids, random_order)
 
     active = ModelVersion.objects.filter(project=project, status=ModelVersionStatus.ACTIVE).first()
     predicted = _predictions_of_pool(active, project) if active is not None else None
+    warmed_up = active is not None and sampling.warm_start_is_over(
+        _train_labels_seen(active), len(active.class_ids)
+    )
+    if not (warmed_up and predicted is not None):
+        store(QueueStrategy.WARM_START.value, pool_ids, random_order)
     if active is not None and predicted is not None:
         image_ids = predicted.image_ids
         common = {
@@ -126,6 +134,8 @@ def labeling_queue_refresh(*, project_id: int) -> dict[str, int]:
             scores[measure] = sampling.uncertainty_scores(predicted.probabilities, measure)
             order = np.argsort(-scores[measure], kind="stable")
             store(measure, image_ids, order, score=scores[measure], **common)
+            if measure == "least_confidence" and warmed_up:
+                store(QueueStrategy.WARM_START.value, image_ids, order, **common)
         # The predicted classes as 0..k-1, counted against the labels each has so far.
         classes, predicted_class = np.unique(predicted.label_ids, return_inverse=True)
         labeled = _labeled_per_class(project)
@@ -202,6 +212,11 @@ def _predictions_of_pool(active: ModelVersion, project: Project) -> PoolPredicti
         confidence=confidence,
         probabilities=matrix,
     )
+
+
+def _train_labels_seen(version: ModelVersion) -> int:
+    """The train labels the version was trained on (its counts, {split: {class: images}})."""
+    return sum((version.counts or {}).get("train", {}).values())
 
 
 def _labeled_per_class(project: Project) -> dict[int, int]:

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from classifier.ml import sampling
 from classifier.models import Embedding, LabelingQueuePlace, ModelVersionStatus, Prediction
 from classifier.selectors import STRATEGIES, labeling_queue
 from classifier.worker.labeling_queue import labeling_queue_refresh
@@ -147,6 +148,49 @@ def test_the_class_balanced_mix_alternates_the_predicted_classes(project, active
 
     assert [item.suggestion["label"] for item in queue] == ["coffee", "other"] * 2
     assert ids(queue) == [coffees[0].pk, others[0].pk, coffees[1].pk, others[1].pk]
+
+
+def warm_start_ids(project, annotator, active, train_labels: int) -> list[int]:
+    active.counts = {
+        "train": {"coffee": train_labels - train_labels // 2, "other": train_labels // 2}
+    }
+    active.save(update_fields=["counts"])
+    labeling_queue_refresh(project_id=project.pk)
+    return ids(labeling_queue(project=project, user=annotator, strategy="warm_start", limit=20))
+
+
+def test_warm_start_picks_at_random_while_the_model_was_trained_on_few_labels(
+    project, active, annotator
+):
+    images = ImageFactory.create_batch(20, project=project)
+    for number, image in enumerate(images):
+        predict(image, active, coffee=0.5 + number / 40, other=0.5 - number / 40)
+    few = sampling.WARM_START_LABELS_PER_CLASS * 2 - 1  # two classes
+
+    queue = warm_start_ids(project, annotator, active, train_labels=few)
+
+    random_queue = ids(labeling_queue(project=project, user=annotator, strategy="random", limit=20))
+    assert queue == random_queue
+    assert queue != [image.pk for image in images]  # not least confident first
+    assert labeling_queue(project=project, user=annotator, strategy="warm_start")[0].reason == (
+        "Picked at random while the model has seen few labels"
+    )
+
+
+def test_warm_start_follows_least_confidence_once_the_model_has_seen_enough_labels(
+    project, active, annotator
+):
+    images = ImageFactory.create_batch(20, project=project)
+    for number, image in enumerate(images):
+        predict(image, active, coffee=0.5 + number / 40, other=0.5 - number / 40)
+    enough = sampling.WARM_START_LABELS_PER_CLASS * 2
+
+    queue = warm_start_ids(project, annotator, active, train_labels=enough)
+
+    assert queue == [image.pk for image in images]
+    assert labeling_queue(project=project, user=annotator, strategy="warm_start")[0].reason == (
+        "The model is unsure: 50% coffee"
+    )
 
 
 def test_images_labeled_since_the_orderings_were_computed_are_not_offered(
@@ -292,6 +336,27 @@ def test_an_unknown_strategy_is_a_400_naming_the_valid_ones(project, api):
     assert "vibes" in message
     for name in STRATEGIES:
         assert name in message
+
+
+def test_the_api_takes_the_warm_start_strategy(project, api):
+    image = ImageFactory(project=project)
+    labeling_queue_refresh(project_id=project.pk)  # no model yet: the random order
+
+    response = api.get(f"/api/projects/{project.pk}/queue/?strategy=warm_start")
+
+    assert response.status_code == 200
+    assert response.json()["strategy"] == "warm_start"
+    assert [row["id"] for row in response.json()["results"]] == [image.pk]
+    assert response.json()["results"][0]["reason"] == (
+        "Picked at random while the model has seen few labels"
+    )
+
+
+def test_the_schema_lists_every_strategy_in_both_enums(api):
+    components = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+
+    assert components["StrategyEnum"]["enum"] == list(STRATEGIES)
+    assert components["QueueStrategyEnum"]["enum"] == list(STRATEGIES)
 
 
 def test_the_queue_needs_annotator_rights(project, viewer):

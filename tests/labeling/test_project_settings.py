@@ -241,6 +241,18 @@ def test_the_page_refuses_to_remove_a_class_in_use_and_saves_nothing(client, pro
     assert [name for name, _, _ in names_keys_colors(project)] == ["coffee", "other"]
 
 
+def test_an_owner_chooses_the_warm_start_queue_on_the_page(client, project, owner):
+    client.force_login(owner)
+    url = reverse("labeling:project-settings", args=[project.pk])
+    assert 'value="warm_start"' in client.get(url).content.decode()
+
+    response = client.post(url, settings_post(project, queue_strategy="warm_start"))
+
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.queue_strategy == "warm_start"
+
+
 def test_the_page_says_which_classes_are_in_use(client, project, owner):
     annotation_create(
         image=ImageFactory(project=project),

@@ -87,3 +87,13 @@ def test_the_random_order_is_a_permutation_repeatable_by_seed():
     assert sorted(first) == list(range(20))
     assert (first == sampling.random_order(20, seed=7)).all()
     assert not (first == sampling.random_order(20, seed=8)).all()
+
+
+def test_the_warm_start_is_over_at_its_labels_per_class_on_average():
+    assert not sampling.warm_start_is_over(29, 2, labels_per_class=15)
+    assert sampling.warm_start_is_over(30, 2, labels_per_class=15)
+    assert not sampling.warm_start_is_over(44, 3, labels_per_class=15)
+
+
+def test_a_model_without_classes_never_ends_the_warm_start():
+    assert not sampling.warm_start_is_over(100, 0)
