@@ -56,7 +56,7 @@ def main() -> None:
         rows = []
         statuses: Counter = Counter()
         failures = set()
-        growth: Counter = Counter()  # (pass, url) -> MB the request added to the worker's RSS
+        growth: dict[tuple[int, str], float] = {}  # (pass, url) -> MB the request added to the RSS
         for number in range(1, arguments.passes + 1):
             for url in urls:
                 before = harness.process_memory(web_pid).rss_mb if arguments.growth else 0

@@ -10,7 +10,8 @@ active version per project, one prediction per image and version), so each filte
 EXISTS on the (image, version) unique index and filters combine on the same row.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django import forms
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
@@ -89,7 +90,9 @@ def _filter_issue(images: QuerySet[Image], value: str) -> QuerySet[Image]:
     return images.filter(pk__in=ids)
 
 
-_PREDICTION_FILTERS = {
+# name -> function(images, value). Each filter's value is the type it names: the cleaned value
+# of PredictionFilterForm's field of that name, which no static type connects to the name.
+_PREDICTION_FILTERS: dict[str, Callable[[QuerySet[Image], Any], QuerySet[Image]]] = {
     "predicted": _filter_predicted,
     "confidence_min": _filter_confidence_min,
     "confidence_max": _filter_confidence_max,

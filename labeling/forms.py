@@ -3,6 +3,8 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.formsets import DELETION_FIELD_NAME
 
 from labeling.models import LabelClass, LabelStatus, Project, Role, Split
 from labeling.services import DEFAULT_CLASS_COLORS, label_class_color_checked
@@ -89,7 +91,12 @@ class ProjectSettingsForm(ProjectForm):
         kwargs.setdefault("initial", {name: getattr(project, name) for name in names})
         super().__init__(*args, **kwargs)
         for name in self.OTHER_SETTINGS:
-            self.fields[name] = Project._meta.get_field(name).formfield()
+            model_field = Project._meta.get_field(name)
+            # Every other setting is an editable column of Project, so it has a form field.
+            assert isinstance(model_field, models.Field)
+            form_field = model_field.formfield()
+            assert form_field is not None
+            self.fields[name] = form_field
         self.bootstrap_widgets()
 
     @property
@@ -99,6 +106,13 @@ class ProjectSettingsForm(ProjectForm):
     @property
     def other_settings(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.OTHER_SETTINGS}
+
+
+def offer_project_classes(field: forms.Field, project: Project) -> None:
+    """Let a class choice, declared with no choices (LabelClass.objects.none()), offer the
+    project's classes."""
+    assert isinstance(field, forms.ModelChoiceField)
+    field.queryset = project.classes.all()
 
 
 class LabelClassForm(BootstrapForm):
@@ -141,7 +155,8 @@ class BaseLabelClassFormSet(forms.BaseFormSet):
         return [
             form
             for form in self.forms
-            if form.cleaned_data and not (self.can_delete and self._should_delete_form(form))
+            if form.cleaned_data
+            and not (self.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME, False))
         ]
 
     def clean(self):
@@ -174,7 +189,9 @@ class BaseLabelClassFormSet(forms.BaseFormSet):
         return specs
 
 
-LabelClassFormSet = forms.formset_factory(
+# formset_factory returns a subclass of its `formset` argument; django-stubs type the result as
+# a bare BaseFormSet, which has no class_specs.
+LabelClassFormSet: type[BaseLabelClassFormSet] = forms.formset_factory(  # type: ignore[assignment]
     LabelClassForm,
     formset=BaseLabelClassFormSet,
     extra=0,
@@ -191,7 +208,7 @@ class LabelClassEditForm(LabelClassForm):
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
-LabelClassEditFormSet = forms.formset_factory(
+LabelClassEditFormSet: type[BaseLabelClassFormSet] = forms.formset_factory(  # type: ignore[assignment]
     LabelClassEditForm,
     formset=BaseLabelClassFormSet,
     extra=0,
@@ -267,7 +284,7 @@ class UploadForm(BootstrapForm):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["label"].queryset = project.classes.all()
+        offer_project_classes(self.fields["label"], project)
 
 
 class ReviewForm(BootstrapForm):
@@ -277,7 +294,7 @@ class ReviewForm(BootstrapForm):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["label_class"].queryset = project.classes.all()
+        offer_project_classes(self.fields["label_class"], project)
 
 
 class SplitForm(BootstrapForm):
@@ -293,7 +310,11 @@ class FilterForm(BootstrapForm):
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            if isinstance(field, forms.ModelChoiceField) and field.queryset.model is LabelClass:
+            if (
+                isinstance(field, forms.ModelChoiceField)
+                and field.queryset is not None
+                and field.queryset.model is LabelClass
+            ):
                 field.queryset = project.classes.all()
             field.widget.attrs.update({"data-autosubmit": "", "aria-label": field.label or ""})
             is_select = isinstance(field.widget, forms.Select)
@@ -351,4 +372,4 @@ class GridApplyForm(BootstrapForm):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["label_class"].queryset = project.classes.all()
+        offer_project_classes(self.fields["label_class"], project)

@@ -7,7 +7,7 @@ INTERFACE (the shape is the contract for callers):
     @dataclass
     class IncomingFile:
         name: str            # the name the user gave it (zip members: their path in the zip)
-        file: BinaryIO       # readable, seekable
+        file: IO[bytes]      # readable, seekable
 
     @dataclass
     class IngestReport:
@@ -78,7 +78,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import BinaryIO, cast
+from typing import IO, cast
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -125,7 +125,7 @@ _DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 @dataclass
 class IncomingFile:
     name: str  # the name the user gave it (zip members: their path in the zip)
-    file: BinaryIO  # readable, seekable
+    file: IO[bytes]  # readable, seekable
 
 
 @dataclass

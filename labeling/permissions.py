@@ -9,7 +9,7 @@ too low for what they ask gets 403.
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
 from labeling.models import Image, Membership, Project, Role
@@ -18,6 +18,16 @@ _RANK = {Role.VIEWER: 1, Role.ANNOTATOR: 2, Role.OWNER: 3}
 
 # request.user: signed in or not.
 AnyUser = User | AnonymousUser
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a page behind the login, as django-stubs documents it for such views:
+    its `user` is a User. LoginRequiredExceptApiMiddleware turns anonymous visitors away
+    before every page view not marked login_not_required (media URLs also accept the API
+    token, which yields a User as well), and the admin lets in signed-in staff only. Only an
+    annotation: Django passes its own HttpRequest."""
+
+    user: User
 
 
 def project_role(*, user: AnyUser, project: Project | int) -> str | None:

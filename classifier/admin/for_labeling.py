@@ -7,12 +7,14 @@ and nothing here registers or replaces an admin. Every change goes through
 classifier.services, as on the site.
 """
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -23,13 +25,34 @@ from classifier.ml.hyperparameters import FINE_TUNABLE_BACKBONE, FINE_TUNE_DEFAU
 from classifier.models import ModelVersion, ModelVersionStatus, Prediction
 from classifier.templatetags.classifier_tags import NO_VALUE, percent
 from labeling.models import Image, Project
+from labeling.permissions import AuthenticatedHttpRequest
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class ActiveVersion(TypedDict):
+    """What ProjectModelsAdmin.get_queryset annotates each project with (None: no active
+    version)."""
+
+    active_version: int | None
+    active_test_accuracy: float | None
+
+
+class ActivePrediction(TypedDict):
+    """What ImagePredictionsAdmin.get_queryset annotates each image with (None: no
+    prediction by an active version)."""
+
+    predicted_name: str | None
+    predicted_confidence: float | None
+
 
 # The admin's fine-tuning action trains the top two blocks, classifier.ml's tested default.
 FINE_TUNE_BLOCKS = FINE_TUNE_DEFAULT_BLOCKS
 
 
 def retrain(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     project: Project,
     hyperparameters: dict | None = None,
     backbone: str | None = None,
@@ -109,7 +132,7 @@ class ProjectModelsAdmin(admin.ModelAdmin):
         )
         return [retrain_url, *super().get_urls()]
 
-    def retrain_view(self, request: HttpRequest, object_id: str):
+    def retrain_view(self, request: AuthenticatedHttpRequest, object_id: str):
         """The change page's Retrain button (POST)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -135,7 +158,7 @@ class ProjectModelsAdmin(admin.ModelAdmin):
             retrain(request, project, {"fine_tune_blocks": FINE_TUNE_BLOCKS}, FINE_TUNABLE_BACKBONE)
 
     @admin.display(description="active model", ordering="active_test_accuracy")
-    def active_model(self, project: Project) -> str:
+    def active_model(self, project: "WithAnnotations[Project, ActiveVersion]") -> str:
         if project.active_version is None:
             return NO_VALUE
         return f"v{project.active_version} ({percent(project.active_test_accuracy)} test)"
@@ -145,8 +168,13 @@ class PredictionInline(admin.TabularInline):
     """Every model version's prediction of the image, newest version first (read-only)."""
 
     model = Prediction
-    fields = ["model_version", "version_status", "label", "confidence_bar", "probabilities_list"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "model_version",
+        "version_status",
+        "label",
+        "confidence_bar",
+        "probabilities_list",
+    )
     extra = 0
     can_delete = False
     verbose_name_plural = "predictions (every model version)"
@@ -203,7 +231,7 @@ class ImagePredictionsAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="prediction (active model)", ordering="predicted_confidence")
-    def active_prediction(self, image: Image) -> str:
+    def active_prediction(self, image: "WithAnnotations[Image, ActivePrediction]") -> str:
         if image.predicted_name is None:
             return NO_VALUE
         return f"{image.predicted_name} {percent(image.predicted_confidence)}"

@@ -4,7 +4,7 @@ button on the list."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -15,6 +15,7 @@ from classifier.admin.for_labeling import retrain
 from classifier.models import ModelVersion, ModelVersionStatus
 from classifier.templatetags.classifier_tags import NO_VALUE, percent
 from labeling.models import Project
+from labeling.permissions import AuthenticatedHttpRequest
 from labelplatform.admin_delete_summary import CountedDeleteSummary
 
 
@@ -100,7 +101,7 @@ class ModelVersionAdmin(CountedDeleteSummary, ReadOnlyAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    def retrain_view(self, request: HttpRequest):
+    def retrain_view(self, request: AuthenticatedHttpRequest):
         """The changelist's Retrain button (POST, with the project chosen beside it)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])

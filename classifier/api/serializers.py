@@ -247,7 +247,9 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 class PredictionResultSerializer(serializers.Serializer):
     image_id = serializers.IntegerField(required=False, help_text="Stored images")
     name = serializers.CharField(required=False, help_text="Ad-hoc files: the uploaded name")
-    label = serializers.CharField(allow_null=True)
+    # The metaclass moves declared fields into _declared_fields, so this `label` never
+    # shadows Field.label (a field's own title), which the stubs cannot tell.
+    label = serializers.CharField(allow_null=True)  # type: ignore[assignment]
     confidence = serializers.FloatField()
     unsure = serializers.BooleanField(
         help_text="The confidence is below the project's unsure threshold."
@@ -296,7 +298,10 @@ class ModelVersionBriefSerializer(serializers.ModelSerializer):
 
 class ImagePredictionSerializer(serializers.Serializer):
     model_version = ModelVersionBriefSerializer()
-    label = serializers.CharField(source="label.name", allow_null=True, default=None)
+    # A declared field, not Field.label: see PredictionResultSerializer.
+    label = serializers.CharField(  # type: ignore[assignment]
+        source="label.name", allow_null=True, default=None
+    )
     confidence = serializers.FloatField(help_text="Calibrated probability of the top class")
     unsure = serializers.BooleanField(
         help_text="The confidence is below the project's unsure threshold."

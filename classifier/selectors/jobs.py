@@ -3,9 +3,10 @@ wait for a job to finish (job_wait)."""
 
 import time
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -19,6 +20,9 @@ from classifier.models import (
 )
 from labeling.models import Project
 from labeling.selectors import projects_visible_to
+
+# Any kind of job row: job_wait gives back the kind it was given.
+_JobT = TypeVar("_JobT", bound=Job)
 
 # The longest a client may ask a job GET to wait (?wait=), in seconds; see job_wait for what a
 # wait costs the web server.
@@ -41,7 +45,7 @@ def training_run_unfinished(*, project: Project) -> TrainingRun | None:
     return TrainingRun.objects.filter(project=project, status__in=UNFINISHED_STATUSES).first()
 
 
-def job_wait(*, job: Job, seconds: float) -> Job:
+def job_wait(*, job: _JobT, seconds: float) -> _JobT:
     """Return the job once it has finished, or after `seconds`, whichever comes first.
 
     What bounds it: `seconds`, capped here at WAIT_MAX_SECONDS (60 s) whatever the caller
@@ -89,7 +93,7 @@ def _jobs_listed(jobs: QuerySet) -> list:
     return unfinished + [job for job in finished if job.pk not in listed]
 
 
-def jobs_for_page(*, user: AbstractBaseUser, project: Project | None = None) -> dict:
+def jobs_for_page(*, user: User, project: Project | None = None) -> dict:
     """What the Jobs page lists: {"training_runs", "prediction_jobs", "health_checks",
     "active"}, for one project or for every project the user sees. "active" says whether any
     listed job is queued or running, or cancelled with its worker still stopping (the page

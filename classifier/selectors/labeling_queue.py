@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import F, FilteredRelation, Q, Subquery
 
 from classifier.models import LabelingQueuePlace, ModelVersion, ModelVersionStatus
@@ -42,7 +42,7 @@ class QueuedImage:
 def labeling_queue(
     *,
     project: Project,
-    user: AbstractBaseUser,
+    user: User,
     strategy: str | None = None,
     exclude_ids: Collection[int] = (),
     limit: int = 5,
@@ -163,7 +163,7 @@ def _reason(strategy: str, place: dict | None, suggestion: dict | None) -> str:
 def images_to_label_next(
     *,
     project: Project,
-    user: AbstractBaseUser,
+    user: User,
     exclude_ids: Collection[int] = (),
     limit: int = 3,
     strategy: str | None = None,

@@ -8,7 +8,7 @@ deleted, or when its split is labeled blind.
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, QuerySet
 
 from classifier.models import ModelVersionStatus, Prediction
@@ -54,7 +54,7 @@ def image_suggestion(*, image: Image) -> dict | None:
 def images_with_acceptable_suggestion(
     *,
     project: Project,
-    user: AbstractBaseUser,
+    user: User,
     images: QuerySet[Image],
     min_confidence: float | None = None,
 ) -> QuerySet[Image]:

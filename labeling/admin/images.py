@@ -1,6 +1,8 @@
 """The images' admin, with their annotations (and, from classifier.admin.for_labeling,
 their predictions), and the annotations' own admin."""
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -14,6 +16,7 @@ from classifier.admin.for_labeling import (
 )
 from labeling import services
 from labeling.admin.base import ADMIN_CSS, thumbnail_tag
+from labeling.forms import offer_project_classes
 from labeling.models import (
     Annotation,
     Image,
@@ -22,11 +25,25 @@ from labeling.models import (
     Split,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class AnnotationTotal(TypedDict):
+    """What ImageAdmin.get_queryset annotates each image with."""
+
+    annotation_total: int
+
 
 class AnnotationInline(admin.TabularInline):
     model = Annotation
-    fields = ["user", "label_class", "from_suggestion", "created_at", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "user",
+        "label_class",
+        "from_suggestion",
+        "created_at",
+        "updated_at",
+    )
     extra = 0
     can_delete = True  # through annotation_delete, see ImageAdmin.save_formset
 
@@ -52,7 +69,7 @@ class SetLabelForm(forms.Form):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["label"].queryset = project.classes.all()
+        offer_project_classes(self.fields["label"], project)
 
 
 def move_to_split_action(split: Split):
@@ -180,7 +197,7 @@ class ImageAdmin(ImagePredictionsAdmin):
         return render_to_string("admin/labeling/_preview.html", {"image_id": image.pk})
 
     @admin.display(description="annotations", ordering="annotation_total")
-    def annotation_count(self, image: Image) -> int:
+    def annotation_count(self, image: "WithAnnotations[Image, AnnotationTotal]") -> int:
         return image.annotation_total
 
     @admin.display(description="size")

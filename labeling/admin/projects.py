@@ -1,6 +1,8 @@
 """The projects' admin, with their classes and members; the classifier's columns and
 actions for projects come from classifier.admin.for_labeling."""
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -25,6 +27,23 @@ from labeling.models import (
 )
 from labelplatform.admin_delete_summary import CountedDeleteSummary
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class ProjectCounts(TypedDict):
+    """What ProjectAdmin.get_queryset annotates each project with."""
+
+    image_count: int
+    labeled_count: int
+    member_count: int
+
+
+class LabeledImageCount(TypedDict):
+    """What LabelClassAdmin.get_queryset annotates each class with."""
+
+    labeled_image_count: int
+
 
 def count_of(model, **filters) -> Coalesce:
     """A per-project row count as a subquery: several counts without multiplying joins."""
@@ -45,9 +64,6 @@ class LabelClassInline(admin.TabularInline):
     # Deleting a class would drop its annotations and leave images "labeled" with no label;
     # there is no service that re-settles them yet, so classes are only renamed or added.
     can_delete = False
-    formfield_overrides = {
-        LabelClass._meta.get_field("color"): {"widget": forms.TextInput(attrs={"type": "color"})}
-    }
 
 
 class MembershipInlineFormSet(forms.BaseInlineFormSet):
@@ -283,15 +299,15 @@ class ProjectAdmin(CountedDeleteSummary, ProjectModelsAdmin):
         return ", ".join(label_class.name for label_class in project.classes.all())
 
     @admin.display(description="images", ordering="image_count")
-    def image_count(self, project: Project) -> int:
+    def image_count(self, project: "WithAnnotations[Project, ProjectCounts]") -> int:
         return project.image_count
 
     @admin.display(description="labeled", ordering="labeled_count")
-    def labeled_count(self, project: Project) -> int:
+    def labeled_count(self, project: "WithAnnotations[Project, ProjectCounts]") -> int:
         return project.labeled_count
 
     @admin.display(description="members", ordering="member_count")
-    def member_count(self, project: Project) -> int:
+    def member_count(self, project: "WithAnnotations[Project, ProjectCounts]") -> int:
         return project.member_count
 
     @admin.display(description="train / val / test")
@@ -306,7 +322,6 @@ class LabelClassAdmin(admin.ModelAdmin):
     search_fields = ["name", "project__name"]
     list_select_related = ["project"]
     autocomplete_fields = ["project"]
-    formfield_overrides = LabelClassInline.formfield_overrides
 
     class Media:
         css = ADMIN_CSS
@@ -329,7 +344,7 @@ class LabelClassAdmin(admin.ModelAdmin):
         return render_to_string("admin/labeling/_swatch.html", {"color": label_class.color})
 
     @admin.display(description="labeled images", ordering="labeled_image_count")
-    def labeled_images(self, label_class: LabelClass) -> int:
+    def labeled_images(self, label_class: "WithAnnotations[LabelClass, LabeledImageCount]") -> int:
         return label_class.labeled_image_count
 
 

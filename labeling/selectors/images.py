@@ -4,7 +4,7 @@ the labeling queue, filters, annotation counts, paging."""
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
@@ -27,7 +27,7 @@ from labeling.models import (
 )
 
 
-def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
+def images_needing_label_by(*, project: Project, user: User) -> QuerySet[Image]:
     """The labeling queue, oldest first: images this user has not labeled that still need
     annotations (fewer than the project requires, or a conflict an extra vote may settle),
     and that no owner has settled by review. (The labeling page offers it most uncertain
@@ -45,18 +45,18 @@ def images_needing_label_by(*, project: Project, user: AbstractBaseUser) -> Quer
     )
 
 
-def _open_skip_of(user: AbstractBaseUser) -> Exists:
+def _open_skip_of(user: User) -> Exists:
     """Whether the outer image is one the user skipped and has not brought back."""
     return Exists(ImageSkip.objects.filter(image=OuterRef("pk"), user=user, restored_at=None))
 
 
-def images_to_label_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
+def images_to_label_by(*, project: Project, user: User) -> QuerySet[Image]:
     """images_needing_label_by without the images the user skipped: what their queue offers,
     on the labeling page and through the API alike."""
     return images_needing_label_by(project=project, user=user).exclude(_open_skip_of(user))
 
 
-def images_skipped_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[Image]:
+def images_skipped_by(*, project: Project, user: User) -> QuerySet[Image]:
     """The images the user skipped (and has not brought back) that still need their label,
     in the order they skipped them: what "show skipped" brings back."""
     skipped_at = ImageSkip.objects.filter(image=OuterRef("pk"), user=user, restored_at=None).values(
@@ -70,7 +70,7 @@ def images_skipped_by(*, project: Project, user: AbstractBaseUser) -> QuerySet[I
     )
 
 
-def image_skips_open(*, project: Project, user: AbstractBaseUser) -> QuerySet[ImageSkip]:
+def image_skips_open(*, project: Project, user: User) -> QuerySet[ImageSkip]:
     """The user's skips in the project that they have not brought back, oldest first, with
     their images (labeled since or not)."""
     return (
@@ -81,7 +81,7 @@ def image_skips_open(*, project: Project, user: AbstractBaseUser) -> QuerySet[Im
 
 
 def gold_images_unlabeled_by(
-    *, project: Project, user: AbstractBaseUser, exclude_ids: Collection[int] = ()
+    *, project: Project, user: User, exclude_ids: Collection[int] = ()
 ) -> QuerySet[Image]:
     """The project's gold images this user has not labeled (nor skipped) yet, in random
     order."""
@@ -109,7 +109,7 @@ def queue_with_gold(
     return mixed
 
 
-def images_visible_to(*, user: AbstractBaseUser) -> QuerySet[Image]:
+def images_visible_to(*, user: User) -> QuerySet[Image]:
     """Images of the projects the user belongs to; every image for staff."""
     images = Image.objects.all()
     if not user.is_staff:
@@ -137,9 +137,7 @@ def _filter_mine(images: QuerySet[Image], value, user) -> QuerySet[Image]:
 # The labeling side's image filters (labeling.forms.ImageFilterForm's fields, the API's
 # query parameters): name -> function(images, value, user). The gallery's prediction filters
 # are the classifier's (classifier.image_filters), applied by the pages that show them.
-_IMAGE_FILTERS: dict[
-    str, Callable[[QuerySet[Image], object, AbstractBaseUser | None], QuerySet[Image]]
-] = {
+_IMAGE_FILTERS: dict[str, Callable[[QuerySet[Image], object, User | None], QuerySet[Image]]] = {
     "split": _filter_split,
     "status": _filter_status,
     "label": _filter_label,
@@ -148,7 +146,7 @@ _IMAGE_FILTERS: dict[
 
 
 def images_filtered(
-    *, project: Project, filters: Mapping[str, object], user: AbstractBaseUser | None
+    *, project: Project, filters: Mapping[str, object], user: User | None
 ) -> QuerySet[Image]:
     """The project's images matching every non-empty filter of split, status, label (a
     LabelClass) and mine ("labeled" or "unlabeled" by `user`), oldest first, with their
@@ -197,6 +195,9 @@ class ImagePaginator(Paginator):
     row it skips: the last gallery page of a 10,000-image project took 250 ms on SQLite
     (bench/page_latency.py)."""
 
+    # Paginator accepts any sliceable sequence; this one needs the queryset it was given.
+    object_list: QuerySet[Image]
+
     def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
@@ -207,7 +208,7 @@ class ImagePaginator(Paginator):
         # Unordered, so that the database looks the rows up by id instead of walking the
         # list's index for its order (the order is the ids').
         loaded = {image.pk: image for image in self.object_list.filter(pk__in=ids).order_by()}
-        return self._get_page([loaded[pk] for pk in ids if pk in loaded], number, self)
+        return Page([loaded[pk] for pk in ids if pk in loaded], number, self)
 
 
 def project_conflicts(*, project: Project) -> QuerySet[Image]:

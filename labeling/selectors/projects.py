@@ -1,8 +1,11 @@
 """Projects as a user sees them: which ones, their members, their counts."""
 
 from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import (
     Count,
@@ -30,8 +33,11 @@ from labeling.models import (
     Split,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
+
+def projects_visible_to(*, user: User) -> QuerySet[Project]:
     """Projects the user belongs to; every project for staff."""
     projects = Project.objects.all()
     if not user.is_staff:
@@ -39,11 +45,12 @@ def projects_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.distinct()
 
 
-def projects_with_counts_visible_to(*, user: AbstractBaseUser) -> QuerySet[Project]:
+def projects_with_counts_visible_to(*, user: User) -> QuerySet[Project]:
     """projects_visible_to with what a listing shows (the home page, the API's project list), in
     a fixed number of queries: classes prefetched, `image_count`, `labeled_count`,
     `conflict_count`, and the user's role as `user_role` ("owner"
     for staff, as in labeling.permissions)."""
+    role: Value | Subquery
     if user.is_staff:
         role = Value(Role.OWNER)
     else:
@@ -75,7 +82,17 @@ def project_members(*, project: Project) -> QuerySet[Membership]:
     )
 
 
-def project_member_contributions(*, project: Project) -> list[Membership]:
+class MemberContribution(TypedDict):
+    """What project_member_contributions adds to each membership."""
+
+    annotation_count: int
+    upload_count: int
+    last_annotated_at: datetime | None
+
+
+def project_member_contributions(
+    *, project: Project
+) -> "list[WithAnnotations[Membership, MemberContribution]]":
     """The project's members, most active first, each with `annotation_count` and
     `last_annotated_at` (their annotations in this project) and `upload_count`. Two queries.
 
@@ -88,7 +105,10 @@ def project_member_contributions(*, project: Project) -> list[Membership]:
     if _tally_kept():
         # The kept counts (MemberTally, PostgreSQL's triggers): two small queries.
         kept = {row.user_id: row for row in MemberTally.objects.filter(project_id=project.pk)}
-        members = list(Membership.objects.filter(project=project).select_related("user"))
+        members = cast(
+            "list[WithAnnotations[Membership, MemberContribution]]",  # its fields are set below
+            list(Membership.objects.filter(project=project).select_related("user")),
+        )
         for member in members:
             row = kept.get(member.user_id)
             member.annotation_count = row.annotations if row else 0
@@ -109,10 +129,13 @@ def project_member_contributions(*, project: Project) -> list[Membership]:
         .annotate(count=Count("pk"))
         .values("count")
     )
-    members = list(
-        Membership.objects.filter(project=project)
-        .select_related("user")
-        .annotate(upload_count=Coalesce(Subquery(uploads, output_field=IntegerField()), 0))
+    members = cast(
+        "list[WithAnnotations[Membership, MemberContribution]]",  # the others are set below
+        list(
+            Membership.objects.filter(project=project)
+            .select_related("user")
+            .annotate(upload_count=Coalesce(Subquery(uploads, output_field=IntegerField()), 0))
+        ),
     )
     for member in members:
         figures = per_user.get(member.user_id, {})
@@ -144,6 +167,7 @@ def project_split_progress(*, project: Project) -> dict[str, dict[str, int]]:
     """{split: {"labeled": n, "total": n}} for the labeling page's counter. One query, off
     the kept counts on PostgreSQL (ImageTally) whatever the project's size."""
     progress = {split: {"labeled": 0, "total": 0} for split in Split.values}
+    rows: Iterable[dict[str, Any]]  # {"split", "total", "labeled"}
     if _tally_kept():
         rows = (
             ImageTally.objects.filter(project_id=project.pk)
@@ -261,7 +285,9 @@ def project_stats(*, project: Project) -> dict:
     counts = []
     splits = {}
     for split in Split.values:
-        rows = [(split, name, LabelStatus.LABELED) for name in class_names]
+        rows: list[tuple[str, str | None, LabelStatus]] = [
+            (split, name, LabelStatus.LABELED) for name in class_names
+        ]
         rows += [(split, None, LabelStatus.UNLABELED), (split, None, LabelStatus.CONFLICT)]
         for key in rows:
             counts.append(

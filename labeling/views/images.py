@@ -3,7 +3,7 @@ split). Both lists filter by labeling's fields and by the classifier's predictio
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -19,7 +19,12 @@ from classifier.image_filters import (
 from labeling import services
 from labeling.forms import GridApplyForm, ImageFilterForm, ReviewForm, SplitForm
 from labeling.models import AnnotationBatch, Image, Project, Role, Split
-from labeling.permissions import image_for_user, project_for_user, role_allows
+from labeling.permissions import (
+    AuthenticatedHttpRequest,
+    image_for_user,
+    project_for_user,
+    role_allows,
+)
 from labeling.selectors import (
     ImagePaginator,
     image_annotations,
@@ -38,7 +43,9 @@ class GalleryFilterForm(ImageFilterForm, PredictionFilterForm):
     field_order = [*ImageFilterForm.base_fields, *PredictionFilterForm.base_fields]
 
 
-def _project_images(request: HttpRequest, pk: int, *, selectable: bool) -> HttpResponse:
+def _project_images(
+    request: AuthenticatedHttpRequest, pk: int, *, selectable: bool
+) -> HttpResponse:
     """A page of thumbnails with filters. The grid (annotators) selects and labels them;
     the gallery (every member) only browses."""
     needed = Role.ANNOTATOR if selectable else Role.VIEWER
@@ -71,12 +78,12 @@ def _project_images(request: HttpRequest, pk: int, *, selectable: bool) -> HttpR
 
 
 @require_GET
-def project_grid(request: HttpRequest, pk: int) -> HttpResponse:
+def project_grid(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _project_images(request, pk, selectable=True)
 
 
 @require_GET
-def project_gallery(request: HttpRequest, pk: int) -> HttpResponse:
+def project_gallery(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _project_images(request, pk, selectable=False)
 
 
@@ -89,7 +96,7 @@ def _last_batch_key(project: Project) -> str:
     return f"labeling-last-batch-{project.pk}"
 
 
-def _last_batch(request: HttpRequest, project: Project) -> AnnotationBatch | None:
+def _last_batch(request: AuthenticatedHttpRequest, project: Project) -> AnnotationBatch | None:
     """The user's last bulk action in the grid, while it can still be undone."""
     batch_id = request.session.get(_last_batch_key(project))
     if batch_id is None:
@@ -104,7 +111,7 @@ def _images(count: int) -> str:
 
 
 @require_POST
-def project_grid_apply(request: HttpRequest, pk: int) -> HttpResponse:
+def project_grid_apply(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
     form = GridApplyForm(request.POST, project=project)
     if form.is_valid():
@@ -115,12 +122,12 @@ def project_grid_apply(request: HttpRequest, pk: int) -> HttpResponse:
         request.session[_last_batch_key(project)] = batch.pk
         messages.success(request, f"Labeled {_images(batch.size)} as {label_class.name}.")
     else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     return redirect_back(request, reverse("labeling:project-grid", args=[project.pk]))
 
 
 def _accept_candidates(
-    project: Project, form: SuggestionsAcceptForm, request: HttpRequest
+    project: Project, form: SuggestionsAcceptForm, request: AuthenticatedHttpRequest
 ) -> QuerySet[Image]:
     """The images a bulk accept is about: the page's, or the grid's filtered list."""
     if form.cleaned_data["scope"] == SuggestionsAcceptForm.PAGE:
@@ -134,7 +141,7 @@ def _accept_candidates(
 
 
 @require_GET
-def project_grid_accept_count(request: HttpRequest, pk: int) -> JsonResponse:
+def project_grid_accept_count(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """?min_confidence=&scope=&image_ids=&filter_query= -> {"count"}: how many suggestions a
     bulk accept would accept, for the grid's confirmation."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
@@ -151,7 +158,7 @@ def project_grid_accept_count(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_POST
-def project_grid_accept_suggestions(request: HttpRequest, pk: int) -> HttpResponse:
+def project_grid_accept_suggestions(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Accept every suggestion at or above the threshold on the page or across the filter,
     as the user's annotations; the grid then offers to undo it."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
@@ -177,7 +184,9 @@ def project_grid_accept_suggestions(request: HttpRequest, pk: int) -> HttpRespon
 
 
 @require_POST
-def annotation_batch_undo(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse:
+def annotation_batch_undo(
+    request: AuthenticatedHttpRequest, pk: int, batch_pk: int
+) -> HttpResponse:
     """Undo one of the user's bulk actions in the grid."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
     batch = get_object_or_404(AnnotationBatch, pk=batch_pk, project=project, user=request.user)
@@ -191,7 +200,7 @@ def annotation_batch_undo(request: HttpRequest, pk: int, batch_pk: int) -> HttpR
 
 
 @require_GET
-def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def image_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     image, role = image_for_user(user=request.user, pk=pk)
     project = image.project
     return render(
@@ -210,7 +219,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def image_review(request: HttpRequest, pk: int) -> HttpResponse:
+def image_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """An owner's decision on the image's label (or its withdrawal, with no class)."""
     image, _ = image_for_user(user=request.user, pk=pk, needed=Role.OWNER)
     form = ReviewForm(request.POST, project=image.project)
@@ -231,7 +240,7 @@ def image_review(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def image_split(request: HttpRequest, pk: int) -> HttpResponse:
+def image_split(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     image, _ = image_for_user(user=request.user, pk=pk, needed=Role.OWNER)
     form = SplitForm(request.POST)
     if form.is_valid():

@@ -12,7 +12,7 @@ import time
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -22,7 +22,7 @@ from classifier.selectors import labeling_queue, suggestions_for_images
 from labeling import services
 from labeling.api.serializers import ImagePageSerializer, LabelClassSerializer
 from labeling.models import Image, LabelClass, Project, Role
-from labeling.permissions import project_for_user
+from labeling.permissions import AuthenticatedHttpRequest, project_for_user
 from labeling.selectors import (
     gold_images_unlabeled_by,
     images_skipped_by,
@@ -52,7 +52,7 @@ def json_endpoint(view):
     return wrapper
 
 
-def _json_body(request: HttpRequest) -> dict:
+def _json_body(request: AuthenticatedHttpRequest) -> dict:
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
@@ -69,7 +69,7 @@ def _int_field(body: dict, name: str) -> int:
     return int(value)
 
 
-def _skipped_count(request: HttpRequest, project: Project) -> int:
+def _skipped_count(request: AuthenticatedHttpRequest, project: Project) -> int:
     """How many images this user skipped in this project that "show skipped" would bring
     back (skips outlive the login: labeling.models.ImageSkip)."""
     return images_skipped_by(project=project, user=request.user).count()
@@ -78,13 +78,17 @@ def _skipped_count(request: HttpRequest, project: Project) -> int:
 def _with_suggestions(project: Project, images: list[Image]) -> list[dict]:
     """The images in the API's shape, each with the model's `suggestion` (or null)."""
     suggestions = suggestions_for_images(project=project, images=images)
-    data = ImagePageSerializer(images, many=True).data
+    # many=True makes the serializer a ListSerializer, whose data is a list; the stubs type
+    # .data as the single object's ReturnDict.
+    data: list[dict] = ImagePageSerializer(images, many=True).data  # type: ignore[assignment]
     for image in data:
         image["suggestion"] = suggestions.get(image["id"])
     return data
 
 
-def _labeling_queue(request: HttpRequest, project: Project, exclude: set[int]) -> list[dict]:
+def _labeling_queue(
+    request: AuthenticatedHttpRequest, project: Project, exclude: set[int]
+) -> list[dict]:
     """The next images to label in the project's queue order (the classifier's labeling
     queue), in the API's shape of an image with its suggestion and `queue_reason` (why it is
     next), with gold images mixed in at the project's rate. A gold image looks like any
@@ -116,13 +120,15 @@ LABELING_PREFETCH = 5
 
 
 @require_GET
-def project_label(request: HttpRequest, pk: int) -> HttpResponse:
+def project_label(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     project, role = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
     classes = list(project.classes.all())
+    queue = _labeling_queue(request, project, exclude=set())
+    progress = project_split_progress(project=project)
     state = {
         "classes": LabelClassSerializer(classes, many=True).data,
-        "queue": _labeling_queue(request, project, exclude=set()),
-        "progress": project_split_progress(project=project),
+        "queue": queue,
+        "progress": progress,
         "skipped": _skipped_count(request, project),
         "urls": {
             "queue": reverse("labeling:project-label-queue", args=[project.pk]),
@@ -141,14 +147,14 @@ def project_label(request: HttpRequest, pk: int) -> HttpResponse:
             "classes": classes,
             "state": state,
             # An empty queue means "upload images" in a project without any, not "all done".
-            "image_count": sum(split["total"] for split in state["progress"].values()),
+            "image_count": sum(split["total"] for split in progress.values()),
         },
     )
 
 
 @require_GET
 @json_endpoint
-def project_label_queue(request: HttpRequest, pk: int) -> JsonResponse:
+def project_label_queue(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """The next images for this user, leaving out the ones the page already holds."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
     raw = request.GET.get("exclude", "")
@@ -167,7 +173,7 @@ def _project_image(project: Project, image_id: int) -> Image:
 
 @require_POST
 @json_endpoint
-def project_label_annotate(request: HttpRequest, pk: int) -> JsonResponse:
+def project_label_annotate(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """{"image": id, "label_class": id, "from_suggestion"?: bool} -> 201: the user's label on
     the image; with from_suggestion, the acceptance of the suggestion shown (of that class)."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
@@ -199,7 +205,7 @@ def project_label_annotate(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_POST
 @json_endpoint
-def project_label_undo(request: HttpRequest, pk: int) -> JsonResponse:
+def project_label_undo(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """{"image": id} -> 200: takes back the user's label on the image."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
     image = _project_image(project, _int_field(_json_body(request), "image"))
@@ -209,7 +215,7 @@ def project_label_undo(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_POST
 @json_endpoint
-def project_label_skip(request: HttpRequest, pk: int) -> JsonResponse:
+def project_label_skip(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """{"image": id, "skip": true|false} -> 200: leave the image out of this user's queue
     until they bring it back (or, with false, take the skip back when it is undone)."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.ANNOTATOR)
@@ -224,7 +230,7 @@ def project_label_skip(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_POST
 @json_endpoint
-def project_label_unskip(request: HttpRequest, pk: int) -> JsonResponse:
+def project_label_unskip(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """-> 200 {"queue": [...]}: the images this user skipped that still need their label, in
     the order they were skipped, to label now; every skip of theirs in the project is brought
     back (images labeled meanwhile just leave the list)."""

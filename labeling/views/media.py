@@ -1,6 +1,7 @@
 """Image files and thumbnails, for members only: there is no public media URL."""
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -37,12 +38,13 @@ def _download_name(image: Image, extension: str) -> str:
     return f"{stem.strip() or 'image'}.{extension}"
 
 
-def _stored_file_response(field_file, *, content_type: str, filename: str) -> HttpResponse:
+def _stored_file_response(field_file, *, content_type: str, filename: str) -> HttpResponseBase:
     """The stored file with a Content-Type from the format ingest recorded (never guessed
     from bytes or names), nosniff, a sandboxing CSP, and the file's name in
     Content-Disposition, encoded as RFC 6266 asks."""
     storage, name = field_file.storage, field_file.name
     disposition = content_disposition_header(as_attachment=False, filename=filename)
+    assert disposition is not None  # None only for an inline file without a name
     if getattr(storage, "querystring_auth", False):
         # S3 with signed URLs: the browser fetches the object itself, for a few minutes only;
         # the signed URL makes the store answer with our type and name.
@@ -53,9 +55,9 @@ def _stored_file_response(field_file, *, content_type: str, filename: str) -> Ht
                 "ResponseContentDisposition": disposition,
             },
         )
-        response = HttpResponseRedirect(url)
-        patch_cache_control(response, private=True, max_age=SIGNED_REDIRECT_MAX_AGE)
-        return response
+        redirect = HttpResponseRedirect(url)
+        patch_cache_control(redirect, private=True, max_age=SIGNED_REDIRECT_MAX_AGE)
+        return redirect
     try:
         handle = storage.open(name, "rb")
     except FileNotFoundError:
@@ -73,7 +75,7 @@ def _image_content_type(image: Image) -> str:
     return _CONTENT_TYPES.get(image.format.upper(), "application/octet-stream")
 
 
-def _original_response(image: Image) -> HttpResponse:
+def _original_response(image: Image) -> HttpResponseBase:
     extension = export.EXTENSIONS.get(image.format.upper(), "bin")
     return _stored_file_response(
         image.file,
@@ -83,13 +85,13 @@ def _original_response(image: Image) -> HttpResponse:
 
 
 @require_GET
-def image_file(request: HttpRequest, pk: int) -> HttpResponse:
+def image_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     image, _ = image_for_user(user=request.user, pk=pk)
     return _original_response(image)
 
 
 @require_GET
-def image_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+def image_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
     image, _ = image_for_user(user=request.user, pk=pk)
     if not image.thumbnail:
         return _original_response(image)

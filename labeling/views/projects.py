@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -22,7 +22,7 @@ from labeling.forms import (
     label_class_formset_initial_of,
 )
 from labeling.models import Membership, Project, Role
-from labeling.permissions import project_for_user, role_allows
+from labeling.permissions import AuthenticatedHttpRequest, project_for_user, role_allows
 from labeling.selectors import (
     label_class_usage,
     project_conflicts,
@@ -34,13 +34,13 @@ from labeling.selectors import (
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     projects = projects_with_counts_visible_to(user=request.user)
     return render(request, "labeling/home.html", {"projects": projects})
 
 
 @require_http_methods(["GET", "POST"])
-def project_create(request: HttpRequest) -> HttpResponse:
+def project_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = ProjectForm(data)
     classes = LabelClassFormSet(
@@ -65,7 +65,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def project_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+def project_dashboard(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     project, role = project_for_user(user=request.user, pk=pk)
     classes = list(project.classes.all())
     context = {
@@ -92,7 +92,7 @@ def project_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
+def project_settings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Name, description, classes, split ratios, annotations per image and the other
     settings (ProjectSettingsForm.OTHER_SETTINGS) in one form; deleting is a form of its own."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
@@ -132,11 +132,11 @@ def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def project_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
     delete_form = ProjectDeleteForm(request.POST, project=project)
     if not delete_form.is_valid():
-        messages.error(request, " ".join(delete_form.errors["confirm_name"]))
+        messages.error(request, " ".join(map(str, delete_form.errors["confirm_name"])))
         return redirect(reverse("labeling:project-settings", args=[project.pk]) + "#delete")
     name = project.name
     services.project_delete(project=project)
@@ -152,7 +152,7 @@ def _members_url(project: Project) -> str:
 
 
 @require_POST
-def project_member_add(request: HttpRequest, pk: int) -> HttpResponse:
+def project_member_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
     form = MemberAddForm(request.POST)
     if form.is_valid():
@@ -164,12 +164,12 @@ def project_member_add(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"{user.get_username()} is now {Role(role).label.lower()}.")
     else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     return redirect(_members_url(project))
 
 
 @require_POST
-def project_member_role(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+def project_member_role(request: AuthenticatedHttpRequest, pk: int, user_id: int) -> HttpResponse:
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
     membership = get_object_or_404(
         Membership.objects.select_related("user"), project=project, user_id=user_id
@@ -188,7 +188,7 @@ def project_member_role(request: HttpRequest, pk: int, user_id: int) -> HttpResp
 
 
 @require_POST
-def project_member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+def project_member_remove(request: AuthenticatedHttpRequest, pk: int, user_id: int) -> HttpResponse:
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)
     membership = get_object_or_404(
         Membership.objects.select_related("user"), project=project, user_id=user_id
@@ -214,7 +214,9 @@ EXPORT_CHOICES = [
 
 
 @require_GET
-def project_export(request: HttpRequest, pk: int, format: str) -> HttpResponse:
+def project_export(
+    request: AuthenticatedHttpRequest, pk: int, format: str
+) -> StreamingHttpResponse:
     """The project's dataset as a download, streamed: no export waits to be built in memory
     or times out the request."""
     project, _ = project_for_user(user=request.user, pk=pk, needed=Role.OWNER)

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -11,13 +12,13 @@ from labeling.api.serializers import ImagePageSerializer
 from labeling.forms import UploadForm
 from labeling.ingest import IncomingFile, IngestReport, image_ingest, storage_failure_detail
 from labeling.models import Image, Role
-from labeling.permissions import project_for_user
+from labeling.permissions import AuthenticatedHttpRequest, project_for_user
 
 UPLOAD_AGAIN_LATER = "Upload the others again later: the ones stored are reported as duplicates."
 
 
 @require_http_methods(["GET", "POST"])
-def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def project_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The upload page. POST takes one batch of files (the page sends a few per request)
     and answers with each file's verdict: JSON for the page's script, or the page itself
     with a verdict table for a plain form submission."""
@@ -40,7 +41,7 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
         unreadable = ""
     form = UploadForm(request.POST, project=project)
     if unreadable or not form.is_valid() or not files:
-        detail = " ".join(e for errors in form.errors.values() for e in errors)
+        detail = " ".join(str(e) for errors in form.errors.values() for e in errors)
         detail = unreadable or detail or "Choose at least one file."
         if wants_json:
             return JsonResponse({"detail": detail}, status=400)
@@ -50,7 +51,7 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
     report = image_ingest(
         project=project,
         uploaded_by=request.user,
-        files=[IncomingFile(name=upload.name, file=upload) for upload in files],
+        files=[_incoming(upload) for upload in files],
         split=form.cleaned_data["split"],
         label=form.cleaned_data["label"],
     )
@@ -69,6 +70,12 @@ def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if wants_json:
         return JsonResponse(verdicts, status=201 if verdicts["created"] else 200)
     return _upload_page(request, project, role, UploadForm(project=project), verdicts=verdicts)
+
+
+def _incoming(upload: UploadedFile) -> IncomingFile:
+    # Django's multipart parser leaves out a file part without a file name.
+    assert upload.name is not None
+    return IncomingFile(name=upload.name, file=upload)
 
 
 def _upload_page(request, project, role, form, *, verdicts=None, status=200) -> HttpResponse:
