@@ -85,7 +85,7 @@ class Project(models.Model):
     # The labeling queue's order for everyone in the project (the API takes another per
     # request). The default is the winner of bench/active_learning.py.
     queue_strategy = models.CharField(
-        max_length=32, choices=QueueStrategy.choices, default=QueueStrategy.LEAST_CONFIDENCE
+        max_length=32, choices=QueueStrategy.choices, default=QueueStrategy.WARM_START
     )
     # Whether annotators see the active model's suggestion while labeling, per split. The
     # test split is labeled blind by default: its labels measure the model, and an annotator

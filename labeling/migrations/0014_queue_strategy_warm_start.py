@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='project',
             name='queue_strategy',
-            field=models.CharField(choices=[('sequential', 'Sequential (upload order)'), ('random', 'Random'), ('least_confidence', 'Least confidence'), ('margin', 'Smallest margin'), ('entropy', 'Highest entropy'), ('diversity', 'Diversity (k-center greedy)'), ('balanced', 'Class-balanced mix'), ('warm_start', 'Warm start (random, then least confidence)')], default='least_confidence', max_length=32),
+            field=models.CharField(choices=[('sequential', 'Sequential (upload order)'), ('random', 'Random'), ('least_confidence', 'Least confidence'), ('margin', 'Smallest margin'), ('entropy', 'Highest entropy'), ('diversity', 'Diversity (k-center greedy)'), ('balanced', 'Class-balanced mix'), ('warm_start', 'Warm start (random, then least confidence)')], default='warm_start', max_length=32),
         ),
     ]

@@ -11,8 +11,8 @@ from tests.labeling.admin.test_admin import form_data
 pytestmark = pytest.mark.django_db
 
 
-def test_a_new_project_orders_its_queue_by_least_confidence(project):
-    assert project.queue_strategy == QueueStrategy.LEAST_CONFIDENCE
+def test_a_new_project_orders_its_queue_by_the_benchmarks_winner_warm_start(project):
+    assert project.queue_strategy == QueueStrategy.WARM_START
 
 
 def test_owners_choose_the_strategy_on_the_admins_project_page(admin_client, project):
