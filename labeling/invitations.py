@@ -98,7 +98,9 @@ def invitation_accept(
     already in the project keeps a higher role."""
     hashed = _token_hash(token)
     invitation = (
-        Invitation.objects.select_for_update().select_related("project").filter(token_sha256=hashed)
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(token_sha256=hashed)
     ).first()
     if invitation is None:
         raise ValidationError("This invitation link is not valid.")
