@@ -346,10 +346,31 @@ class Platform:
             self.postgres.destroy() if not self.args.keep else self.postgres.stop()
         if self.media_tmpfs:
             subprocess.run(["umount", "-l", os.environ["MEDIA_ROOT"]], check=False)
+        # What the processes logged as errors, read before the folder goes: a failed run
+        # says why without --keep (the 3-minute run in the tests keeps nothing).
+        self.server_errors = logged_errors(self.folder)
         if self.args.keep:
             print(f"(logs and data kept in {self.folder})")
         else:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def logged_errors(folder: Path) -> list[str]:
+    """Each traceback in the processes' logs as "log: time, last line" (the exception)."""
+    errors = []
+    for log in sorted(folder.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        when = ""
+        for number, line in enumerate(lines):
+            if " ERROR " in line:
+                when = line[:23]
+            if line.startswith("Traceback"):
+                # The exception is the first line after the block that is not indented.
+                for after in lines[number + 1 :]:
+                    if after and not after.startswith((" ", "Traceback", "During", "The above")):
+                        errors.append(f"{log.stem}: {when} {after[:300]}")
+                        break
+    return errors
 
 
 # ----------------------------------------------------------------------------------------------
@@ -816,7 +837,10 @@ def main() -> int:
     finally:
         platform.stop()
 
-    print_report(record, results, args, time.monotonic() - started, settle_seconds, loads)
+    print_report(
+        record, results, args, time.monotonic() - started, settle_seconds, loads,
+        getattr(platform, "server_errors", []),
+    )  # fmt: skip
     return 1 if results["failures"] else 0
 
 
@@ -842,7 +866,9 @@ def user_with_token(username: str, *, staff: bool = False):
     return user
 
 
-def print_report(record, results, args, total_seconds, settle_seconds, loads) -> None:
+def print_report(
+    record, results, args, total_seconds, settle_seconds, loads, server_errors: list[str]
+) -> None:
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for (kind, status), count in record.statuses.items():
         by_kind[kind][status] += count
@@ -866,6 +892,12 @@ def print_report(record, results, args, total_seconds, settle_seconds, loads) ->
             print(f"{key}: {value}")
     for kind, status, _, text in record.unexpected[:10]:
         print(f"  unexpected {status} on {kind}: {text[:200]!r}")
+    if record.unexpected or record.fault_errors:
+        for kind, error in record.fault_errors[:10]:
+            print(f"  fault {kind} failed: {error}")
+        print(f"errors the processes logged ({len(server_errors)}; the last 15):")
+        for line in server_errors[-15:]:
+            print(f"  {line}")
     if results["failures"]:
         print(f"FAILED: {results['failures']}")
     else:
