@@ -1,6 +1,7 @@
 """The classifier's reads that labeling's pages show: the labeling queue, most uncertain first
-once a model exists (classifier.selectors.images_to_label_next, built on labeling's plain
-queue), and the gallery's prediction filters and badges (classifier.image_filters)."""
+once a model exists when the project orders it by least confidence
+(classifier.selectors.images_to_label_next, built on labeling's plain queue), and the
+gallery's prediction filters and badges (classifier.image_filters)."""
 
 import pytest
 
@@ -15,13 +16,21 @@ from classifier.models import ModelVersionStatus, Prediction
 from classifier.selectors import images_to_label_next
 from classifier.worker.labeling_queue import labeling_queue_refresh
 from labeling import selectors as labeling_selectors
-from labeling.models import LabelStatus, Split
+from labeling.models import LabelStatus, QueueStrategy, Split
 from labeling.services import annotation_create
 from tests.classifier.factories import ModelVersionFactory
 from tests.factories import ImageFactory
 from tests.support.labeled_images import labeled_image
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def least_confidence_first(project):
+    """These tests are about the least-confidence order, which new projects no longer start
+    with (warm start picks at random until the model has seen enough labels)."""
+    project.queue_strategy = QueueStrategy.LEAST_CONFIDENCE
+    project.save(update_fields=["queue_strategy"])
 
 
 @pytest.fixture
