@@ -168,10 +168,14 @@ def test_skipped_images_are_brought_back_after_a_reload(page_for, project, annot
     page.keyboard.press("1")
     expect(page.locator("#empty")).to_be_visible()
     expect(page.locator("#empty")).to_contain_text("apart from the 2 you skipped")
+    # The label is saved in the background: reload once it is stored, or the reloaded page
+    # can still offer the image (seen on PostgreSQL under load).
+    wait_until(lambda: c.pk in annotations_of(annotator))
 
     page.reload()
     expect(page.locator("#empty")).to_contain_text("apart from the 2 you skipped")
     expect(page.locator("#show-skipped")).to_contain_text("Show skipped (2)")
+    expect(page.locator("#empty")).to_be_visible()
     page.locator("#empty .show-skipped").click()
 
     shows(page, a.pk)
