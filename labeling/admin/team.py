@@ -5,24 +5,13 @@ aside). Both are written by the site's pages and the API, never edited here."""
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from labeling.admin.base import ADMIN_CSS
+from classifier.admin.base import ReadOnlyAdmin
 from labeling.invitations import invitation_revoke
 from labeling.models import ImageSkip, Invitation
 
 
-class _RecordAdmin(admin.ModelAdmin):
-    class Media:
-        css = ADMIN_CSS
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Invitation)
-class InvitationAdmin(_RecordAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "project", "role", "state", "invited_by", "created_at",
                     "expires_at", "accepted_by"]  # fmt: skip
     list_filter = ["role", "project", "created_at"]
@@ -42,7 +31,7 @@ class InvitationAdmin(_RecordAdmin):
 
 
 @admin.register(ImageSkip)
-class ImageSkipAdmin(_RecordAdmin):
+class ImageSkipAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "user", "image", "skipped_at", "restored_at"]
     list_filter = ["skipped_at"]
     list_select_related = ["user", "image"]
